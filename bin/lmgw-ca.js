@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The sources are TypeScript; `npm ci` (via the prepare script) or `npm run build` compiles them to dist/.
+import { run } from '../dist/certs/cli.js';
+
+run();

@@ -1,0 +1,76 @@
+/**
+ * The one registry of LMGW error codes. Every code is stable: tests, logs, the wire and the docs use
+ * it, never the message text. `docs/errors.md` documents each one (a test fails if one is missing).
+ *
+ * Areas: PROTO_ (the XML protocol codec), CMD_ (why an agent refused or failed a command), CA_ (the
+ * private CA and `lmgw-ca`), CONFIG_ (config files), CLI_ (command-line arguments). Later areas
+ * (LINK_, MODBUS_, …) join here.
+ */
+export const ERROR_CODES = {
+  // --- protocol -----------------------------------------------------------------------------------
+  PROTO_TOO_LARGE: 'A frame is larger than MAX_FRAME_BYTES (64 KiB of UTF-8), or a message would encode larger.',
+  PROTO_NOT_XML: 'A frame is not one well-formed XML document (bad syntax, bad character, unclosed or mismatched tag).',
+  PROTO_FORBIDDEN_MARKUP: 'A frame holds a DOCTYPE, entity declaration, comment, CDATA section or processing instruction.',
+  PROTO_BAD_ENTITY: 'A character reference is not one of the five XML entities or a valid numeric reference.',
+  PROTO_TOO_DEEP: 'Elements are nested deeper than the protocol allows.',
+  PROTO_UNKNOWN_KIND: 'The root element names no known message kind.',
+  PROTO_UNSUPPORTED_VERSION: 'The protocol version (attribute v) is not one this side speaks.',
+  PROTO_MISSING_FIELD: 'A required attribute, element or text is missing.',
+  PROTO_BAD_FIELD: 'A field has the wrong type, is out of range, or is not allowed together with another field.',
+  PROTO_UNKNOWN_FIELD: 'An attribute, element or text is not part of this message kind.',
+  PROTO_DUPLICATE: 'An attribute, channel, device or detail key appears twice where it must be unique.',
+  PROTO_TOO_MANY: 'A list, the attributes of an element or the elements of a frame exceed their limit.',
+
+  // --- agent command reasons (the code of a result that is not ok) ------------------------------
+  CMD_UNKNOWN_CHANNEL: 'The command names a channel this gateway does not have.',
+  CMD_NOT_SHEDDABLE: 'The command would shed a channel whose profile says it must not be shed.',
+  CMD_MIN_ON_TIME: 'Shedding now would break the channel\'s minimum on time.',
+  CMD_MIN_OFF_TIME: 'Restoring now would break the channel\'s minimum off time.',
+  CMD_STALE: 'The command arrived after its deadline and was not executed.',
+  CMD_MALFORMED: 'The command could not be decoded or validated and was not executed.',
+  CMD_LM_FAILED: 'The load manager did not carry out the command or its read-back disagrees.',
+
+  // --- command line ---------------------------------------------------------------------------
+  CLI_USAGE: 'A command-line argument is missing, unknown or malformed.',
+
+  // --- private CA -------------------------------------------------------------------------------
+  CA_NOT_INITIALISED: 'The --pki directory holds no CA (run `lmgw-ca init` first).',
+  CA_ALREADY_INITIALISED: '`lmgw-ca init` refused: the --pki directory already holds a CA.',
+  CA_CORRUPT: 'A CA file (database, certificate or key) is unreadable or inconsistent.',
+  CA_BAD_PASSPHRASE: 'The CA passphrase does not decrypt the CA key.',
+  CA_NO_PASSPHRASE: 'No CA passphrase: set LMGW_CA_PASSPHRASE or run on a terminal.',
+  CA_WEAK_PASSPHRASE: 'A new CA passphrase must have at least 12 characters.',
+  CA_LOCKED: 'Another lmgw-ca command holds the CA lock and did not release it in time.',
+  CA_UNKNOWN_ID: 'No certificate with this gateway id or serial is in the CA database.',
+  CA_ID_EXISTS: 'A valid certificate already exists for this gateway id (use --renew to supersede it).',
+  CA_ALREADY_REVOKED: 'The certificate is already revoked.',
+  CA_BAD_ID: 'A gateway id must be 1–64 characters of a-z, 0-9, "-", "_" and ".", starting with a letter or digit.',
+  CA_BAD_CSR: 'The certificate signing request is malformed or its signature does not verify.',
+  CA_BAD_NAME: 'A DNS name or IP address for a server certificate is malformed.',
+  CA_BAD_REASON: 'Unknown revocation reason.',
+  CA_IO: 'A file could not be read or written.',
+  CA_OUT_EXISTS: 'An output file already exists; LMGW never overwrites a key or certificate (remove it or pick another --out).',
+  CA_BAD_OCSP_REQUEST: 'The OCSP request is not valid DER.',
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CODES, value);
+}
+
+/** Bad input or a refused operation: expected, reported with its code, never a crash. */
+export class LmgwError extends Error {
+  override readonly name: string = 'LmgwError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A programmer error: a broken invariant inside LMGW, never caused by input (VS Code's BugIndicatingError). */
+export class BugError extends Error {
+  override readonly name = 'BugError';
+}
