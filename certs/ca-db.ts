@@ -90,7 +90,7 @@ function validateDatabase(value: unknown, path: string): CaDatabase {
   const certificates = value.certificates.map((c: unknown, i): CertRecord => {
     const at = `certificates[${i}]`;
     if (!isObject(c)) return fail(`${at} is not an object`);
-    const str = (k: string): string => (typeof c[k] === 'string' ? (c[k] as string) : fail(`${at}.${k} is missing`));
+    const str = (k: string): string => (typeof c[k] === 'string' ? c[k] : fail(`${at}.${k} is missing`));
     const serial = str('serial');
     if (!HEX.test(serial)) fail(`${at}.serial is not hex`);
     if (seen.has(serial)) fail(`${at}.serial ${serial} appears twice`);
@@ -102,7 +102,7 @@ function validateDatabase(value: unknown, path: string): CaDatabase {
       if (Number.isNaN(Date.parse(d))) fail(`${at}.${k} is not a date`);
       return d;
     });
-    const sans = Array.isArray(c.sans) && c.sans.every((s) => typeof s === 'string') ? (c.sans as string[]) : fail(`${at}.sans is not a list of strings`);
+    const sans = Array.isArray(c.sans) && c.sans.every((s) => typeof s === 'string') ? c.sans : fail(`${at}.sans is not a list of strings`);
     const record: CertRecord = {
       serial,
       kind: kind as CertificateKind,

@@ -174,7 +174,7 @@ export class CertificateAuthority {
 
   /** Revokes by gateway id (its current certificate) or by serial, and writes a fresh CRL at once. */
   async revoke(target: { id: string } | { serial: string }, reason: RevocationReason = 'unspecified'): Promise<CertRecord> {
-    return this.mutate(async (db) => {
+    return this.mutate((db) => {
       const record = findTarget(db, target);
       if (record.kind === 'ca') throw new LmgwError('CA_UNKNOWN_ID', 'the CA cannot revoke its own root certificate');
       if (record.revokedAt) {
@@ -182,7 +182,7 @@ export class CertificateAuthority {
       }
       record.revokedAt = new Date().toISOString();
       record.reason = reason;
-      return { result: { ...record }, crl: true };
+      return Promise.resolve({ result: { ...record }, crl: true });
     });
   }
 

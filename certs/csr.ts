@@ -1,7 +1,6 @@
 import { LmgwError } from '../shared/errors.js';
 import { gatewayIdFromUri, gatewayUri, isGatewayId } from '../shared/ids.js';
 import { exportPlainKey, generateKeyPair, SIGNING_ALGORITHM } from './keys.js';
-import type { CryptoKey, EcKeyAlgorithm } from './webcrypto.js';
 import { x509 } from './x509.js';
 
 export interface GatewayCsr {
@@ -40,7 +39,7 @@ export async function verifyGatewayCsr(input: string | Uint8Array): Promise<Veri
   } catch (err) {
     throw new LmgwError('CA_BAD_CSR', `not a PKCS#10 certificate signing request: ${firstLine(err)}`, { cause: err });
   }
-  let signatureOk = false;
+  let signatureOk: boolean;
   try {
     signatureOk = await csr.verify();
   } catch (err) {
@@ -68,7 +67,8 @@ export async function verifyGatewayCsr(input: string | Uint8Array): Promise<Veri
   if (cn !== undefined && fromUri !== undefined && cn !== fromUri) {
     throw new LmgwError('CA_BAD_ID', `the CSR's CN "${cn}" and URI id "${fromUri}" differ`);
   }
-  return { gatewayId: id, publicKey: await csr.publicKey.export() };
+  const publicKey: CryptoKey = await csr.publicKey.export();
+  return { gatewayId: id, publicKey };
 }
 
 function firstLine(err: unknown): string {

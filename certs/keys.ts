@@ -1,6 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
 import { LmgwError } from '../shared/errors.js';
-import type { CryptoKeyPair } from './webcrypto.js';
 
 /** ECDSA P-256 with SHA-256: the only key type LMGW issues (DESIGN.md, security profile). */
 export const EC_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;

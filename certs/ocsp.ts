@@ -84,7 +84,8 @@ export function certIdFor(ca: x509.X509Certificate, serialHex: string, hash: 'sh
     hashAlgorithm: new AlgorithmIdentifier({ algorithm: OID_BY_HASH[hash], parameters: null }),
     issuerNameHash: new OctetString(h.nameHash),
     issuerKeyHash: new OctetString(h.keyHash),
-    serialNumber: Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, 'hex').buffer.slice(0) as ArrayBuffer,
+    // A copy: a small Buffer's .buffer is Node's shared pool, not just these bytes.
+    serialNumber: new Uint8Array(Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, 'hex')).buffer,
   });
 }
 
@@ -151,7 +152,7 @@ export function createOcspResponse(
   const basic = new BasicOCSPResponse({
     tbsResponseData: tbs,
     signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
-    signature: signature.buffer.slice(signature.byteOffset, signature.byteOffset + signature.byteLength) as ArrayBuffer,
+    signature: new Uint8Array(signature).buffer,
   });
   const response = new OCSPResponse({
     responseStatus: OCSPResponseStatus.successful,

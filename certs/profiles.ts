@@ -3,7 +3,6 @@ import { isIP } from 'node:net';
 import { LmgwError } from '../shared/errors.js';
 import { gatewayUri, isGatewayId } from '../shared/ids.js';
 import { SIGNING_ALGORITHM } from './keys.js';
-import type { CryptoKey } from './webcrypto.js';
 import { x509 } from './x509.js';
 
 export type CertificateKind = 'ca' | 'server' | 'gateway';
