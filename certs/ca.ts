@@ -248,7 +248,7 @@ export class CertificateAuthority {
 
 function findTarget(db: CaDatabase, target: { id: string } | { serial: string }): CertRecord {
   if ('serial' in target) {
-    const serial = target.serial.toLowerCase().replace(/:/g, '').replace(/^0+(?=[0-9a-f]{2})/, '');
+    const serial = normalizeSerial(target.serial);
     const record = db.certificates.find((c) => c.serial === serial);
     if (!record) throw new LmgwError('CA_UNKNOWN_ID', `no certificate with serial ${target.serial}`);
     return record;
@@ -262,6 +262,15 @@ function findTarget(db: CaDatabase, target: { id: string } | { serial: string })
   const chosen = live[0] ?? matches.find((c) => c.revokedAt === undefined) ?? matches[matches.length - 1];
   if (!chosen) throw new LmgwError('CA_UNKNOWN_ID', `no certificate for gateway id "${target.id}"`);
   return chosen;
+}
+
+/**
+ * A serial as the database stores it: lower-case hex in whole octets, without the 00 octets DER
+ * may prepend. Accepts openssl's forms (`0E42…`, `0e:42:…`).
+ */
+export function normalizeSerial(input: string): string {
+  const hex = input.toLowerCase().replace(/:/g, '');
+  return (hex.length % 2 ? `0${hex}` : hex).replace(/^(00)+(?=[0-9a-f]{2})/, '');
 }
 
 function recordOf(cert: x509.X509Certificate, kind: CertificateKind, id: string | null, file: string): CertRecord {

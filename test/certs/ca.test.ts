@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CertificateAuthority } from '../../certs/ca.js';
+import { normalizeSerial, type CertificateAuthority } from '../../certs/ca.js';
 import { createGatewayCsr } from '../../certs/csr.js';
 import { withLockFile } from '../../certs/lock.js';
 import { EKU, randomSerial } from '../../certs/profiles.js';
@@ -119,6 +119,13 @@ describe('serials and the lock', () => {
       expect(s).toMatch(/^[0-7][0-9a-f]{31}$/);
       expect(s.startsWith('00')).toBe(false);
     }
+  });
+
+  it('serials typed by an operator match the stored form, leading zero octet included', () => {
+    expect(normalizeSerial('0E42C6001275F3C25F17CCDE4AD64D42')).toBe('0e42c6001275f3c25f17ccde4ad64d42');
+    expect(normalizeSerial('0e:42:c6')).toBe('0e42c6');
+    expect(normalizeSerial('e42c6')).toBe('0e42c6');
+    expect(normalizeSerial('00:8f:01')).toBe('8f01');
   });
 
   it('a lock left by a dead process is broken; a live holder makes others wait and then fail with CA_LOCKED', async () => {

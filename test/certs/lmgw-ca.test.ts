@@ -128,6 +128,15 @@ describe('lmgw-ca, end to end with openssl', () => {
     expect((await openssl('crl', '-in', join(pki, 'crl.pem'), '-noout', '-text')).stdout).toMatch(/Superseded/);
   });
 
+  it('revokes by the serial exactly as openssl prints it', async () => {
+    expect((await ca('issue-gateway', '--pki', pki, '--id', 'site-0500', '--out', join(tmp.dir, 's5'))).code).toBe(0);
+    const printed = (await openssl('x509', '-in', join(tmp.dir, 's5', 'gateway.pem'), '-noout', '-serial')).stdout.trim().replace('serial=', '');
+    const r = await ca('revoke', '--pki', pki, '--serial', printed, '--reason', 'superseded');
+    expect(r.code, r.stderr).toBe(0);
+    const v = await openssl('verify', '-crl_check', '-CAfile', join(pki, 'ca.pem'), '-CRLfile', join(pki, 'crl.pem'), join(tmp.dir, 's5', 'gateway.pem'));
+    expect(v.stdout + v.stderr).toMatch(/certificate revoked/);
+  });
+
   it('the OCSP responder answers good and revoked, and openssl verifies its signature', async () => {
     const r = await ca('issue-gateway', '--pki', pki, '--id', 'site-0300', '--out', join(tmp.dir, 'o1'));
     expect(r.code, r.stderr).toBe(0);
