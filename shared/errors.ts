@@ -2,9 +2,9 @@
  * The one registry of LMGW error codes. Every code is stable: tests, logs, the wire and the docs use
  * it, never the message text. `docs/errors.md` documents each one (a test fails if one is missing).
  *
- * Areas: PROTO_ (the XML protocol codec), CMD_ (why an agent refused or failed a command), CA_ (the
- * private CA and `lmgw-ca`), CONFIG_ (config files), CLI_ (command-line arguments). Later areas
- * (LINK_, MODBUS_, …) join here.
+ * Areas: PROTO_ (the XML protocol codec), CMD_ (why an agent refused or failed a command), LINK_ (the
+ * mutual-TLS WebSocket link), CONFIG_ (config files), CLI_ (command-line arguments), CA_ (the private
+ * CA and `lmgw-ca`). Later areas (MODBUS_, …) join here.
  */
 export const ERROR_CODES = {
   // --- protocol -----------------------------------------------------------------------------------
@@ -29,6 +29,41 @@ export const ERROR_CODES = {
   CMD_STALE: 'The command arrived after its deadline and was not executed.',
   CMD_MALFORMED: 'The command could not be decoded or validated and was not executed.',
   CMD_LM_FAILED: 'The load manager did not carry out the command or its read-back disagrees.',
+
+  // --- secure link: refusals and security events (hub side) ------------------------------------
+  LINK_NO_CERT: 'The client presented no certificate.',
+  LINK_UNKNOWN_CA: 'The peer certificate does not chain to the LMGW CA.',
+  LINK_CERT_EXPIRED: 'The peer certificate has expired.',
+  LINK_CERT_NOT_YET_VALID: 'The peer certificate is not valid yet.',
+  LINK_CERT_REVOKED: 'The peer certificate is revoked.',
+  LINK_WRONG_USAGE: 'The peer certificate is not for this use (key usage or extended key usage).',
+  LINK_BAD_CERT: 'The peer certificate was refused for another reason (the message gives OpenSSL\'s).',
+  LINK_IDENTITY_MISMATCH: 'The gateway id in hello is not the id in the client certificate.',
+  LINK_HELLO_TIMEOUT: 'The gateway did not send hello in time after connecting.',
+  LINK_PROTOCOL: 'A peer broke the session rules (first message not hello, message of the wrong direction).',
+  LINK_VERSION_MISMATCH: 'Hub and agent share no protocol version.',
+  LINK_RATE_LIMITED: 'A peer sent messages faster than the per-connection limit.',
+  LINK_OVERLOADED: 'The hub is at its connection limit; the refusal carries a retry-after hint.',
+  LINK_REPLACED: 'A newer session of the same gateway replaced this one.',
+  LINK_PONG_TIMEOUT: 'The peer missed two pings; the connection was considered dead.',
+  LINK_SHUTDOWN: 'The hub is shutting down.',
+  LINK_CRL_EXPIRING: 'The CRL the hub uses is close to its nextUpdate; renew it with `lmgw-ca crl`.',
+  LINK_CRL_EXPIRED: 'The CRL the hub uses has expired; every client is refused until it is renewed.',
+  LINK_CRL_UNREADABLE: 'The CRL file cannot be read or parsed; the hub keeps the last good one.',
+  LINK_OCSP_STAPLE: 'The OCSP response to staple is missing, invalid or stale.',
+
+  // --- secure link: the agent's side --------------------------------------------------------------
+  LINK_INTERCEPTION_SUSPECTED: 'The server presented a certificate chain not from the LMGW CA: an intercepting proxy or an attacker.',
+  LINK_SERVER_IDENTITY: 'The console certificate is from the LMGW CA but does not name the configured console host.',
+  LINK_SERVER_REVOKED: 'The console certificate is revoked according to its stapled OCSP response.',
+  LINK_REFUSED: 'The console refused the connection (the HTTP status and its reason code are in the message).',
+  LINK_PROXY_AUTH: 'The HTTP proxy requires authentication (407) or refused the credentials given.',
+  LINK_PROXY_REFUSED: 'The HTTP proxy refused the CONNECT tunnel or could not be reached.',
+  LINK_CONNECT_FAILED: 'The console could not be reached (DNS, TCP or TLS handshake failure or timeout).',
+  LINK_KEY_PERMISSIONS: 'A private key file is readable by group or others; fix it with chmod 600.',
+
+  // --- configuration -------------------------------------------------------------------------------
+  CONFIG_INVALID: 'A configuration file is missing, not JSON, or a field is invalid (the message names the field).',
 
   // --- command line ---------------------------------------------------------------------------
   CLI_USAGE: 'A command-line argument is missing, unknown or malformed.',
