@@ -1,0 +1,87 @@
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { ErrorCode } from '../../../shared/errors.js';
+import { gatewayIdFromUri, isGatewayId } from '../../../shared/ids.js';
+
+/** Who knocked: what the security log records for every refusal and every session. */
+export interface PeerIdentity {
+  subject?: string;
+  issuer?: string;
+  /** Lower-case hex without colons, as the CA database stores it. */
+  serial?: string;
+  notAfter?: string;
+  fingerprint256?: string;
+}
+
+export type PeerVerdict =
+  | { ok: true; gatewayId: string; peer: Required<Pick<PeerIdentity, 'serial'>> & PeerIdentity }
+  | { ok: false; code: ErrorCode; status: 401 | 403; detail: string; peer: PeerIdentity };
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/** OpenSSL's verification errors (as Node reports them) mapped to our refusal codes. */
+const VERIFY_ERRORS: Record<string, ErrorCode> = {
+  CERT_HAS_EXPIRED: 'LINK_CERT_EXPIRED',
+  CERT_NOT_YET_VALID: 'LINK_CERT_NOT_YET_VALID',
+  CERT_REVOKED: 'LINK_CERT_REVOKED',
+  INVALID_PURPOSE: 'LINK_WRONG_USAGE',
+  UNABLE_TO_GET_ISSUER_CERT: 'LINK_UNKNOWN_CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'LINK_UNKNOWN_CA',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'LINK_UNKNOWN_CA',
+  SELF_SIGNED_CERT_IN_CHAIN: 'LINK_UNKNOWN_CA',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'LINK_UNKNOWN_CA',
+  CERT_SIGNATURE_FAILURE: 'LINK_UNKNOWN_CA',
+};
+
+function describe(cert: DetailedPeerCertificate): PeerIdentity {
+  const dn = (o: Record<string, string | string[]> | undefined): string | undefined =>
+    o ? Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ') : undefined;
+  return {
+    subject: dn(cert.subject as unknown as Record<string, string | string[]>),
+    issuer: dn(cert.issuer as unknown as Record<string, string | string[]>),
+    serial: cert.serialNumber ? cert.serialNumber.toLowerCase().replace(/^(00)+(?=[0-9a-f]{2})/, '') : undefined,
+    notAfter: cert.valid_to ? new Date(cert.valid_to).toISOString() : undefined,
+    fingerprint256: cert.fingerprint256,
+  };
+}
+
+/** The gateway id a certificate names: its `urn:lmgw:gateway:` SAN URI, else its CN. */
+export function gatewayIdOf(cert: DetailedPeerCertificate): string | undefined {
+  const uris = (cert.subjectaltname ?? '')
+    .split(/,\s*/)
+    .filter((n) => n.startsWith('URI:'))
+    .map((n) => gatewayIdFromUri(n.slice(4)))
+    .filter((id): id is string => id !== undefined);
+  if (uris.length > 0) return uris.length === 1 ? uris[0] : undefined;
+  const cn = (cert.subject as { CN?: string | string[] } | undefined)?.CN;
+  return typeof cn === 'string' && isGatewayId(cn) ? cn : undefined;
+}
+
+/**
+ * Judges the client certificate of a TLS connection that was accepted with `requestCert: true,
+ * rejectUnauthorized: false`, so that every refusal gets its exact reason (and an HTTP answer)
+ * instead of a bare handshake failure. OpenSSL has already checked chain, dates, CRL and purpose;
+ * this adds LMGW's own rules: clientAuth usage and a gateway identity.
+ */
+export function judgePeer(socket: TLSSocket): PeerVerdict {
+  const cert = socket.getPeerCertificate(true);
+  if (!cert || Object.keys(cert).length === 0) {
+    return { ok: false, code: 'LINK_NO_CERT', status: 401, detail: 'no client certificate presented', peer: {} };
+  }
+  const peer = describe(cert);
+  if (!socket.authorized) {
+    const reason = String(socket.authorizationError ?? 'UNKNOWN');
+    const code = VERIFY_ERRORS[reason] ?? 'LINK_BAD_CERT';
+    return { ok: false, code, status: 403, detail: `OpenSSL: ${reason}`, peer };
+  }
+  if (!(cert.ext_key_usage ?? []).includes(CLIENT_AUTH)) {
+    return { ok: false, code: 'LINK_WRONG_USAGE', status: 403, detail: 'the certificate is not for client authentication', peer };
+  }
+  const gatewayId = gatewayIdOf(cert);
+  if (gatewayId === undefined) {
+    return { ok: false, code: 'LINK_BAD_CERT', status: 403, detail: 'the certificate names no valid gateway id', peer };
+  }
+  if (peer.serial === undefined) {
+    return { ok: false, code: 'LINK_BAD_CERT', status: 403, detail: 'the certificate has no serial number', peer };
+  }
+  return { ok: true, gatewayId, peer: { ...peer, serial: peer.serial } };
+}

@@ -1,0 +1,503 @@
+import { randomBytes, constants as cryptoConstants } from 'node:crypto';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { pino, type Logger } from 'pino';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { LmgwError, type ErrorCode } from '../../../shared/errors.js';
+import { CLOSE_CODES, LINK_DEFAULTS, LINK_PATH, REFUSAL_HEADER, TLS_PROFILE } from '../../../shared/link.js';
+import { decode, encode, ProtocolError, PROTOCOL_VERSIONS, type HelloMessage, type Message } from '../../../shared/protocol/index.js';
+import { TypedEvents } from '../../../shared/typed-events.js';
+import { loadCrl, watchCrl, type LoadedCrl } from './crl-watch.js';
+import { judgePeer, type PeerIdentity } from './peer-certificate.js';
+import { TokenBucket } from './rate-limit.js';
+
+export interface LinkServerOptions {
+  /** Default 0.0.0.0. */
+  host?: string;
+  /** Default 8443; 0 picks a free port (see `LinkServer.port`). */
+  port?: number;
+  /** PEM of the LMGW CA: the only trust anchor for client certificates. */
+  caPem: string;
+  /** The hub's server certificate and key (PEM). */
+  certPem: string;
+  keyPem: string;
+  /** The CA's CRL file; watched, applied live. Without one, revocation is not checked (tests only). */
+  crlPath?: string;
+  /** A DER OCSP response for the hub's certificate (from `lmgw-ca staple`), watched and stapled. */
+  ocspStaplePath?: string;
+  pingIntervalMs?: number;
+  handshakeTimeoutMs?: number;
+  helloTimeoutMs?: number;
+  maxConnections?: number;
+  messagesPerSecond?: number;
+  messageBurst?: number;
+  overloadRetryAfterSeconds?: number;
+  crlPollMs?: number;
+  crlWarningMs?: number;
+  /** Sent in welcome. Default 1. */
+  telemetryIntervalSeconds?: number;
+  logger?: Logger;
+}
+
+/** A gateway's live session, as the fleet logic sees it. */
+export interface SessionInfo {
+  gatewayId: string;
+  sessionId: string;
+  peer: PeerIdentity & { serial: string };
+  remoteAddress: string;
+  connectedAt: number;
+  version: number;
+  hello: HelloMessage;
+}
+
+export interface SecurityEvent {
+  code: ErrorCode;
+  time: number;
+  remoteAddress: string;
+  detail: string;
+  peer: PeerIdentity;
+  gatewayId?: string;
+}
+
+export interface Alarm {
+  code: ErrorCode;
+  message: string;
+  time: number;
+}
+
+export interface LinkServerEvents extends Record<string, unknown[]> {
+  connected: [SessionInfo];
+  disconnected: [SessionInfo, { code: ErrorCode | 'NORMAL'; closeCode: number; reason: string }];
+  refused: [SecurityEvent];
+  message: [SessionInfo, Message];
+  upgradeRequest: [{ remoteAddress: string; url: string }];
+  alarm: [Alarm];
+}
+
+interface Session {
+  info: SessionInfo | undefined;
+  ws: WebSocket;
+  gatewayId: string;
+  peer: PeerIdentity & { serial: string };
+  remoteAddress: string;
+  missedPongs: number;
+  bucket: TokenBucket;
+  helloTimer: NodeJS.Timeout | undefined;
+  closing: boolean;
+  log: Logger;
+}
+
+/** ws hands over a Buffer (binaryType 'nodebuffer'); the other shapes are handled for completeness. */
+function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+function remoteOf(socket: Duplex | TLSSocket): string {
+  const s = socket as TLSSocket;
+  return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort ?? ''}` : 'unknown';
+}
+
+/**
+ * The hub's end of the link: an HTTPS server that accepts only WebSocket upgrades on LINK_PATH from
+ * gateways with a valid certificate from our CA. Every refusal is a security event with its exact
+ * reason and an HTTP status before any upgrade; no application data reaches a refused peer.
+ */
+export class LinkServer {
+  readonly events = new TypedEvents<LinkServerEvents>();
+  private readonly sessions = new Map<WebSocket, Session>();
+  private readonly byGateway = new Map<string, Session>();
+  private readonly wss: WebSocketServer;
+  private readonly log: Logger;
+  private crl: LoadedCrl | undefined;
+  private staple: Buffer | undefined;
+  private stopCrlWatch: (() => void) | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private alarmTimer: NodeJS.Timeout | undefined;
+  private pendingUpgrades = 0;
+  private closed = false;
+  private readonly o: Required<Omit<LinkServerOptions, 'crlPath' | 'ocspStaplePath' | 'logger'>> & Pick<LinkServerOptions, 'crlPath' | 'ocspStaplePath'>;
+
+  private constructor(
+    private readonly server: Server,
+    options: LinkServerOptions,
+  ) {
+    this.o = {
+      host: options.host ?? '0.0.0.0',
+      port: options.port ?? 8443,
+      caPem: options.caPem,
+      certPem: options.certPem,
+      keyPem: options.keyPem,
+      crlPath: options.crlPath,
+      ocspStaplePath: options.ocspStaplePath,
+      pingIntervalMs: options.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs,
+      handshakeTimeoutMs: Math.min(options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs, 10_000),
+      helloTimeoutMs: options.helloTimeoutMs ?? LINK_DEFAULTS.helloTimeoutMs,
+      maxConnections: options.maxConnections ?? LINK_DEFAULTS.maxConnections,
+      messagesPerSecond: options.messagesPerSecond ?? LINK_DEFAULTS.messagesPerSecond,
+      messageBurst: options.messageBurst ?? LINK_DEFAULTS.messageBurst,
+      overloadRetryAfterSeconds: options.overloadRetryAfterSeconds ?? LINK_DEFAULTS.overloadRetryAfterSeconds,
+      crlPollMs: options.crlPollMs ?? 1000,
+      crlWarningMs: options.crlWarningMs ?? LINK_DEFAULTS.crlWarningMs,
+      telemetryIntervalSeconds: options.telemetryIntervalSeconds ?? 1,
+    };
+    this.log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'link' });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: LINK_DEFAULTS.maxPayloadBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  static async start(options: LinkServerOptions): Promise<LinkServer> {
+    const crl = options.crlPath ? await loadCrl(options.crlPath, options.caPem) : undefined;
+    const server = createServer({
+      ...secureContextOptions(options, crl),
+      requestCert: true,
+      // Judged in the upgrade handler so each refusal gets its reason and an HTTP answer.
+      rejectUnauthorized: false,
+      handshakeTimeout: Math.min(options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs, 10_000),
+    });
+    const link = new LinkServer(server, options);
+    link.crl = crl;
+    link.install();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(link.o.port, link.o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    link.log.info({ port: link.port, host: link.o.host, crl: options.crlPath ?? null }, 'link listening');
+    return link;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : this.o.port;
+  }
+
+  /** Live sessions (after a valid hello). */
+  get connected(): SessionInfo[] {
+    return [...this.byGateway.values()].flatMap((s) => (s.info ? [s.info] : []));
+  }
+
+  on<K extends keyof LinkServerEvents>(event: K, listener: (...args: LinkServerEvents[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /** Sends one message to a connected gateway; false when it is not connected. */
+  send(gatewayId: string, message: Message): boolean {
+    const s = this.byGateway.get(gatewayId);
+    if (!s?.info || s.ws.readyState !== WebSocket.OPEN) return false;
+    this.write(s, message);
+    return true;
+  }
+
+  /** Stops accepting, closes every session with LINK_SHUTDOWN, and releases the port. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pingTimer);
+    clearInterval(this.alarmTimer);
+    this.stopCrlWatch?.();
+    if (this.o.ocspStaplePath) unwatchFile(this.o.ocspStaplePath);
+    for (const s of this.sessions.values()) this.closeSession(s, 'LINK_SHUTDOWN', 'the hub is shutting down');
+    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Sessions get a moment to receive their close frame; then whatever is left is cut.
+    await new Promise((r) => setTimeout(r, 50));
+    this.server.closeAllConnections();
+    for (const s of this.sessions.values()) s.ws.terminate();
+    await closing;
+  }
+
+  private install(): void {
+    this.server.on('request', (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('LMGW link: WebSocket only\n');
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.server.on('tlsClientError', (err, socket) => {
+      this.log.debug({ remote: remoteOf(socket), err: err.message }, 'TLS handshake failed');
+    });
+    if (this.o.ocspStaplePath) {
+      const path = this.o.ocspStaplePath;
+      const reload = (): void => {
+        try {
+          this.staple = readFileSync(path);
+        } catch (err) {
+          this.alarm('LINK_OCSP_STAPLE', `cannot read the OCSP staple ${path}: ${(err as Error).message}`);
+        }
+      };
+      reload();
+      watchFile(path, { interval: 5000, persistent: false }, reload);
+      this.server.on('OCSPRequest', (_cert: Buffer, _issuer: Buffer, done: (err: Error | null, resp?: Buffer) => void) => {
+        done(null, this.staple);
+      });
+    }
+    if (this.o.crlPath && this.crl) {
+      const crlPath = this.o.crlPath;
+      this.stopCrlWatch = watchCrl(
+        crlPath,
+        this.o.caPem,
+        this.crl,
+        (crl) => this.applyCrl(crl),
+        (err) => this.alarm(err.code, err.message),
+        this.o.crlPollMs,
+      );
+      this.checkCrlAge();
+      this.alarmTimer = setInterval(() => this.checkCrlAge(), 60_000);
+      this.alarmTimer.unref();
+    }
+    this.pingTimer = setInterval(() => this.heartbeat(), this.o.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  /** A new CRL: new TLS context (fresh session-ticket keys), and revoked sessions closed at once. */
+  private applyCrl(crl: LoadedCrl): void {
+    this.crl = crl;
+    this.server.setSecureContext(secureContextOptions(this.o, crl));
+    this.server.setTicketKeys(randomBytes(48));
+    this.log.info({ revoked: crl.revoked.size, nextUpdate: crl.nextUpdate?.toISOString() }, 'CRL applied');
+    for (const s of this.sessions.values()) {
+      if (crl.revoked.has(s.peer.serial)) {
+        this.security('LINK_CERT_REVOKED', s.remoteAddress, 'revoked while connected; session closed', s.peer, s.gatewayId);
+        this.closeSession(s, 'LINK_CERT_REVOKED', 'certificate revoked');
+      }
+    }
+    this.checkCrlAge();
+  }
+
+  private checkCrlAge(): void {
+    const next = this.crl?.nextUpdate;
+    if (!next) return;
+    const left = next.getTime() - Date.now();
+    if (left <= 0) this.alarm('LINK_CRL_EXPIRED', `the CRL expired at ${next.toISOString()}; every gateway is refused until \`lmgw-ca crl\` renews it`);
+    else if (left < this.o.crlWarningMs) this.alarm('LINK_CRL_EXPIRING', `the CRL expires at ${next.toISOString()}; renew it with \`lmgw-ca crl\``);
+  }
+
+  private alarm(code: ErrorCode, message: string): void {
+    this.log.warn({ code }, message);
+    this.events.emit('alarm', { code, message, time: Date.now() });
+  }
+
+  private security(code: ErrorCode, remoteAddress: string, detail: string, peer: PeerIdentity, gatewayId?: string): void {
+    const event: SecurityEvent = { code, time: Date.now(), remoteAddress, detail, peer, ...(gatewayId ? { gatewayId } : {}) };
+    this.log.warn({ security: true, code, remote: remoteAddress, subject: peer.subject, serial: peer.serial, issuer: peer.issuer, gatewayId }, detail);
+    this.events.emit('refused', event);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const tls = req.socket as TLSSocket;
+    const remoteAddress = remoteOf(tls);
+    this.events.emit('upgradeRequest', { remoteAddress, url: req.url ?? '' });
+    const refuse = (status: number, code: ErrorCode, detail: string, peer: PeerIdentity, extra: Record<string, string> = {}): void => {
+      this.security(code, remoteAddress, detail, peer);
+      const headers = { 'content-type': 'text/plain', connection: 'close', [REFUSAL_HEADER]: code, ...extra };
+      const text = `${code}: ${detail}\n`;
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : status === 404 ? 'Not Found' : 'Forbidden'}\r\n` +
+          Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(text)) }).map(([k, v]) => `${k}: ${v}`).join('\r\n') +
+          `\r\n\r\n${text}`,
+      );
+    };
+    if (this.closed) return refuse(503, 'LINK_SHUTDOWN', 'the hub is shutting down', {}, { 'retry-after': '5' });
+    const verdict = judgePeer(tls);
+    if (!verdict.ok) return refuse(verdict.status, verdict.code, verdict.detail, verdict.peer);
+    if ((req.url ?? '').split('?')[0] !== LINK_PATH) return refuse(404, 'LINK_PROTOCOL', `no LMGW endpoint at ${req.url ?? ''}`, verdict.peer);
+    if (this.sessions.size + this.pendingUpgrades >= this.o.maxConnections) {
+      return refuse(503, 'LINK_OVERLOADED', `at the connection limit (${this.o.maxConnections})`, verdict.peer, {
+        'retry-after': String(this.o.overloadRetryAfterSeconds),
+      });
+    }
+    this.pendingUpgrades += 1;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.pendingUpgrades -= 1;
+      this.accept(ws, verdict.gatewayId, verdict.peer, remoteAddress);
+    });
+  }
+
+  private accept(ws: WebSocket, gatewayId: string, peer: PeerIdentity & { serial: string }, remoteAddress: string): void {
+    const session: Session = {
+      info: undefined,
+      ws,
+      gatewayId,
+      peer,
+      remoteAddress,
+      missedPongs: 0,
+      bucket: new TokenBucket(this.o.messagesPerSecond, this.o.messageBurst),
+      helloTimer: undefined,
+      closing: false,
+      log: this.log.child({ gatewayId, remote: remoteAddress }),
+    };
+    this.sessions.set(ws, session);
+    // A certificate revoked between the handshake and now (CRL applied meanwhile) is refused too.
+    if (this.crl?.revoked.has(peer.serial)) {
+      this.security('LINK_CERT_REVOKED', remoteAddress, 'revoked', peer, gatewayId);
+      return this.closeSession(session, 'LINK_CERT_REVOKED', 'certificate revoked');
+    }
+    session.helloTimer = setTimeout(() => {
+      this.security('LINK_HELLO_TIMEOUT', remoteAddress, `no hello within ${this.o.helloTimeoutMs} ms`, peer, gatewayId);
+      this.closeSession(session, 'LINK_HELLO_TIMEOUT', 'no hello');
+    }, this.o.helloTimeoutMs);
+    ws.on('pong', () => {
+      session.missedPongs = 0;
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(session, data, isBinary));
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(session, code, reason.toString()));
+    ws.on('error', (err) => session.log.debug({ err: err.message }, 'websocket error'));
+  }
+
+  private onFrame(s: Session, data: RawData, isBinary: boolean): void {
+    if (s.closing) return;
+    if (!s.bucket.take()) {
+      this.security('LINK_RATE_LIMITED', s.remoteAddress, `more than ${this.o.messagesPerSecond} messages/s`, s.peer, s.gatewayId);
+      return this.closeSession(s, 'LINK_RATE_LIMITED', 'message rate limit exceeded');
+    }
+    if (isBinary) return this.protocolError(s, new ProtocolError('PROTO_NOT_XML', 'binary frames are not part of the protocol'));
+    let message: Message;
+    try {
+      message = decode(textOf(data));
+    } catch (err) {
+      if (err instanceof ProtocolError) return this.protocolError(s, err);
+      throw err;
+    }
+    if (!s.info) return this.onHello(s, message);
+    switch (message.kind) {
+      case 'result':
+      case 'telemetry':
+      case 'event':
+      case 'error':
+        this.events.emit('message', s.info, message);
+        return;
+      case 'hello':
+      case 'welcome':
+      case 'command':
+      case 'ack':
+        this.security('LINK_PROTOCOL', s.remoteAddress, `a gateway may not send ${message.kind} now`, s.peer, s.gatewayId);
+        this.write(s, { kind: 'error', code: 'LINK_PROTOCOL', message: `unexpected ${message.kind}` });
+        return;
+    }
+  }
+
+  private onHello(s: Session, message: Message): void {
+    clearTimeout(s.helloTimer);
+    if (message.kind !== 'hello') {
+      this.security('LINK_PROTOCOL', s.remoteAddress, `first message was ${message.kind}, not hello`, s.peer, s.gatewayId);
+      this.write(s, { kind: 'error', code: 'LINK_PROTOCOL', message: 'the first message must be hello' });
+      return this.closeSession(s, 'LINK_PROTOCOL', 'hello expected');
+    }
+    if (message.gatewayId !== s.gatewayId) {
+      this.security('LINK_IDENTITY_MISMATCH', s.remoteAddress, `hello says "${message.gatewayId}", the certificate says "${s.gatewayId}"`, s.peer, s.gatewayId);
+      this.write(s, { kind: 'error', code: 'LINK_IDENTITY_MISMATCH', message: `hello id "${message.gatewayId}" is not the certificate's "${s.gatewayId}"` });
+      return this.closeSession(s, 'LINK_IDENTITY_MISMATCH', 'identity mismatch');
+    }
+    const version = [...PROTOCOL_VERSIONS].reverse().find((v) => v >= message.minVersion && v <= message.maxVersion);
+    if (version === undefined) {
+      this.write(s, { kind: 'error', code: 'LINK_VERSION_MISMATCH', message: `hub speaks ${PROTOCOL_VERSIONS.join(', ')}; hello offers ${message.minVersion}..${message.maxVersion}` });
+      return this.closeSession(s, 'LINK_VERSION_MISMATCH', 'no common version');
+    }
+    const previous = this.byGateway.get(s.gatewayId);
+    if (previous && previous !== s) this.closeSession(previous, 'LINK_REPLACED', 'a newer session of this gateway connected');
+    s.info = {
+      gatewayId: s.gatewayId,
+      sessionId: randomBytes(8).toString('hex'),
+      peer: s.peer,
+      remoteAddress: s.remoteAddress,
+      connectedAt: Date.now(),
+      version,
+      hello: message,
+    };
+    this.byGateway.set(s.gatewayId, s);
+    this.write(s, {
+      kind: 'welcome',
+      gatewayId: s.gatewayId,
+      serverTime: Date.now(),
+      pingIntervalSeconds: Math.max(1, Math.round(this.o.pingIntervalMs / 1000)),
+      telemetryIntervalSeconds: this.o.telemetryIntervalSeconds,
+    });
+    s.log.info({ version, agent: message.agentVersion, viaProxy: message.viaProxy }, 'gateway connected');
+    this.events.emit('connected', s.info);
+  }
+
+  private protocolError(s: Session, err: ProtocolError): void {
+    s.log.warn({ code: err.code, path: err.path }, err.message);
+    this.write(s, err.toWire());
+    if (!s.info) this.closeSession(s, 'LINK_PROTOCOL', 'invalid hello');
+  }
+
+  private write(s: Session, message: Message): void {
+    if (s.ws.readyState === WebSocket.OPEN) s.ws.send(encode(message));
+  }
+
+  private closeSession(s: Session, code: keyof typeof CLOSE_CODES, reason: string): void {
+    if (s.closing) return;
+    s.closing = true;
+    clearTimeout(s.helloTimer);
+    s.log.info({ code }, `closing session: ${reason}`);
+    s.ws.close(CLOSE_CODES[code], code);
+    // A peer that does not answer the close handshake is cut after a grace period.
+    setTimeout(() => s.ws.terminate(), 2000).unref();
+  }
+
+  private onClose(s: Session, closeCode: number, reason: string): void {
+    clearTimeout(s.helloTimer);
+    this.sessions.delete(s.ws);
+    if (this.byGateway.get(s.gatewayId) === s) this.byGateway.delete(s.gatewayId);
+    if (s.info) {
+      const known = Object.entries(CLOSE_CODES).find(([, c]) => c === closeCode)?.[0] as ErrorCode | undefined;
+      this.events.emit('disconnected', s.info, { code: known ?? 'NORMAL', closeCode, reason });
+    }
+  }
+
+  /** One timer for all sessions: ping, and cut a peer that missed two pongs. */
+  private heartbeat(): void {
+    for (const s of this.sessions.values()) {
+      if (s.closing) continue;
+      if (s.missedPongs >= 2) {
+        s.log.warn('missed two pongs; terminating');
+        s.closing = true;
+        s.ws.terminate();
+        if (s.info) this.events.emit('disconnected', s.info, { code: 'LINK_PONG_TIMEOUT', closeCode: 1006, reason: 'LINK_PONG_TIMEOUT' });
+        this.sessions.delete(s.ws);
+        if (this.byGateway.get(s.gatewayId) === s) this.byGateway.delete(s.gatewayId);
+        s.info = undefined;
+        continue;
+      }
+      s.missedPongs += 1;
+      s.ws.ping();
+    }
+  }
+}
+
+/** The TLS context: our CA only, the CRL if any, the TLS profile, and no session tickets. */
+function secureContextOptions(o: Pick<LinkServerOptions, 'caPem' | 'certPem' | 'keyPem'>, crl: LoadedCrl | undefined): SecureContextOptions {
+  return {
+    key: o.keyPem,
+    cert: o.certPem,
+    ca: [o.caPem],
+    ...(crl ? { crl: crl.pem } : {}),
+    minVersion: TLS_PROFILE.minVersion,
+    maxVersion: TLS_PROFILE.maxVersion,
+    ciphers: TLS_PROFILE.ciphers,
+    ecdhCurve: TLS_PROFILE.ecdhCurve,
+    sigalgs: TLS_PROFILE.sigalgs,
+    honorCipherOrder: true,
+    // No resumption: a resumed session skips the client-certificate check, which would let a
+    // gateway revoked since its last full handshake back in.
+    secureOptions: cryptoConstants.SSL_OP_NO_TICKET | cryptoConstants.SSL_OP_NO_COMPRESSION,
+    sessionTimeout: 0,
+  };
+}
+
+/** Starts a link server (see LinkServerOptions). */
+export function startLinkServer(options: LinkServerOptions): Promise<LinkServer> {
+  return LinkServer.start(options);
+}
+
+export { LmgwError };
