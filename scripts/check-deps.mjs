@@ -13,7 +13,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
  * typeOnly: folders that may be imported with `import type` only.
  */
 export const RULES = [
-  { folder: 'shared', may: ['shared'], node: false, packages: ['fast-xml-parser'] },
+  { folder: 'shared', may: ['shared'], node: false, packages: ['fast-xml-parser', 'zod'] },
   { folder: 'certs', may: ['shared', 'certs'], node: true, packages: ['@peculiar/*', 'reflect-metadata'] },
   { folder: 'agent', may: ['shared', 'certs', 'agent'], node: true, packages: '*' },
   { folder: 'console/hub', may: ['shared', 'certs', 'console/hub'], node: true, packages: '*' },
