@@ -29,8 +29,8 @@ export async function loadCrl(path: string, caPem: string): Promise<LoadedCrl> {
 }
 
 /**
- * Watches a CRL file (stat polling, which also sees the atomic rename `lmgw-ca` does) and calls
- * `onChange` with each new, valid version. Polling every `intervalMs` keeps revocation well inside the
+ * Watches a CRL file (stat polling, which also sees the atomic rename `lmgw-ca` does, plus a full
+ * re-read every `reloadMs`) and calls `onChange` with each new, valid version. Polling every `intervalMs` keeps revocation well inside the
  * 5 s the link promises, at the cost of one stat per second.
  */
 export function watchCrl(
@@ -40,6 +40,7 @@ export function watchCrl(
   onChange: (crl: LoadedCrl) => void,
   onError: (err: LmgwError) => void,
   intervalMs = 1000,
+  reloadMs = 60_000,
 ): () => void {
   let last = current.sha256;
   let busy = false;
@@ -59,5 +60,12 @@ export function watchCrl(
       });
   };
   watchFile(path, { interval: intervalMs, persistent: false }, check);
-  return () => unwatchFile(path, check);
+  // Also re-read periodically: a copy that keeps its size and mtime (rsync -t, some deploy tools)
+  // would slip past stat polling.
+  const periodic = setInterval(check, reloadMs);
+  periodic.unref();
+  return () => {
+    unwatchFile(path, check);
+    clearInterval(periodic);
+  };
 }
