@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:tls';
+import { connect, type ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { startLinkServer } from '../../../../console/hub/link/server.js';
@@ -13,7 +13,9 @@ afterAll(() => tmp.cleanup());
 function stapleFrom(port: number, caPem: string, client: { certPem: string; keyPem: string }): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     let staple: Buffer | undefined;
-    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: [caPem], cert: client.certPem, key: client.keyPem, requestOCSP: true } as Parameters<typeof connect>[0]);
+    // requestOCSP is a real tls.connect option that @types/node 20 does not declare.
+    const options: ConnectionOptions & { requestOCSP: boolean } = { host: '127.0.0.1', port, servername: 'localhost', ca: [caPem], cert: client.certPem, key: client.keyPem, requestOCSP: true };
+    const socket = connect(options);
     socket.on('OCSPResponse', (response: Buffer) => (staple = response));
     socket.on('secureConnect', () => {
       socket.end();

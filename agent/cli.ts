@@ -1,0 +1,206 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino, type Level, type Logger } from 'pino';
+import { writeExclusive } from '../certs/ca.js';
+import { createGatewayCsr } from '../certs/csr.js';
+import { LmgwError } from '../shared/errors.js';
+import { loadAgentConfig, readAgentTls } from './config.js';
+import { linkClientFor } from './daemon.js';
+import { linkUrl } from './link/client.js';
+import { selectProxy } from './link/proxy.js';
+import { connectTls } from './link/tls-connect.js';
+import { AGENT_VERSION } from './version.js';
+
+const HELP = `lmgw-agent ${AGENT_VERSION} — the LMGW gateway agent
+
+Usage: lmgw-agent <command> [options]
+
+Commands:
+  run     --config FILE
+          Keep the link to the console up: outbound mutual-TLS WebSocket, through the proxy if one
+          is configured, reconnecting with back-off. Logs JSON lines to stdout. SIGINT or SIGTERM
+          stop it cleanly. (Link only: the Modbus part arrives with its own issue.)
+  enroll  --id GATEWAY_ID --out DIR
+          Make this gateway's private key (DIR/gateway.key, mode 0600; it never leaves this
+          machine) and a certificate signing request (DIR/<id>.csr) for \`lmgw-ca sign\`.
+  check   --config FILE
+          Validate the config and the key file's permissions, then open one TLS connection to the
+          console and report OK or the exact error code. Sends no application data.
+
+Environment:
+  HTTPS_PROXY, https_proxy, NO_PROXY, no_proxy   used when the config has no "proxy" field
+  LMGW_TRACE=1       log every frame in and out (debug level)
+  LMGW_LOG_LEVEL     trace, debug, info (default), warn, error, fatal
+
+Exit status: 0 done, 1 refused or failed (one line on stderr with the error code), 2 bad usage.
+`;
+
+const OPTIONS = {
+  run: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  enroll: { id: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  check: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+} as const satisfies Record<string, ParseArgsConfig['options']>;
+
+type Command = keyof typeof OPTIONS;
+
+const LEVELS: readonly Level[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+function usage(message: string): never {
+  throw new LmgwError('CLI_USAGE', `${message} (see lmgw-agent --help)`);
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') usage(`${flag} is required`);
+  return value;
+}
+
+/** The service logger: JSON lines on stdout; nothing secret in them (keys, passwords). */
+export function agentLogger(env: NodeJS.ProcessEnv = process.env): Logger {
+  const trace = env.LMGW_TRACE === '1';
+  const wanted = env.LMGW_LOG_LEVEL;
+  if (wanted !== undefined && !LEVELS.includes(wanted as Level)) usage(`LMGW_LOG_LEVEL must be one of ${LEVELS.join(', ')}, not "${wanted}"`);
+  const level: Level = trace && (wanted === undefined || wanted === 'info') ? 'debug' : ((wanted as Level | undefined) ?? 'info');
+  return pino({
+    name: 'lmgw-agent',
+    level,
+    redact: { paths: ['keyPem', '*.keyPem', 'password', '*.password', 'passphrase', '*.passphrase'], censor: '***' },
+  });
+}
+
+export interface CliIo {
+  out: (line: string) => void;
+  env: NodeJS.ProcessEnv;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM); for tests, anything. */
+  stopSignal: () => Promise<string>;
+}
+
+function signalled(): Promise<string> {
+  return new Promise((resolveSignal) => {
+    const on = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolveSignal(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+const DEFAULT_IO: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  env: process.env,
+  stopSignal: signalled,
+};
+
+export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(HELP.trimEnd());
+    return;
+  }
+  if (command === '--version') {
+    io.out(AGENT_VERSION);
+    return;
+  }
+  if (!Object.hasOwn(OPTIONS, command)) usage(`unknown command "${command}"`);
+  const cmd = command as Command;
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args: [...rest], options: OPTIONS[cmd], strict: true, allowPositionals: false }));
+  } catch (err) {
+    usage((err as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  if (values.help) {
+    io.out(HELP.trimEnd());
+    return;
+  }
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+
+  switch (cmd) {
+    case 'run': {
+      const configPath = required(str('config'), '--config');
+      const logger = agentLogger(io.env);
+      const config = loadAgentConfig(configPath, io.env);
+      const tls = readAgentTls(config);
+      const client = linkClientFor(config, tls, { logger, trace: io.env.LMGW_TRACE === '1', env: io.env });
+      logger.info({ version: AGENT_VERSION, gatewayId: config.gatewayId, console: config.console.url, config: config.source }, 'lmgw-agent starting');
+      const stopping = io.stopSignal();
+      client.start();
+      const signal = await stopping;
+      logger.info({ signal }, 'stopping');
+      await client.stop();
+      logger.info('stopped cleanly');
+      return;
+    }
+    case 'enroll': {
+      const id = required(str('id'), '--id');
+      const outDir = resolve(required(str('out'), '--out'));
+      const keyFile = join(outDir, 'gateway.key');
+      const csrFile = join(outDir, `${id}.csr`);
+      // Validates the id and makes the key before anything touches the disk.
+      const { keyPem, csrPem } = await createGatewayCsr(id);
+      try {
+        mkdirSync(outDir, { recursive: true, mode: 0o700 });
+      } catch (err) {
+        throw new LmgwError('CA_IO', `cannot create ${outDir}: ${(err as Error).message}`, { cause: err });
+      }
+      // The CSR first: if it exists, nothing is written; the key is never overwritten either.
+      writeExclusive(csrFile, csrPem, 0o644);
+      try {
+        writeExclusive(keyFile, keyPem, 0o600);
+      } catch (err) {
+        // Keep the pair consistent: a CSR without its key is useless.
+        rmSync(csrFile, { force: true });
+        throw err;
+      }
+      io.out(`wrote ${keyFile} (private key, mode 0600; it never leaves this machine)`);
+      io.out(`wrote ${csrFile}`);
+      io.out('Next: bring the CSR (never the key) to the DSO and sign it there:');
+      io.out(`  lmgw-ca sign --pki PKI_DIR --csr ${id}.csr --out ${id}.pem`);
+      io.out(`then install ${id}.pem and the CA's ca.pem here and name them in the agent config (tls.cert, tls.ca, tls.key).`);
+      return;
+    }
+    case 'check': {
+      const configPath = required(str('config'), '--config');
+      const config = loadAgentConfig(configPath, io.env);
+      const tls = readAgentTls(config);
+      io.out(`config OK: ${config.source} (gateway ${config.gatewayId})`);
+      const url = linkUrl(config.console.url);
+      const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+      const port = url.port === '' ? 443 : Number(url.port);
+      const proxy = selectProxy({ host, port }, config.proxy, io.env);
+      const connection = await connectTls({
+        host,
+        port,
+        ...(config.console.serverName !== undefined ? { servername: config.console.serverName } : {}),
+        ...tls,
+        proxy,
+      });
+      connection.socket.destroy();
+      io.out(
+        `console OK: ${url.host} presented ${connection.subject} (serial ${connection.serial}) from our CA; ${connection.protocol ?? 'TLS'}; ` +
+          `OCSP ${connection.ocsp === 'good' ? 'stapled, good' : 'not stapled'}; ${connection.viaProxy ? `via proxy ${connection.proxy ?? ''}` : 'direct'}`,
+      );
+      return;
+    }
+  }
+}
+
+/** One line per failure, with the stable code; exit 2 for usage errors, 1 otherwise. */
+export function formatError(err: unknown): { line: string; exitCode: number } {
+  if (err instanceof LmgwError) {
+    return { line: `lmgw-agent: ${err.code}: ${err.message.replace(/\s*\n\s*/g, ' ')}`, exitCode: err.code === 'CLI_USAGE' ? 2 : 1 };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { line: `lmgw-agent: internal error: ${message.split('\n')[0] ?? ''}`, exitCode: 1 };
+}
+
+/** The `lmgw-agent` entry point (bin/lmgw-agent.js). */
+export function run(argv: readonly string[] = process.argv.slice(2)): void {
+  main(argv).catch((err: unknown) => {
+    const { line, exitCode } = formatError(err);
+    process.stderr.write(`${line}\n`);
+    process.exitCode = exitCode;
+  });
+}
