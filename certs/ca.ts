@@ -199,8 +199,11 @@ export class CertificateAuthority {
   }
 
   /** A DER OCSP response for one of our certificates, for the hub to staple. */
-  stapledOcspResponse(serialHex: string, now = new Date()): Uint8Array {
-    return createStapledResponse(this.ocspSigner(), readDatabase(this.paths.db), serialHex.toLowerCase(), now);
+  stapledOcspResponse(serialHex: string, now = new Date(), validityMs?: number): Uint8Array {
+    const serial = normalizeSerial(serialHex);
+    const db = readDatabase(this.paths.db);
+    if (!db.certificates.some((c) => c.serial === serial)) throw new LmgwError('CA_UNKNOWN_ID', `no certificate with serial ${serialHex}`);
+    return createStapledResponse(this.ocspSigner(), db, serial, now, validityMs);
   }
 
   private async issue(req: Omit<CertificateRequest, 'issuer'>, renew: boolean, enforceUniqueId = true): Promise<Issued> {

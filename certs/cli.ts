@@ -5,6 +5,7 @@ import { LmgwError } from '../shared/errors.js';
 import { CertificateAuthority, initCa, listCertificates, writeExclusive } from './ca.js';
 import { isRevocationReason, REVOCATION_REASONS } from './ca-db.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { x509 } from './x509.js';
 import { createOcspResponder } from './ocsp-responder.js';
 import { obtainPassphrase, PASSPHRASE_ENV } from './passphrase.js';
 
@@ -30,6 +31,9 @@ Commands:
                 Every certificate: kind, id, serial, status, not-after.
   ocsp          --pki DIR --port N [--host 127.0.0.1]
                 Run an OCSP responder (HTTP) until stopped.
+  staple        --pki DIR (--cert FILE | --serial HEX) --out FILE [--hours N]
+                Sign an OCSP response (DER) for the console's certificate, valid N hours (default 24),
+                for the console to staple (its config: tls.ocspStaple). Refresh it from cron.
 
 The CA passphrase comes from ${PASSPHRASE_ENV} or, on a terminal, a prompt; never from an argument.
 --renew supersedes (revokes with reason superseded) the gateway's current certificate.
@@ -46,6 +50,7 @@ const OPTIONS = {
   crl: { ...COMMON, out: { type: 'string' }, days: { type: 'string' } },
   list: { ...COMMON, json: { type: 'boolean' } },
   ocsp: { ...COMMON, port: { type: 'string' }, host: { type: 'string' } },
+  staple: { ...COMMON, cert: { type: 'string' }, serial: { type: 'string' }, out: { type: 'string' }, hours: { type: 'string' } },
 } as const satisfies Record<string, ParseArgsConfig['options']>;
 
 type Command = keyof typeof OPTIONS;
@@ -201,6 +206,27 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       const header = ['KIND', 'ID / NAME', 'SERIAL', 'STATUS', 'NOT AFTER'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
       for (const row of [header, ...rows]) out(row.map((cell, i) => (cell ?? '').padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+      return;
+    }
+    case 'staple': {
+      const certFile = str('cert');
+      const serialArg = str('serial');
+      if ((certFile === undefined) === (serialArg === undefined)) usage('give exactly one of --cert FILE or --serial HEX');
+      const outFile = resolve(required(str('out'), '--out'));
+      const hoursArg = str('hours') ?? '24';
+      if (!/^\d+$/.test(hoursArg) || Number(hoursArg) < 1 || Number(hoursArg) > 168) usage(`--hours must be a whole number from 1 to 168, not "${hoursArg}"`);
+      let serial = serialArg ?? '';
+      if (certFile !== undefined) {
+        try {
+          serial = new x509.X509Certificate(readFileSync(certFile, 'utf8')).serialNumber;
+        } catch (err) {
+          throw new LmgwError('CA_IO', `cannot read the certificate ${certFile}: ${(err as Error).message.split('\n')[0] ?? ''}`);
+        }
+      }
+      const ca = await openCa(pki);
+      const der = ca.stapledOcspResponse(serial, new Date(), Number(hoursArg) * 3_600_000);
+      writeFileAtomic(outFile, der);
+      out(`OCSP response for serial ${serial.toLowerCase()} (valid ${hoursArg} h) written to ${outFile}`);
       return;
     }
     case 'ocsp': {

@@ -20,8 +20,10 @@ import { LmgwError } from '../shared/errors.js';
 import { statusOf, type CaDatabase, type RevocationReason } from './ca-db.js';
 import { x509 } from './x509.js';
 
-/** How long a response may be cached by the client (and re-stapled by the hub): one hour. */
+/** How long a responder's answer may be cached by the client: one hour. */
 export const OCSP_VALIDITY_MS = 3_600_000;
+/** Default validity of a staple file (`lmgw-ca staple`), refreshed by cron well before it ends. */
+export const STAPLE_VALIDITY_MS = 24 * 3_600_000;
 
 const HASH_OID: Record<string, 'sha1' | 'sha256'> = {
   '1.3.14.3.2.26': 'sha1',
@@ -130,6 +132,7 @@ export function createOcspResponse(
   db: CaDatabase,
   request: ParsedOcspRequest,
   now = new Date(),
+  validityMs = OCSP_VALIDITY_MS,
 ): Uint8Array {
   const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
   const responses = request.certIds.map(
@@ -138,7 +141,7 @@ export function createOcspResponse(
         certID,
         certStatus: statusFor(signer.certificate, db, certID, now),
         thisUpdate,
-        nextUpdate: new Date(thisUpdate.getTime() + OCSP_VALIDITY_MS),
+        nextUpdate: new Date(thisUpdate.getTime() + validityMs),
       }),
   );
   const tbs = new ResponseData({
@@ -170,8 +173,14 @@ export function ocspErrorResponse(status: OCSPResponseStatus): Uint8Array {
 }
 
 /** The response the hub staples for its own certificate. */
-export function createStapledResponse(signer: OcspSigner, db: CaDatabase, serialHex: string, now = new Date()): Uint8Array {
-  return createOcspResponse(signer, db, { certIds: [certIdFor(signer.certificate, serialHex)] }, now);
+export function createStapledResponse(
+  signer: OcspSigner,
+  db: CaDatabase,
+  serialHex: string,
+  now = new Date(),
+  validityMs = STAPLE_VALIDITY_MS,
+): Uint8Array {
+  return createOcspResponse(signer, db, { certIds: [certIdFor(signer.certificate, serialHex)] }, now, validityMs);
 }
 
 export { OCSPResponseStatus };

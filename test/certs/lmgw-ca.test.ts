@@ -160,6 +160,21 @@ describe('lmgw-ca, end to end with openssl', () => {
     }
   });
 
+  it('staple signs an OCSP response for the console certificate that openssl accepts, valid the hours asked', async () => {
+    const cert = join(tmp.dir, 'server', 'server.pem');
+    const out = join(tmp.dir, 'staple.der');
+    const r = await ca('staple', '--pki', pki, '--cert', cert, '--out', out, '--hours', '6');
+    expect(r.code, r.stderr).toBe(0);
+    const check = await openssl('ocsp', '-respin', out, '-issuer', join(pki, 'ca.pem'), '-CAfile', join(pki, 'ca.pem'), '-cert', cert, '-resp_text');
+    expect(check.stderr).toMatch(/Response verify OK/);
+    expect(check.stdout).toMatch(/server\.pem: good/);
+    const thisUpdate = Date.parse(/This Update: (.*)/.exec(check.stdout)?.[1] ?? '');
+    const nextUpdate = Date.parse(/Next Update: (.*)/.exec(check.stdout)?.[1] ?? '');
+    expect(nextUpdate - thisUpdate).toBe(6 * 3_600_000);
+    const unknown = await ca('staple', '--pki', pki, '--serial', '0badc0ffee', '--out', join(tmp.dir, 'x.der'));
+    expect(unknown.stderr).toMatch(/^lmgw-ca: CA_UNKNOWN_ID: /);
+  });
+
   it('racing commands never lose an issuance or a revocation', async () => {
     const ids = Array.from({ length: 8 }, (_, i) => `race-${i}`);
     const results = await Promise.all([
