@@ -3,8 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateAuthority } from '../../../../certs/ca.js';
 import { EKU } from '../../../../certs/profiles.js';
 import { startLinkServer, type Alarm, type LinkServer, type SecurityEvent } from '../../../../console/hub/link/server.js';
-import { aCa } from '../../../helpers/pki.js';
-import { tempDir, waitFor } from '../../../helpers/processes.js';
+import { aCa, CA_ENV } from '../../../helpers/pki.js';
+import { runBin, tempDir, waitFor } from '../../../helpers/processes.js';
 import { aHello, dial, nextMessage, send, type Credentials, type Dialled } from './link-client.js';
 
 const tmp = tempDir();
@@ -129,12 +129,13 @@ describe('sessions', () => {
     second.ws.close();
   });
 
-  it('revoking a connected gateway closes its session within 5 s, and it cannot come back, resumption included', async () => {
+  it('revoking a connected gateway with `lmgw-ca revoke` closes its session within 5 s, and it cannot come back, resumption included', async () => {
     const creds = await gateway('site-rev');
     const d = await connect(creds, 'site-rev');
     const session = d.session();
     const t0 = Date.now();
-    await ca.revoke({ id: 'site-rev' }, 'keyCompromise');
+    const revoked = await runBin('lmgw-ca', ['revoke', '--pki', ca.paths.dir, '--id', 'site-rev', '--reason', 'keyCompromise'], CA_ENV);
+    expect(revoked.code, revoked.stderr).toBe(0);
     expect(await d.closed).toEqual({ code: 4001, reason: 'LINK_CERT_REVOKED' });
     expect(Date.now() - t0).toBeLessThan(5000);
     const again = await dial(hub.port, creds, session ? { session } : {});
