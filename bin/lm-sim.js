@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-// Declared now so `npx lm-sim` resolves in a clone; the command itself lands with its own issue.
-process.stderr.write('lm-sim: not part of this build yet; see README.md (Status) for what is available\n');
-process.exitCode = 1;
+// The sources are TypeScript; `npm ci` (via the prepare script) or `npm run build` compiles them to dist/.
+import { run } from '../dist/agent/sim/cli.js';
+
+run();

@@ -4,7 +4,7 @@
  *
  * Areas: PROTO_ (the XML protocol codec), CMD_ (why an agent refused or failed a command), LINK_ (the
  * mutual-TLS WebSocket link), CONFIG_ (config files), CLI_ (command-line arguments), CA_ (the private
- * CA and `lmgw-ca`). Later areas (MODBUS_, …) join here.
+ * CA and `lmgw-ca`), MODBUS_ (the agent's load-manager drivers).
  */
 export const ERROR_CODES = {
   // --- protocol -----------------------------------------------------------------------------------
@@ -61,6 +61,14 @@ export const ERROR_CODES = {
   LINK_PROXY_REFUSED: 'The HTTP proxy refused the CONNECT tunnel or could not be reached.',
   LINK_CONNECT_FAILED: 'The console could not be reached (DNS, TCP or TLS handshake failure or timeout).',
   LINK_KEY_PERMISSIONS: 'A private key file is readable by group or others; fix it with chmod 600.',
+
+  // --- Modbus / LM ---------------------------------------------------------------------------------
+  MODBUS_TIMEOUT: 'The load manager did not answer a Modbus request within the timeout, after every retry.',
+  MODBUS_EXCEPTION: 'The load manager answered with a Modbus exception (illegal function or address, device failure, …).',
+  MODBUS_BAD_FRAME: 'A Modbus reply was malformed: truncated, wrong length or CRC, or not an answer to the request sent.',
+  MODBUS_CONNECT_FAILED: 'The Modbus connection (TCP or serial port) could not be opened or was lost.',
+  MODBUS_OFFLINE: 'The load manager is offline; the request was not sent and the device is probed again after a back-off.',
+  MODBUS_BAD_VALUE: 'A measurement register holds a value that cannot be a measurement (NaN, infinite or out of range).',
 
   // --- configuration -------------------------------------------------------------------------------
   CONFIG_INVALID: 'A configuration file is missing, not JSON, or a field is invalid (the message names the field).',

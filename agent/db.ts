@@ -1,0 +1,95 @@
+/**
+ * The agent's one SQLite database (better-sqlite3): the telemetry queue, executed command ids with
+ * their results, and each channel's state and timers. WAL, so a reader never blocks the writer and
+ * a `kill -9` at any instant leaves the last committed transaction intact.
+ *
+ * synchronous=FULL, not NORMAL: in WAL mode NORMAL survives a process crash but may lose the last
+ * commits on a power cut, and the agent then could reuse a telemetry seq the hub has already stored
+ * (the hub would drop the new batch as a replay) or execute a command id a second time. The agent
+ * commits about once a second, so the fsync per commit costs nothing that matters.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { LmgwError } from '../shared/errors.js';
+
+export type AgentDb = Database.Database;
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+-- One row per command id: 'started' is written before the LM is touched, 'done' with the result.
+CREATE TABLE IF NOT EXISTS commands (
+  id          TEXT PRIMARY KEY,
+  state       TEXT NOT NULL CHECK (state IN ('started', 'done')),
+  result      TEXT,
+  received_at INTEGER NOT NULL,
+  deadline    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commands_received ON commands (received_at);
+-- Last known state of each channel and the timers that protect it.
+CREATE TABLE IF NOT EXISTS channels (
+  channel      INTEGER PRIMARY KEY,
+  is_on        INTEGER,
+  changed_at   INTEGER,
+  shed         INTEGER NOT NULL DEFAULT 0,
+  shed_command TEXT,
+  restore_at   INTEGER,
+  max_off_at   INTEGER
+);
+-- Telemetry batches: sealed ones are sent and deleted on ack; at most one is open (still filling).
+CREATE TABLE IF NOT EXISTS batches (
+  seq        INTEGER PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  sealed     INTEGER NOT NULL,
+  count      INTEGER NOT NULL
+);
+-- One row per sample (JSON), so a sample is one small append, not a rewrite of its batch.
+CREATE TABLE IF NOT EXISTS samples (
+  seq    INTEGER NOT NULL,
+  idx    INTEGER NOT NULL,
+  sample TEXT NOT NULL,
+  PRIMARY KEY (seq, idx)
+) WITHOUT ROWID;
+`;
+
+/** Opens (creating if needed) the agent database at `path`. */
+export function openAgentDb(path: string): AgentDb {
+  let db: AgentDb;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    db = new Database(path);
+  } catch (err) {
+    throw new LmgwError('CONFIG_INVALID', `cannot open the agent database ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new LmgwError('CONFIG_INVALID', `the agent database ${path} is from a newer agent (schema ${version}); refusing to use it`);
+    }
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  } catch (err) {
+    db.close();
+    if (err instanceof LmgwError) throw err;
+    throw new LmgwError('CONFIG_INVALID', `the agent database ${path} is unusable: ${(err as Error).message}`, { cause: err });
+  }
+  return db;
+}
+
+export function getMeta(db: AgentDb, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+export function setMeta(db: AgentDb, key: string, value: string | undefined): void {
+  if (value === undefined) db.prepare('DELETE FROM meta WHERE key = ?').run(key);
+  else db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+}
