@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LmgwError } from '../shared/errors.js';
+import { formatCliError } from '../shared/cli.js';
 import { CertificateAuthority, initCa, listCertificates, writeExclusive } from './ca.js';
 import { isRevocationReason, REVOCATION_REASONS } from './ca-db.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -249,19 +250,10 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   }
 }
 
-/** One line per failure, with the stable code; exit 2 for usage errors, 1 otherwise. */
-export function formatError(err: unknown): { line: string; exitCode: number } {
-  if (err instanceof LmgwError) {
-    return { line: `lmgw-ca: ${err.code}: ${err.message.replace(/\s*\n\s*/g, ' ')}`, exitCode: err.code === 'CLI_USAGE' ? 2 : 1 };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { line: `lmgw-ca: internal error: ${message.split('\n')[0] ?? ''}`, exitCode: 1 };
-}
-
 /** The `lmgw-ca` entry point (bin/lmgw-ca.js). */
 export function run(argv: readonly string[] = process.argv.slice(2)): void {
   main(argv).catch((err: unknown) => {
-    const { line, exitCode } = formatError(err);
+    const { line, exitCode } = formatCliError('lmgw-ca', err);
     process.stderr.write(`${line}\n`);
     process.exitCode = exitCode;
   });

@@ -5,6 +5,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LmgwError } from '../../shared/errors.js';
+import { formatCliError } from '../../shared/cli.js';
 import { loadProfile } from '../lm/profile.js';
 import { describeFaults, parseFaults } from './faults.js';
 import { LmSimulator } from './simulator.js';
@@ -132,19 +133,10 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   return stop;
 }
 
-export function formatError(err: unknown): { line: string; exitCode: number } {
-  if (err instanceof LmgwError) return { line: `lm-sim: ${err.code}: ${err.message.replace(/\s*\n\s*/g, ' ')}`, exitCode: err.code === 'CLI_USAGE' ? 2 : 1 };
-  const message = err instanceof Error ? err.message : String(err);
-  // A system error (a port in use, a device that vanished) is not a bug: name it by its errno code.
-  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) return { line: `lm-sim: ${errno}: ${message.split('\n')[0] ?? ''}`, exitCode: 1 };
-  return { line: `lm-sim: internal error: ${message.split('\n')[0] ?? ''}`, exitCode: 1 };
-}
-
 /** The `lm-sim` entry point (bin/lm-sim.js). */
 export function run(argv: readonly string[] = process.argv.slice(2)): void {
   main(argv).catch((err: unknown) => {
-    const { line, exitCode } = formatError(err);
+    const { line, exitCode } = formatCliError('lm-sim', err);
     process.stderr.write(`${line}\n`);
     process.exitCode = exitCode;
   });

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { readPemFile, readPrivateKeyFile } from '../../certs/key-file.js';
+import { formatCliError } from '../../shared/cli.js';
 import { LmgwError } from '../../shared/errors.js';
 import { loadHubConfig } from './config.js';
 import { startLinkServer } from './link/server.js';
@@ -66,8 +67,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 /** The `lm-console` entry point (bin/lm-console.js). */
 export function run(argv: readonly string[] = process.argv.slice(2)): void {
   main(argv).catch((err: unknown) => {
-    const line = err instanceof LmgwError ? `${err.code}: ${err.message}` : `internal error: ${err instanceof Error ? err.message : String(err)}`;
-    process.stderr.write(`lm-console: ${line.replace(/\s*\n\s*/g, ' ')}\n`);
-    process.exitCode = err instanceof LmgwError && err.code === 'CLI_USAGE' ? 2 : 1;
+    const { line, exitCode } = formatCliError('lm-console', err);
+    process.stderr.write(`${line}\n`);
+    process.exitCode = exitCode;
   });
 }
