@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateAuthority } from '../../certs/ca.js';
-import { verifyOcspResponse } from '../../certs/ocsp.js';
+import { readDatabase } from '../../certs/ca-db.js';
+import { createStapledResponse, verifyOcspResponse } from '../../certs/ocsp.js';
 import { aCa } from '../helpers/pki.js';
 import { tempDir } from '../helpers/processes.js';
 
@@ -32,7 +33,7 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('verifyOcspResponse', () => {
   it('accepts the CA-signed staple and reports good with its validity window', () => {
     const now = new Date();
-    const result = verifyOcspResponse(ca.stapledOcspResponse(serial, now), ca.certificatePem, serial, now);
+    const result = verifyOcspResponse(ca.stapledOcspResponse(serial, now, HOUR), ca.certificatePem, serial, now);
     expect(result.status).toBe('good');
     expect(result.nextUpdate.getTime() - result.thisUpdate.getTime()).toBe(HOUR);
   });
@@ -53,7 +54,9 @@ describe('verifyOcspResponse', () => {
   });
 
   it('refuses a response signed by another CA, even for the same serial', () => {
-    expect(codeOf(() => verifyOcspResponse(other.stapledOcspResponse(serial), ca.certificatePem, serial))).toBe('LINK_OCSP_STAPLE');
+    // The other CA never issued this serial, so its library refuses to answer for it; sign one anyway.
+    const forged = createStapledResponse(other.ocspSigner(), readDatabase(other.paths.db), serial);
+    expect(codeOf(() => verifyOcspResponse(forged, ca.certificatePem, serial))).toBe('LINK_OCSP_STAPLE');
   });
 
   it('refuses a valid response about another certificate', async () => {
@@ -63,7 +66,7 @@ describe('verifyOcspResponse', () => {
 
   it('refuses a stale response and one from the future, tolerating small clock skew', () => {
     const made = new Date('2030-01-01T00:00:00Z');
-    const der = ca.stapledOcspResponse(serial, made);
+    const der = ca.stapledOcspResponse(serial, made, HOUR);
     expect(verifyOcspResponse(der, ca.certificatePem, serial, new Date(made.getTime() + HOUR + 60_000)).status).toBe('good');
     expect(codeOf(() => verifyOcspResponse(der, ca.certificatePem, serial, new Date(made.getTime() + 2 * HOUR)))).toBe('LINK_OCSP_STAPLE');
     expect(verifyOcspResponse(der, ca.certificatePem, serial, new Date(made.getTime() - 60_000)).status).toBe('good');
