@@ -6,7 +6,7 @@ import { writeExclusive } from '../certs/ca.js';
 import { createGatewayCsr } from '../certs/csr.js';
 import { LmgwError } from '../shared/errors.js';
 import { loadAgentConfig, readAgentTls } from './config.js';
-import { linkClientFor } from './daemon.js';
+import { probeDevices, startAgent } from './daemon.js';
 import { linkUrl } from './link/client.js';
 import { selectProxy } from './link/proxy.js';
 import { connectTls } from './link/tls-connect.js';
@@ -18,15 +18,19 @@ Usage: lmgw-agent <command> [options]
 
 Commands:
   run     --config FILE
-          Keep the link to the console up: outbound mutual-TLS WebSocket, through the proxy if one
-          is configured, reconnecting with back-off. Logs JSON lines to stdout. SIGINT or SIGTERM
-          stop it cleanly. (Link only: the Modbus part arrives with its own issue.)
+          Run the gateway: drive the load managers listed under "devices" (Modbus TCP or RTU),
+          execute the console's shed / restore / read commands, sample telemetry into the local
+          database (dataDir) and keep the link to the console up: outbound mutual-TLS WebSocket,
+          through the proxy if one is configured, reconnecting with back-off. Logs JSON lines to
+          stdout. SIGINT or SIGTERM stop it cleanly (exit 0). Without "devices": the link only.
   enroll  --id GATEWAY_ID --out DIR
           Make this gateway's private key (DIR/gateway.key, mode 0600; it never leaves this
           machine) and a certificate signing request (DIR/<id>.csr) for \`lmgw-ca sign\`.
   check   --config FILE
-          Validate the config and the key file's permissions, then open one TLS connection to the
-          console and report OK or the exact error code. Sends no application data.
+          Validate the config, the device profiles and the key file's permissions; read each load
+          manager once (nothing is written) and print its health and load; then open one TLS
+          connection to the console and report OK or the exact error code. Sends no application
+          data to the console.
 
 Environment:
   HTTPS_PROXY, https_proxy, NO_PROXY, no_proxy   used when the config has no "proxy" field
@@ -121,15 +125,25 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
     case 'run': {
       const configPath = required(str('config'), '--config');
       const logger = agentLogger(io.env);
+      // Listen for the signal from the start: a SIGTERM while the devices are read still stops cleanly.
+      const stopping = io.stopSignal();
       const config = loadAgentConfig(configPath, io.env);
       const tls = readAgentTls(config);
-      const client = linkClientFor(config, tls, { logger, trace: io.env.LMGW_TRACE === '1', env: io.env });
-      logger.info({ version: AGENT_VERSION, gatewayId: config.gatewayId, console: config.console.url, config: config.source }, 'lmgw-agent starting');
-      const stopping = io.stopSignal();
-      client.start();
+      logger.info(
+        {
+          version: AGENT_VERSION,
+          gatewayId: config.gatewayId,
+          console: config.console.url,
+          config: config.source,
+          devices: config.deviceSetups.map((d) => d.id),
+          ...(config.deviceSetups.length > 0 ? { dataDir: config.dataDir } : {}),
+        },
+        'lmgw-agent starting',
+      );
+      const agent = await startAgent(config, tls, { logger, trace: io.env.LMGW_TRACE === '1', env: io.env });
       const signal = await stopping;
       logger.info({ signal }, 'stopping');
-      await client.stop();
+      await agent.stop();
       logger.info('stopped cleanly');
       return;
     }
@@ -165,7 +179,15 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
       const configPath = required(str('config'), '--config');
       const config = loadAgentConfig(configPath, io.env);
       const tls = readAgentTls(config);
-      io.out(`config OK: ${config.source} (gateway ${config.gatewayId})`);
+      const deviceCount = config.deviceSetups.length;
+      io.out(`config OK: ${config.source} (gateway ${config.gatewayId}${deviceCount === 0 ? '' : `, ${deviceCount} device${deviceCount > 1 ? 's' : ''}`})`);
+      const probes = await probeDevices(config.deviceSetups);
+      for (const p of probes) {
+        const where = `${p.model} at ${p.target} unit ${p.unitId}`;
+        const relays = p.relays && p.relays.length > 0 ? `; relays ${p.relays.map((r) => `${r.channel} ${r.on ? 'on' : 'off'}`).join(', ')}` : '';
+        if (p.kw !== undefined) io.out(`device ${p.id} OK: ${where}; health ${p.health}${p.error ? ` (${p.error.code})` : ''}; ${Math.round(p.kw * 1_000) / 1_000} kW${relays}`);
+        else io.out(`device ${p.id} FAILED: ${where}; health ${p.health}; ${p.error?.code ?? 'MODBUS_CONNECT_FAILED'}: ${p.error?.message ?? 'no reading'}`);
+      }
       const url = linkUrl(config.console.url);
       const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
       const port = url.port === '' ? 443 : Number(url.port);
@@ -182,6 +204,8 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
         `console OK: ${url.host} presented ${connection.subject} (serial ${connection.serial}) from our CA; ${connection.protocol ?? 'TLS'}; ` +
           `OCSP ${connection.ocsp === 'good' ? 'stapled, good' : 'not stapled'}; ${connection.viaProxy ? `via proxy ${connection.proxy ?? ''}` : 'direct'}`,
       );
+      const failed = probes.find((p) => p.kw === undefined);
+      if (failed) throw new LmgwError(failed.error?.code ?? 'MODBUS_CONNECT_FAILED', `device ${failed.id} (${failed.target} unit ${failed.unitId}): ${failed.error?.message ?? 'no reading'}`);
       return;
     }
   }

@@ -3,8 +3,12 @@
  * paths relative to the file, the key file's permissions checked, the result frozen. The only
  * environment overrides are the proxy variables (HTTPS_PROXY, NO_PROXY), read when `proxy` is absent.
  *
- * The Modbus part (devices, channel profiles) joins this schema with its own issue; until then an
- * unknown top-level key is an error like any other, so a misspelt field never goes unnoticed.
+ * The site fields (`devices`, `dataDir`, `telemetry`, `linkLoss`) come from agent/site.ts; the
+ * device profiles are loaded here too, so a bad profile fails the config like any other field. An
+ * unknown top-level key is an error, so a misspelt field never goes unnoticed.
+ *
+ * Without `devices` the agent runs the link only (no load manager, no database): `dataDir`,
+ * `telemetry` and `linkLoss` are then accepted but unused. With `devices`, `dataDir` is required.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -15,6 +19,8 @@ import { LmgwError } from '../shared/errors.js';
 import { GATEWAY_ID_PATTERN, gatewayIdFromUri } from '../shared/ids.js';
 import { LINK_DEFAULTS } from '../shared/link.js';
 import { LABEL_PATTERN, LIMITS } from '../shared/protocol/index.js';
+import { loadDevices, type DeviceSetup } from './lm/profile.js';
+import { SITE_CONFIG_FIELDS } from './site.js';
 
 /** zod's message for a missing field, one of the wrong type or an unknown key, in our wording. */
 function typeError(expected: string) {
@@ -116,6 +122,12 @@ export const AgentConfigSchema = z.strictObject(
       )
       .refine((l) => l.backoffCapMs >= l.backoffBaseMs, { message: 'must not be below backoffBaseMs', path: ['backoffCapMs'] })
       .default(LINK_CONFIG_DEFAULTS),
+    /** The load managers (absent: link-only mode); profile paths are relative to the config file. */
+    devices: SITE_CONFIG_FIELDS.devices.optional(),
+    /** The agent's database directory (telemetry queue, command ids, timers); relative to the config file. */
+    dataDir: SITE_CONFIG_FIELDS.dataDir.optional(),
+    telemetry: SITE_CONFIG_FIELDS.telemetry,
+    linkLoss: SITE_CONFIG_FIELDS.linkLoss,
   },
   { error: typeError('a JSON object') },
 );
@@ -123,7 +135,11 @@ export const AgentConfigSchema = z.strictObject(
 export type AgentConfigFile = z.infer<typeof AgentConfigSchema>;
 
 /** The validated config: paths absolute, frozen. */
-export type AgentConfig = Readonly<AgentConfigFile> & { readonly source: string };
+export type AgentConfig = Readonly<AgentConfigFile> & {
+  readonly source: string;
+  /** Each entry of `devices` with its profile loaded and the site overrides applied; empty in link-only mode. */
+  readonly deviceSetups: readonly DeviceSetup[];
+};
 
 /** The TLS material the link needs, read from the files the config names. */
 export interface AgentTls {
@@ -149,7 +165,11 @@ export function loadAgentConfig(path: string, env: NodeJS.ProcessEnv = process.e
   const base = dirname(source);
   const config = validateConfig(
     AgentConfigSchema,
-    { ...raw, tls: { ca: resolve(base, raw.tls.ca), cert: resolve(base, raw.tls.cert), key: resolve(base, raw.tls.key) } },
+    {
+      ...raw,
+      tls: { ca: resolve(base, raw.tls.ca), cert: resolve(base, raw.tls.cert), key: resolve(base, raw.tls.key) },
+      ...(raw.dataDir !== undefined ? { dataDir: resolve(base, raw.dataDir) } : {}),
+    },
     source,
   );
   if (config.proxy === undefined) {
@@ -160,8 +180,21 @@ export function loadAgentConfig(path: string, env: NodeJS.ProcessEnv = process.e
       }
     }
   }
+  if (config.devices !== undefined && config.dataDir === undefined) {
+    throw new LmgwError('CONFIG_INVALID', `${source}: dataDir: is required when devices are configured (e.g. "/var/lib/lmgw-agent")`);
+  }
   checkKeyPermissions(config.tls.key);
-  return Object.freeze({ ...config, source });
+  let deviceSetups: DeviceSetup[] = [];
+  if (config.devices !== undefined) {
+    try {
+      deviceSetups = loadDevices(config.devices, base);
+    } catch (err) {
+      // loadDevices names the field (devices.0.profile: …); add the file, as for every other field.
+      if (err instanceof LmgwError && err.code === 'CONFIG_INVALID') throw new LmgwError('CONFIG_INVALID', `${source}: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+  return Object.freeze({ ...config, source, deviceSetups: Object.freeze(deviceSetups) });
 }
 
 /** LINK_KEY_PERMISSIONS when group or others have any access to the key file. */

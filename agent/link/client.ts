@@ -54,6 +54,12 @@ export interface LinkClientOptions {
   handshakeTimeoutMs?: number;
   /** The welcome must arrive within this after the upgrade. Default LINK_DEFAULTS.helloTimeoutMs (10 s). */
   welcomeTimeoutMs?: number;
+  /**
+   * A frame from the console that did not decode (after the welcome): return the answer to send
+   * instead of the usual `error` — e.g. a `result` CMD_MALFORMED when a command's id could be read
+   * (docs/protocol.md) — or undefined to answer with the `error`.
+   */
+  onUndecodable?: (error: ProtocolError) => Message | undefined;
   /** Builds the hello for each connection (viaProxy is filled in by the client). */
   hello: () => HelloMessage;
   /** Default: a silent logger. */
@@ -304,8 +310,20 @@ export class LinkClient {
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       // A bad frame is answered and the session goes on (docs/protocol.md).
-      this.log.warn({ code: err.code, path: err.path }, `bad frame from the console: ${err.message}`);
-      if (ws.readyState === WebSocket.OPEN) this.write(ws, err.toWire());
+      this.log.warn({ code: err.code, path: err.path, ...(err.ref !== undefined ? { ref: err.ref } : {}) }, `bad frame from the console: ${err.message}`);
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (session.welcomed && this.options.onUndecodable) {
+        try {
+          const answer = this.options.onUndecodable(err);
+          if (answer) {
+            this.write(ws, answer);
+            return;
+          }
+        } catch (hookError) {
+          this.log.error({ err: hookError }, 'the answer to a bad frame failed; answering with an error');
+        }
+      }
+      this.write(ws, err.toWire());
       return;
     }
     if (session.welcomed) {

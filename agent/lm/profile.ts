@@ -296,7 +296,14 @@ export function loadDevices(entries: readonly DeviceEntry[], baseDir: string, so
   entries.forEach((entry, i) => {
     if (deviceIds.has(entry.id)) throw new LmgwError('CONFIG_INVALID', `${source}.${i}.id: repeats the device id "${entry.id}"`);
     deviceIds.add(entry.id);
-    const loaded = loadProfile(resolve(baseDir, entry.profile));
+    let loaded: Readonly<Profile>;
+    try {
+      loaded = loadProfile(resolve(baseDir, entry.profile));
+    } catch (err) {
+      // Name the config field that points at the file, then what is wrong with the file.
+      if (err instanceof LmgwError) throw new LmgwError(err.code, `${source}.${i}.profile: ${err.message}`, { cause: err });
+      throw err;
+    }
     const profile = parseProfile(
       {
         ...loaded,

@@ -1,10 +1,12 @@
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_VERSION } from '../../agent/version.js';
+import type { Message } from '../../shared/protocol/index.js';
 import { startLinkServer, type LinkServer } from '../../console/hub/link/server.js';
 import { CA_ENV } from '../helpers/pki.js';
 import { ROOT, run, runBin, start, tempDir, waitFor } from '../helpers/processes.js';
+import { aFastProfile, aSim, freePort } from './fixtures/lm.js';
 
 // `lmgw-agent` as a user runs it, built from dist/: the README flow from a fresh CA to a connected
 // agent process — enroll, sign with lmgw-ca, check, run, SIGTERM.
@@ -118,6 +120,42 @@ describe('lmgw-agent', () => {
     }
   });
 
+  it('check reads each load manager once and prints its health and load; a dead one fails with its Modbus code', async () => {
+    const sim = await aSim(aFastProfile());
+    cleanups.push(() => sim.close());
+    writeFileSync(join(site, 'lm4-fast.json'), JSON.stringify(aFastProfile()));
+    const device = (id: string, port: number) => ({ id, profile: 'lm4-fast.json', connection: { type: 'tcp', host: '127.0.0.1', port, unitId: 1 } });
+    const ok = await agent('check', '--config', config(site, hub.port, { devices: [device('lm1', sim.port)], dataDir: 'data-check' }));
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/config OK: .* \(gateway site-0001, 1 device\)/);
+    expect(ok.stdout).toMatch(/^device lm1 OK: LMGW LM-4F example at tcp:\/\/127\.0\.0\.1:\d+ unit 1; health ok; \d+(\.\d+)? kW; relays 1 on, 2 on, 3 on, 4 on$/m);
+    expect(ok.stdout).toMatch(/console OK: /);
+    // check opens no database: it must not disturb a running agent's store.
+    expect(existsSync(join(site, 'data-check'))).toBe(false);
+
+    // A second LM (channel ids 11–14) that nobody answers for.
+    const fast = aFastProfile();
+    writeFileSync(join(site, 'lm4-fast-b.json'), JSON.stringify({ ...fast, channels: fast.channels.map((c) => ({ ...c, id: c.id + 10 })), measurements: { ...fast.measurements, channelKw: fast.measurements.channelKw?.map((m) => ({ ...m, channel: m.channel + 10 })) } }));
+    const deadPort = await freePort();
+    const dead = await agent('check', '--config', config(site, hub.port, { devices: [device('lm1', sim.port), { ...device('lm2', deadPort), profile: 'lm4-fast-b.json' }], dataDir: 'data-check' }));
+    expect(dead.stdout).toMatch(/config OK: .* \(gateway site-0001, 2 devices\)/);
+    expect(dead.code).toBe(1);
+    expect(dead.stdout).toMatch(/^device lm1 OK: /m);
+    expect(dead.stdout).toMatch(/^device lm2 FAILED: .*127\.0\.0\.1:\d+ unit 1; health offline; MODBUS_CONNECT_FAILED: /m);
+    expect(dead.stdout).toMatch(/console OK: /); // the console is still probed
+    expect(dead.stderr).toMatch(/^lmgw-agent: MODBUS_CONNECT_FAILED: device lm2 \(tcp:\/\/127\.0\.0\.1:\d+ unit 1\): .*\n$/);
+  });
+
+  it('run and check refuse a device whose profile cannot be read, naming the field', async () => {
+    const file = config(site, hub.port, { devices: [{ id: 'lm1', profile: 'missing-profile.json' }], dataDir: 'data-bad' });
+    for (const cmd of ['run', 'check']) {
+      const r = await agent(cmd, '--config', file);
+      expect(r.code, cmd).toBe(1);
+      expect(r.stderr).toMatch(/^lmgw-agent: CONFIG_INVALID: .*agent-\d+-devices-dataDir\.json: devices\.0\.profile: cannot read the device profile .*missing-profile\.json: ENOENT\n$/);
+    }
+    expect(existsSync(join(site, 'data-bad'))).toBe(false);
+  });
+
   it('run connects as a real process, logs JSON, traces frames with LMGW_TRACE=1, and exits 0 on SIGTERM', async () => {
     const closes: number[] = [];
     const off = hub.on('disconnected', (_s, info) => closes.push(info.closeCode));
@@ -130,6 +168,13 @@ describe('lmgw-agent', () => {
     expect(lines.find((l) => l.msg === 'connected')).toMatchObject({ name: 'lmgw-agent', component: 'link', gatewayId: 'site-0001', viaProxy: false });
     expect(lines.some((l) => l.msg === 'frame' && l.dir === 'out' && String(l.frame).startsWith('<hello'))).toBe(true);
     expect(proc.output()).not.toMatch(/PRIVATE KEY/);
+    expect(lines.find((l) => l.msg === 'lmgw-agent starting')).toMatchObject({ devices: [] });
+    // Link-only: no load manager, so a command is refused at once rather than left to its deadline.
+    const results: Message[] = [];
+    cleanups.push(hub.on('message', (_s, m) => void (m.kind === 'result' && results.push(m))));
+    expect(hub.send('site-0001', { kind: 'command', id: 'no-lm-1', op: 'read', deadline: Date.now() + 10_000 })).toBe(true);
+    await waitFor(() => results.length === 1, 5_000, 'the result');
+    expect(results[0]).toMatchObject({ kind: 'result', commandId: 'no-lm-1', status: 'rejected', code: 'CMD_UNKNOWN_CHANNEL' });
 
     const exited = new Promise<number | null>((r) => proc.child.once('exit', (code) => r(code)));
     proc.child.kill('SIGTERM');

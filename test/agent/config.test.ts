@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig, readAgentTls, type AgentConfig } from '../../agent/config.js';
@@ -14,6 +14,7 @@ const tmp = tempDir();
 let pki: LinkPki;
 let n = 0;
 const EXAMPLE = join(ROOT, 'agent', 'examples', 'agent.json');
+const LM4 = join(ROOT, 'agent', 'profiles', 'lm4-float.json');
 
 /** A directory with ca.pem, site-0001.pem and gateway.key (0600) next to a config. */
 async function aSite(): Promise<string> {
@@ -23,6 +24,12 @@ async function aSite(): Promise<string> {
   writeFileSync(join(dir, 'ca.pem'), pki.caPem);
   writeFileSync(join(dir, 'site-0001.pem'), gw.certPem);
   writeFileSync(join(dir, 'gateway.key'), gw.keyPem, { mode: 0o600 });
+  // Device profiles next to the config, as agent/examples/agent.json expects them.
+  mkdirSync(join(dir, 'profiles'));
+  copyFileSync(LM4, join(dir, 'profiles', 'lm4-float.json'));
+  const broken = JSON.parse(readFileSync(LM4, 'utf8')) as { channels: { priority: number }[] };
+  (broken.channels[0] ?? { priority: 0 }).priority = 0;
+  writeFileSync(join(dir, 'profiles', 'broken.json'), JSON.stringify(broken));
   return dir;
 }
 
@@ -72,6 +79,34 @@ describe('loadAgentConfig', () => {
     const tls = readAgentTls(config);
     expect(tls.keyPem).toMatch(/BEGIN PRIVATE KEY/);
     expect(helloFor(config)).toMatchObject({ kind: 'hello', gatewayId: 'site-0001', siteName: 'Bakery Müller, Hauptstrasse 12', devices: [] });
+    // The site part: a device with the shipped profile and the site's own address, the database dir, link-loss policy.
+    expect(config.dataDir).toBe('/var/lib/lmgw-agent');
+    expect(config.linkLoss).toEqual({ mode: 'restore', afterSeconds: 3600 });
+    expect(config.telemetry).toMatchObject({ intervalSeconds: 1, batchSeconds: 1, retentionDays: 7 });
+    expect(config.deviceSetups.map((d) => d.id)).toEqual(['lm1']);
+    expect(config.deviceSetups[0]?.profile).toMatchObject({ model: 'LMGW LM-4F example', connection: { type: 'tcp', host: '192.168.10.20', port: 502, unitId: 1 } });
+    expect(Object.isFrozen(config.deviceSetups)).toBe(true);
+  });
+
+  it('without devices is link-only: no device setups, the site fields take their defaults', () => {
+    const config = loadAgentConfig(writeConfig(site, GOOD, 'link-only.json'), {});
+    expect(config.devices).toBeUndefined();
+    expect(config.deviceSetups).toEqual([]);
+    expect(config.dataDir).toBeUndefined();
+    expect(config.linkLoss).toEqual({ mode: 'hold' });
+    expect(config.telemetry).toEqual({ intervalSeconds: 1, batchSeconds: 1, retentionDays: 7, maxInFlight: 32, ackTimeoutSeconds: 30 });
+  });
+
+  it('resolves dataDir and profiles against the config file and applies the device overrides', () => {
+    const file = writeConfig(
+      site,
+      { ...GOOD, devices: [{ id: 'lm1', profile: 'profiles/lm4-float.json', connection: { type: 'tcp', host: '127.0.0.1', port: 5020 }, driver: { timeoutMs: 300 } }], dataDir: 'data' },
+      'devices.json',
+    );
+    const config = loadAgentConfig(file, {});
+    expect(config.dataDir).toBe(join(site, 'data'));
+    expect(config.deviceSetups[0]?.profile.connection).toEqual({ type: 'tcp', host: '127.0.0.1', port: 5020, unitId: 1 });
+    expect(config.deviceSetups[0]?.profile.driver.timeoutMs).toBe(300);
   });
 
   it('fills the defaults from the schema and resolves paths against the config file, not the cwd', () => {
@@ -100,7 +135,20 @@ describe('loadAgentConfig', () => {
     ['link.backoffCapMs', (c) => ({ ...c, link: { backoffBaseMs: 5000, backoffCapMs: 2000 } }), /link\.backoffCapMs: must not be below backoffBaseMs/],
     ['link.maxConnectionAgeHours', (c) => ({ ...c, link: { maxConnectionAgeHours: 1000 } }), /link\.maxConnectionAgeHours: must be at most 168/],
     ['link.stableAfterSeconds', (c) => ({ ...c, link: { stableAfterSeconds: '60' } }), /link\.stableAfterSeconds: must be a number/],
-    ['unknown top-level key', (c) => ({ ...c, devices: [] }), /unknown field "devices"/],
+    ['unknown top-level key', (c) => ({ ...c, device: [] }), /unknown field "device"/],
+    ['devices empty', (c) => ({ ...c, devices: [], dataDir: 'data' }), /devices: must list at least one device/],
+    ['devices.0.id', (c) => ({ ...c, devices: [{ id: 'lm 1', profile: 'profiles/lm4-float.json' }], dataDir: 'data' }), /devices\.0\.id: must be 1–32 characters/],
+    ['devices.0.profile missing', (c) => ({ ...c, devices: [{ id: 'lm1' }], dataDir: 'data' }), /devices\.0\.profile: is required/],
+    ['devices.0.profile file', (c) => ({ ...c, devices: [{ id: 'lm1', profile: 'profiles/nope.json' }], dataDir: 'data' }), /devices\.0\.profile: cannot read the device profile .*profiles\/nope\.json: ENOENT/],
+    ['devices.0.profile content', (c) => ({ ...c, devices: [{ id: 'lm1', profile: 'profiles/broken.json' }], dataDir: 'data' }), /devices\.0\.profile: .*broken\.json: channels\.0\.priority: must be at least 1/],
+    ['devices.0.connection', (c) => ({ ...c, devices: [{ id: 'lm1', profile: 'profiles/lm4-float.json', connection: { type: 'tcp', host: 'lm', port: 70000 } }], dataDir: 'data' }), /devices\.0\.connection\.port: must be at most 65535/],
+    ['devices.1 channel ids', (c) => ({ ...c, devices: [{ id: 'a', profile: 'profiles/lm4-float.json' }, { id: 'b', profile: 'profiles/lm4-float.json' }], dataDir: 'data' }), /devices\.1: channel id 1 is already used by device "a"/],
+    ['dataDir missing', (c) => ({ ...c, devices: [{ id: 'lm1', profile: 'profiles/lm4-float.json' }] }), /dataDir: is required when devices are configured/],
+    ['dataDir empty', (c) => ({ ...c, dataDir: '' }), /dataDir: must not be empty/],
+    ['telemetry.intervalSeconds', (c) => ({ ...c, telemetry: { intervalSeconds: 0 } }), /telemetry\.intervalSeconds: must be at least 1/],
+    ['telemetry unknown', (c) => ({ ...c, telemetry: { interval: 1 } }), /telemetry: unknown field "interval"/],
+    ['linkLoss', (c) => ({ ...c, linkLoss: { mode: 'restore' } }), /linkLoss\.afterSeconds: is required/],
+    ['linkLoss mode', (c) => ({ ...c, linkLoss: { mode: 'drop' } }), /linkLoss\.mode: must be \{ "mode": "hold" \} or \{ "mode": "restore", "afterSeconds": N \}/],
     ['not an object', () => [1, 2], /must be a JSON object/],
   ];
   for (const [what, mutate, expected] of BAD) {

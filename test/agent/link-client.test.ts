@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LinkClient, RefusedError, type ConnectedInfo, type LinkClientOptions, type RetryInfo } from '../../agent/link/client.js';
 import { startLinkServer, type LinkServer } from '../../console/hub/link/server.js';
-import { decode, encode, type Message, type WelcomeMessage } from '../../shared/protocol/index.js';
+import { decode, encode, type Message, type ProtocolError, type WelcomeMessage } from '../../shared/protocol/index.js';
 import { tempDir, waitFor } from '../helpers/processes.js';
 import { aHello, aLinkPki, type LinkPki } from './fixtures/link.js';
 
@@ -261,6 +261,31 @@ describe('LinkClient against a misbehaving or refusing console', () => {
     expect(got[0]).toEqual({ kind: 'ack', seq: 7 });
     await waitFor(() => frames.length === 2, 5_000, 'the error answer');
     expect(decode(frames[1] ?? '')).toMatchObject({ kind: 'error', code: 'PROTO_NOT_XML' });
+    expect(client.connected).toBe(true);
+  });
+
+  it('onUndecodable answers a bad frame in its place (CMD_MALFORMED for a command whose id was read); otherwise the error', async () => {
+    const frames: string[] = [];
+    const bare = await aBareHub((ws) => {
+      ws.on('message', (d: Buffer) => frames.push(d.toString()));
+      ws.once('message', () => {
+        ws.send(welcome());
+        ws.send(`<command v="1" id="c-9" op="explode" dl="${Date.now() + 5_000}"/>`);
+        ws.send('<command v="1" id="x"');
+      });
+    });
+    const seen: ProtocolError[] = [];
+    const client = aClient(bare.port, {
+      onUndecodable: (err) => {
+        seen.push(err);
+        return err.ref === undefined ? undefined : { kind: 'result', commandId: err.ref, status: 'rejected', code: 'CMD_MALFORMED', time: Date.now(), message: err.code };
+      },
+    });
+    client.start();
+    await waitFor(() => frames.length === 3, 5_000, 'two answers after the hello');
+    expect(seen.map((e) => e.ref)).toEqual(['c-9', undefined]);
+    expect(decode(frames[1] ?? '')).toMatchObject({ kind: 'result', commandId: 'c-9', status: 'rejected', code: 'CMD_MALFORMED' });
+    expect(decode(frames[2] ?? '')).toMatchObject({ kind: 'error', code: 'PROTO_NOT_XML' });
     expect(client.connected).toBe(true);
   });
 

@@ -108,7 +108,7 @@ describe('device profiles', () => {
     });
 
     it('names a missing profile file', () => {
-      expect(() => loadDevices([{ id: 'a', profile: 'nope.json' }], dir())).toThrow(/cannot read the device profile .*nope\.json: ENOENT/);
+      expect(() => loadDevices([{ id: 'a', profile: 'nope.json' }], dir())).toThrow(/^devices\.0\.profile: cannot read the device profile .*nope\.json: ENOENT/);
     });
   });
 });
