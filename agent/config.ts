@@ -11,10 +11,11 @@
  * `telemetry` and `linkLoss` are then accepted but unused. With `devices`, `dataDir` is required.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseJsonConfig, validateConfig } from '../shared/config.js';
+import { checkKeyPermissions } from '../certs/key-file.js';
 import { LmgwError } from '../shared/errors.js';
 import { GATEWAY_ID_PATTERN, gatewayIdFromUri } from '../shared/ids.js';
 import { LINK_DEFAULTS } from '../shared/link.js';
@@ -195,20 +196,6 @@ export function loadAgentConfig(path: string, env: NodeJS.ProcessEnv = process.e
     }
   }
   return Object.freeze({ ...config, source, deviceSetups: Object.freeze(deviceSetups) });
-}
-
-/** LINK_KEY_PERMISSIONS when group or others have any access to the key file. */
-export function checkKeyPermissions(keyPath: string): void {
-  let mode: number;
-  try {
-    mode = statSync(keyPath).mode;
-  } catch (err) {
-    throw new LmgwError('CONFIG_INVALID', `tls.key: cannot read ${keyPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-  }
-  if ((mode & 0o077) !== 0) {
-    const octal = (mode & 0o777).toString(8).padStart(4, '0');
-    throw new LmgwError('LINK_KEY_PERMISSIONS', `the key file ${keyPath} has mode ${octal}: group or others may read it; run chmod 600 ${keyPath}`);
-  }
 }
 
 /**

@@ -41,8 +41,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   const hub = await startLinkServer({
     host: config.listen.host,
     port: config.listen.port,
-    caPem: readPemFile(config.tls.ca, 'the CA certificate'),
-    certPem: readPemFile(config.tls.cert, 'the server certificate'),
+    caPem: readPemFile(config.tls.ca, 'tls.ca'),
+    certPem: readPemFile(config.tls.cert, 'tls.cert'),
     keyPem: readPrivateKeyFile(config.tls.key),
     crlPath: config.tls.crl,
     ...(config.tls.ocspStaple ? { ocspStaplePath: config.tls.ocspStaple } : {}),

@@ -57,7 +57,7 @@ describe('lm-console --headless', () => {
         chmodSync(join(tmp.dir, 'open.key'), 0o644);
         return writeConfig('open.json', { tls: { ...goodTls, key: 'open.key' } });
       },
-      expected: /^lm-console: LINK_KEY_PERMISSIONS: the key file .*open\.key is readable by group or others \(mode 644\); run chmod 600/,
+      expected: /^lm-console: LINK_KEY_PERMISSIONS: the key file .*open\.key has mode 0644: group or others may read it; run chmod 600/,
     },
   ];
   for (const c of bad) {
