@@ -1,0 +1,293 @@
+/**
+ * The server side of the link benchmark, run as a child process of bench/link.ts (forked with an IPC
+ * channel and --expose-gc) so that its CPU time and RSS are the server's alone. Two modes:
+ *
+ * - `hub`: the real hub, `startLinkServer` from console/hub/link, with its defaults (mutual TLS, CRL,
+ *   hello/welcome, XML decode and validation of every frame, rate limit, pings every 15 s).
+ * - `bare`: the floor — `https.createServer` + `ws` with the same TLS setup (certificates, CA,
+ *   TLS_PROFILE, requestCert, no session tickets, the same CRL) that sends a fixed command frame and
+ *   takes any frame back as the answer: no XML, no checks, no pings.
+ *
+ * In both modes the same driver sends one command per peer every 1/rate s, spread evenly over the
+ * period, and measures each round trip (send → answer) with performance.now().
+ */
+import { constants as cryptoConstants } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { createServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { startLinkServer, type LinkServer } from '../console/hub/link/server.js';
+import { LINK_DEFAULTS, TLS_PROFILE } from '../shared/link.js';
+import { encode, type CommandMessage } from '../shared/protocol/index.js';
+
+export type HubMode = 'hub' | 'bare';
+
+export type ToHub =
+  | { type: 'start'; mode: HubMode; caPem: string; certPem: string; keyPem: string; crlPath: string; crlPem: string; pingIntervalMs?: number }
+  | { type: 'sample' }
+  | { type: 'load'; rate: number }
+  | { type: 'window-start' }
+  | { type: 'window-end' }
+  | { type: 'stop' };
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** Peers the server counts as connected (after hello for the hub). */
+  connected: number;
+}
+
+export interface WindowReport {
+  seconds: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  /** Event-loop utilisation over the window, 0..1. */
+  elu: number;
+  /** Answers received in the window. */
+  exchanges: number;
+  sent: number;
+  /** Commands sent to a peer whose previous command was still unanswered. */
+  overruns: number;
+  /** Answers that matched no outstanding command. */
+  strays: number;
+  rttMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  memory: MemorySample;
+}
+
+export type FromHub =
+  | { type: 'listening'; port: number }
+  | { type: 'sample'; memory: MemorySample }
+  | { type: 'load-started'; peers: number }
+  | { type: 'window-started' }
+  | { type: 'window'; report: WindowReport }
+  | { type: 'stopped' }
+  | { type: 'failed'; message: string };
+
+/** One command per peer every 1/rate s; the driver ticks this often and sends what is due. */
+const TICK_MS = 2;
+/** A shed command as the dispatcher sends them (75–80 bytes on the wire). */
+function aCommand(id: string): CommandMessage {
+  return { kind: 'command', id, op: 'shed', deadline: Date.now() + 30_000, selector: { channels: [1, 2] }, durationSeconds: 900 };
+}
+/** Command ids of one width, so every frame has the same size: `c` + 6 base-36 digits. */
+function commandId(n: number): string {
+  return `c${n.toString(36).padStart(6, '0')}`;
+}
+
+interface Peer {
+  send(): void;
+  pending: boolean;
+  sentAt: number;
+}
+
+interface Server {
+  peers: () => Peer[];
+  connected: () => number;
+  close: () => Promise<void>;
+}
+
+let recording = false;
+let exchanges = 0;
+let sent = 0;
+let overruns = 0;
+let strays = 0;
+let rtts: number[] = [];
+
+function answered(peer: Peer | undefined): void {
+  if (!peer?.pending) {
+    strays += 1;
+    return;
+  }
+  peer.pending = false;
+  if (recording) {
+    exchanges += 1;
+    rtts.push(performance.now() - peer.sentAt);
+  }
+}
+
+function dispatch(peer: Peer): void {
+  if (peer.pending) overruns += 1;
+  peer.pending = true;
+  peer.sentAt = performance.now();
+  peer.send();
+  sent += 1;
+}
+
+async function startHub(msg: Extract<ToHub, { type: 'start' }>): Promise<{ server: Server; port: number }> {
+  const link: LinkServer = await startLinkServer({ host: '127.0.0.1', port: 0, caPem: msg.caPem, certPem: msg.certPem, keyPem: msg.keyPem, crlPath: msg.crlPath, ...(msg.pingIntervalMs ? { pingIntervalMs: msg.pingIntervalMs } : {}) });
+  const peers: Peer[] = [];
+  const byId = new Map<string, Peer & { id: string; commandId: string }>();
+  let next = 0;
+  link.on('connected', (info) => {
+    const peer = {
+      id: info.gatewayId,
+      commandId: '',
+      pending: false,
+      sentAt: 0,
+      send(): void {
+        this.commandId = commandId(next++);
+        link.send(this.id, aCommand(this.commandId));
+      },
+    };
+    peers.push(peer);
+    byId.set(info.gatewayId, peer);
+  });
+  link.on('message', (info, message) => {
+    if (message.kind !== 'result') return void (strays += 1);
+    const peer = byId.get(info.gatewayId);
+    answered(peer && peer.commandId === message.commandId ? peer : undefined);
+  });
+  return { server: { peers: () => peers, connected: () => link.connected.length, close: () => link.close() }, port: link.port };
+}
+
+async function startBare(msg: Extract<ToHub, { type: 'start' }>): Promise<{ server: Server; port: number }> {
+  const server = createServer({
+    key: msg.keyPem,
+    cert: msg.certPem,
+    ca: [msg.caPem],
+    crl: msg.crlPem,
+    minVersion: TLS_PROFILE.minVersion,
+    maxVersion: TLS_PROFILE.maxVersion,
+    ciphers: TLS_PROFILE.ciphers,
+    ecdhCurve: TLS_PROFILE.ecdhCurve,
+    sigalgs: TLS_PROFILE.sigalgs,
+    honorCipherOrder: true,
+    secureOptions: cryptoConstants.SSL_OP_NO_TICKET | cryptoConstants.SSL_OP_NO_COMPRESSION,
+    sessionTimeout: 0,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: LINK_DEFAULTS.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+  const frame = Buffer.from(encode(aCommand(commandId(0))));
+  const peers: Peer[] = [];
+  const sockets = new Set<WebSocket>();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const peer: Peer = {
+        pending: false,
+        sentAt: 0,
+        send: () => ws.send(frame, { binary: false }),
+      };
+      peers.push(peer);
+      sockets.add(ws);
+      ws.on('message', () => answered(peer));
+      ws.on('close', () => sockets.delete(ws));
+      ws.on('error', () => undefined);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    server: {
+      peers: () => peers,
+      connected: () => sockets.size,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const ws of sockets) ws.terminate();
+          server.close(() => resolve());
+        }),
+    },
+    port,
+  };
+}
+
+function memory(server: Server | undefined): MemorySample {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, connected: server?.connected() ?? 0 };
+}
+
+function summarise(values: number[]): WindowReport['rttMs'] {
+  const sorted = Float64Array.from(values).sort();
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
+  const sum = values.reduce((a, b) => a + b, 0);
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1), mean: sum / Math.max(1, values.length) };
+}
+
+function main(): void {
+  const reply = (m: FromHub): void => void process.send?.(m);
+  let server: Server | undefined;
+  let loadTimer: NodeJS.Timeout | undefined;
+  let window: { started: number; cpu: NodeJS.CpuUsage; elu: ReturnType<typeof performance.eventLoopUtilization> } | undefined;
+
+  const handle = async (msg: ToHub): Promise<void> => {
+    switch (msg.type) {
+      case 'start': {
+        const started = msg.mode === 'hub' ? await startHub(msg) : await startBare(msg);
+        server = started.server;
+        return reply({ type: 'listening', port: started.port });
+      }
+      case 'sample':
+        return reply({ type: 'sample', memory: memory(server) });
+      case 'load': {
+        const peers = server?.peers() ?? [];
+        const perMs = (peers.length * msg.rate) / 1000;
+        const t0 = performance.now();
+        let due = 0;
+        loadTimer = setInterval(() => {
+          const target = Math.floor((performance.now() - t0) * perMs);
+          for (; due < target; due++) {
+            const peer = peers[due % peers.length];
+            if (peer) dispatch(peer);
+          }
+        }, TICK_MS);
+        return reply({ type: 'load-started', peers: peers.length });
+      }
+      case 'window-start':
+        exchanges = 0;
+        sent = 0;
+        overruns = 0;
+        strays = 0;
+        rtts = [];
+        recording = true;
+        window = { started: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
+        return reply({ type: 'window-started' });
+      case 'window-end': {
+        if (!window) throw new Error('window-end before window-start');
+        const cpu = process.cpuUsage(window.cpu);
+        const elu = performance.eventLoopUtilization(window.elu).utilization;
+        const seconds = (performance.now() - window.started) / 1000;
+        recording = false;
+        const report: WindowReport = {
+          seconds,
+          cpuUserUs: cpu.user,
+          cpuSystemUs: cpu.system,
+          elu,
+          exchanges,
+          sent,
+          overruns,
+          strays,
+          rttMs: summarise(rtts),
+          memory: memory(server),
+        };
+        rtts = [];
+        return reply({ type: 'window', report });
+      }
+      case 'stop':
+        clearInterval(loadTimer);
+        await server?.close();
+        reply({ type: 'stopped' });
+        process.disconnect();
+        return;
+    }
+  };
+
+  process.on('message', (msg: ToHub) => {
+    handle(msg).catch((err: unknown) => {
+      reply({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      process.exitCode = 1;
+    });
+  });
+}
+
+if (process.send === undefined) {
+  console.error('bench/link-hub is the server half of the link benchmark; run `npm run bench:link` instead.');
+  process.exitCode = 2;
+} else {
+  main();
+}

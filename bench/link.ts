@@ -1,0 +1,551 @@
+/**
+ * Benchmark of the secure link: N simulated gateways in this process, each a real TLS + WebSocket
+ * client with its own certificate, exchange `rate` command/result pairs per second with a server in
+ * a child process (bench/link-hub.ts), so that the server's CPU and RSS are its own. Two servers in
+ * the same run, one after the other against the same clients and workload:
+ *
+ * - hub: the real hub (`startLinkServer`), which sends an XML shed command; the gateway answers a
+ *   result with the same id; the hub decodes and validates it.
+ * - bare (the floor): `https` + `ws` with the same TLS setup, sending a fixed frame of the same size
+ *   and taking any frame back as the answer.
+ *
+ * The simulated gateway is the same for both: it cuts the id out of the command with indexOf (no XML
+ * parser) and answers an 85-byte result frame built from a template.
+ *
+ * Run: npm run bench:link [-- --gateways 2000 --seconds 30 --rate 4 --warmup 5 --runs 3]
+ *      (or: npx tsc -p tsconfig.json && node dist/bench/link.js …)
+ *      Diagnosis (not for the figures): --hub-prof DIR writes a V8 CPU profile of each server process;
+ *      --hub-node-arg FLAG (repeatable) passes a Node flag to the server processes (--perf-basic-prof for
+ *      `perf record -g -p PID`); --ping-ms MS changes the hub's ping interval.
+ * Memory is sampled in the server after a full GC (--expose-gc): before the first connection, with
+ * N/2 and N gateways connected and idle, and at the end of the measured window under load.
+ * Targets (secure-link issue): 2,000 gateways × 4/s with p99 ≤ 25 ms; hub CPU per exchange ≤ 1.3× the
+ * bare server's; hub RSS per connection ≤ 1.15× the bare server's.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WebSocket, type RawData } from 'ws';
+import { LINK_PATH, TLS_PROFILE } from '../shared/link.js';
+import { encode } from '../shared/protocol/index.js';
+import type { FromHub, HubMode, MemorySample, ToHub, WindowReport } from './link-hub.js';
+import { makeBenchPki, type BenchGateway, type BenchPki } from './link-pki.js';
+
+export interface LinkBenchOptions {
+  gateways?: number;
+  /** Measured seconds per server, after the warm-up. Default 30. */
+  seconds?: number;
+  /** Exchanges per second per gateway. Default 4. */
+  rate?: number;
+  /** Seconds of load before the measured window. Default 5. */
+  warmup?: number;
+  /** Repetitions of the hub/bare pair (alternating which goes first). Default 3. */
+  runs?: number;
+  /** Diagnosis only: the hub's ping interval (default: the hub's own, LINK_DEFAULTS.pingIntervalMs). */
+  pingIntervalMs?: number;
+  /** Write a V8 CPU profile of every server process here. */
+  hubProfileDir?: string;
+  /** Diagnosis only: extra Node flags for the server processes (e.g. --perf-basic-prof, --single-threaded-gc). */
+  hubNodeArgs?: readonly string[];
+  /** Progress lines (to stderr). */
+  log?: (line: string) => void;
+}
+
+/** What one server measured with N gateways connected. */
+export interface PeerResult {
+  mode: HubMode;
+  gateways: number;
+  connectSeconds: number;
+  /** Answers per second in the window. */
+  exchangesPerSecond: number;
+  rttMs: WindowReport['rttMs'];
+  /** Server user+system CPU in the window / answers in the window. */
+  cpuUsPerExchange: number;
+  /** Server event-loop utilisation in the window. */
+  elu: number;
+  /** (RSS with N connected and idle − RSS before the first connection) / N, each after a full GC. */
+  rssBytesPerConnection: number;
+  heapBytesPerConnection: number;
+  /** (RSS with N connected − RSS with N/2 connected) / (N − N/2): the cost of one more connection, without one-off costs. */
+  rssBytesPerConnectionMarginal: number;
+  /** The same with N connected at the end of the measured window, under load. */
+  rssBytesPerConnectionLoaded: number;
+  heapBytesPerConnectionLoaded: number;
+  cpuUserUsPerExchange: number;
+  cpuSystemUsPerExchange: number;
+  /** WebSocket frames both ways (payload + header) per exchange. */
+  frameBytesPerExchange: number;
+  /** TCP payload both ways (TLS records: frames + TLS overhead + pings) per exchange, from the clients' sockets. */
+  wireBytesPerExchange: number;
+  /** This (client) process's CPU in the window / exchanges. */
+  clientCpuUsPerExchange: number;
+  overruns: number;
+  strays: number;
+  unexpectedFrames: number;
+  closedEarly: number;
+  tls: string;
+  /**
+   * CPU used by everything else on the machine during the window, in cores (Linux: /proc/stat busy
+   * time minus this process's and the server's); undefined where /proc/stat is missing. A run with
+   * more than a few percent is disturbed by other work.
+   */
+  othersCores: number | undefined;
+}
+
+export interface RunResult {
+  run: number;
+  hub: PeerResult;
+  bare: PeerResult;
+  cpuRatio: number;
+  rssRatio: number;
+}
+
+export const TARGETS = { p99Ms: 25, cpuRatio: 1.3, rssRatio: 1.15 } as const;
+
+const HUB_SCRIPT = fileURLToPath(new URL('./link-hub.js', import.meta.url));
+/** TLS handshakes in flight while connecting the fleet. */
+const CONNECT_CONCURRENCY = 64;
+/** WebSocket header bytes: server → client unmasked (payload < 126), client → server masked. */
+const WS_HEADER_DOWN = 2;
+const WS_HEADER_UP = 6;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- the server process ----------------------------------------------------------------------------
+
+class HubProcess {
+  private readonly waiting: { type: FromHub['type']; resolve: (m: FromHub) => void; reject: (e: Error) => void }[] = [];
+  private readonly exited: Promise<number | null>;
+
+  constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: FromHub) => {
+      if (m.type === 'failed') {
+        for (const w of this.waiting.splice(0)) w.reject(new Error(`server process failed: ${m.message}`));
+        return;
+      }
+      const i = this.waiting.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.waiting.splice(i, 1)[0]?.resolve(m);
+    });
+    this.exited = new Promise((resolve) => child.once('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`server process exited (${code ?? 'signal'})`));
+      resolve(code);
+    }));
+  }
+
+  static start(profileDir: string | undefined, nodeArgs: readonly string[] = []): HubProcess {
+    const execArgv = ['--expose-gc', ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...nodeArgs];
+    return new HubProcess(fork(HUB_SCRIPT, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  }
+
+  call<T extends FromHub['type']>(message: ToHub, answer: T): Promise<Extract<FromHub, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ type: answer, resolve: resolve as (m: FromHub) => void, reject });
+      this.child.send(message);
+    });
+  }
+
+  async stop(): Promise<void> {
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await this.call({ type: 'stop' }, 'stopped').catch(() => undefined);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+// --- the simulated gateways --------------------------------------------------------------------------
+
+interface Counters {
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  unexpected: number;
+  closedEarly: number;
+}
+
+interface Fleet {
+  /** `raw` is the TCP socket under the TLS socket: its byte counts are what went over the wire. */
+  clients: { ws: WebSocket; socket: TLSSocket; raw: Socket }[];
+  counters: Counters;
+  closing: boolean;
+}
+
+/**
+ * The gateway's answer: the command's id cut out with indexOf, a result frame from a template (the
+ * shape `encode` writes for an ok result with measured power and three relays; the hub decodes it).
+ */
+function answer(fleet: Fleet, ws: WebSocket, data: RawData): void {
+  const c = fleet.counters;
+  const text = (data as Buffer).toString('latin1');
+  c.rxFrames += 1;
+  c.rxBytes += text.length;
+  const at = text.indexOf(' id="');
+  if (!text.startsWith('<command') || at < 0) {
+    c.unexpected += 1;
+    return;
+  }
+  const id = text.slice(at + 5, text.indexOf('"', at + 5));
+  const frame = `<result v="1" id="${id}" st="ok" t="${Date.now()}" kw="12.5" relays="1:0 2:0 3:1"/>`;
+  ws.send(frame);
+  c.txFrames += 1;
+  c.txBytes += frame.length;
+}
+
+function connectOne(fleet: Fleet, port: number, pki: BenchPki, gw: BenchGateway, mode: HubMode): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let raw: Socket | undefined;
+    // ws's own tlsConnect, but over a TCP socket we keep: a TLSSocket counts cleartext bytes, the
+    // TCP socket under it counts TLS records.
+    const createConnection = (opts: ConnectionOptions & { host: string; port: number }): TLSSocket => {
+      raw = netConnect(opts.port, opts.host);
+      return tlsConnect({ ...opts, servername: isIP(opts.host) ? '' : opts.host, socket: raw });
+    };
+    const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, {
+      ca: pki.caPem,
+      cert: gw.certPem,
+      key: gw.keyPem,
+      minVersion: TLS_PROFILE.minVersion,
+      maxVersion: TLS_PROFILE.maxVersion,
+      ciphers: TLS_PROFILE.ciphers,
+      ecdhCurve: TLS_PROFILE.ecdhCurve,
+      sigalgs: TLS_PROFILE.sigalgs,
+      perMessageDeflate: false,
+      handshakeTimeout: 30_000,
+      createConnection: createConnection as unknown as typeof netConnect,
+    });
+    let socket: TLSSocket | undefined;
+    let ready = false;
+    const done = (): void => {
+      if (!socket || !raw) return reject(new Error(`${gw.id}: no socket`));
+      ready = true;
+      fleet.clients.push({ ws, socket, raw });
+      ws.removeAllListeners('message');
+      ws.on('message', (data) => answer(fleet, ws, data));
+      resolve();
+    };
+    ws.on('upgrade', (res) => (socket = res.socket as TLSSocket));
+    ws.on('unexpected-response', (_req, res) => reject(new Error(`${gw.id}: refused with HTTP ${res.statusCode ?? '?'} ${String(res.headers['x-lmgw-refusal'] ?? '')}`)));
+    ws.on('error', (err) => (ready ? undefined : reject(new Error(`${gw.id}: ${err.message}`))));
+    ws.on('close', (code) => {
+      if (!ready) reject(new Error(`${gw.id}: closed (${code}) before the session started`));
+      else if (!fleet.closing) fleet.counters.closedEarly += 1;
+    });
+    ws.on('open', () => {
+      if (mode === 'bare') return done();
+      ws.on('message', (data: RawData) => {
+        const text = (data as Buffer).toString('utf8');
+        if (text.startsWith('<welcome')) done();
+        else reject(new Error(`${gw.id}: expected welcome, got ${text.slice(0, 80)}`));
+      });
+      ws.send(encode({ kind: 'hello', gatewayId: gw.id, minVersion: 1, maxVersion: 1, agentVersion: '0.1.0', labels: [], viaProxy: false, devices: [] }));
+    });
+  });
+}
+
+function newFleet(): Fleet {
+  return { clients: [], counters: { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, unexpected: 0, closedEarly: 0 }, closing: false };
+}
+
+/** Connects `gateways` into `fleet`, CONNECT_CONCURRENCY at a time. */
+async function connectFleet(fleet: Fleet, port: number, pki: BenchPki, gateways: readonly BenchGateway[], mode: HubMode): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < gateways.length) {
+      const gw = gateways[next++];
+      if (gw) await connectOne(fleet, port, pki, gw, mode);
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, worker));
+}
+
+async function closeFleet(fleet: Fleet): Promise<void> {
+  fleet.closing = true;
+  for (const c of fleet.clients) c.ws.terminate();
+  await sleep(200);
+}
+
+interface ClientSnapshot {
+  counters: Counters;
+  bytesRead: number;
+  bytesWritten: number;
+  cpu: NodeJS.CpuUsage;
+}
+
+function snapshot(fleet: Fleet): ClientSnapshot {
+  let bytesRead = 0;
+  let bytesWritten = 0;
+  for (const c of fleet.clients) {
+    bytesRead += c.raw.bytesRead;
+    bytesWritten += c.raw.bytesWritten;
+  }
+  return { counters: { ...fleet.counters }, bytesRead, bytesWritten, cpu: process.cpuUsage() };
+}
+
+// --- one server, one run ---------------------------------------------------------------------------
+
+async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Required<Omit<LinkBenchOptions, 'hubProfileDir' | 'pingIntervalMs' | 'hubNodeArgs'>> & LinkBenchOptions): Promise<PeerResult> {
+  const hub = HubProcess.start(o.hubProfileDir, o.hubNodeArgs);
+  let fleet: Fleet | undefined;
+  try {
+    const { port } = await hub.call(
+      { type: 'start', mode, caPem: pki.caPem, certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, crlPath, crlPem: pki.crlPem, ...(o.pingIntervalMs ? { pingIntervalMs: o.pingIntervalMs } : {}) },
+      'listening',
+    );
+    const before: MemorySample = (await hub.call({ type: 'sample' }, 'sample')).memory;
+    const t0 = performance.now();
+    fleet = newFleet();
+    const half = Math.floor(o.gateways / 2);
+    await connectFleet(fleet, port, pki, pki.gateways.slice(0, half), mode);
+    const mid: MemorySample = (await hub.call({ type: 'sample' }, 'sample')).memory;
+    await connectFleet(fleet, port, pki, pki.gateways.slice(half), mode);
+    const connectSeconds = (performance.now() - t0) / 1000;
+    const first = fleet.clients[0]?.socket;
+    const tls = first ? `${first.getProtocol() ?? '?'} ${first.getCipher().name}` : '?';
+    o.log(`  ${mode}: ${fleet.clients.length} gateways connected in ${connectSeconds.toFixed(1)} s (${tls}); warming up ${o.warmup} s`);
+    const idle: MemorySample = (await hub.call({ type: 'sample' }, 'sample')).memory;
+    const { peers } = await hub.call({ type: 'load', rate: o.rate }, 'load-started');
+    if (peers !== o.gateways) throw new Error(`${mode}: the server sees ${peers} peers, expected ${o.gateways}`);
+    await sleep(o.warmup * 1000);
+    const machineA = machineBusyUs();
+    const a = snapshot(fleet);
+    await hub.call({ type: 'window-start' }, 'window-started');
+    await sleep(o.seconds * 1000);
+    const { report } = await hub.call({ type: 'window-end' }, 'window');
+    const b = snapshot(fleet);
+    const machineB = machineBusyUs();
+    if (report.memory.connected !== o.gateways) throw new Error(`${mode}: ${report.memory.connected} of ${o.gateways} still connected at the end`);
+    const mb = (m: MemorySample): string =>
+      `rss ${(m.rss / 1048576).toFixed(1)} heapUsed ${(m.heapUsed / 1048576).toFixed(1)} heapTotal ${(m.heapTotal / 1048576).toFixed(1)} external ${(m.external / 1048576).toFixed(1)} MiB`;
+    o.log(`  ${mode} memory: before ${mb(before)}; ${half} connected ${mb(mid)}; ${o.gateways} connected ${mb(idle)}; after the window ${mb(report.memory)}`);
+    const answers = b.counters.txFrames - a.counters.txFrames;
+    const frames =
+      b.counters.rxBytes - a.counters.rxBytes + WS_HEADER_DOWN * (b.counters.rxFrames - a.counters.rxFrames) +
+      (b.counters.txBytes - a.counters.txBytes) + WS_HEADER_UP * answers;
+    const clientCpu = b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
+    const result: PeerResult = {
+      mode,
+      gateways: o.gateways,
+      connectSeconds,
+      exchangesPerSecond: report.exchanges / report.seconds,
+      rttMs: report.rttMs,
+      cpuUsPerExchange: (report.cpuUserUs + report.cpuSystemUs) / report.exchanges,
+      elu: report.elu,
+      cpuUserUsPerExchange: report.cpuUserUs / report.exchanges,
+      cpuSystemUsPerExchange: report.cpuSystemUs / report.exchanges,
+      rssBytesPerConnection: (idle.rss - before.rss) / o.gateways,
+      heapBytesPerConnection: (idle.heapUsed - before.heapUsed) / o.gateways,
+      rssBytesPerConnectionMarginal: (idle.rss - mid.rss) / (o.gateways - half),
+      rssBytesPerConnectionLoaded: (report.memory.rss - before.rss) / o.gateways,
+      heapBytesPerConnectionLoaded: (report.memory.heapUsed - before.heapUsed) / o.gateways,
+      frameBytesPerExchange: frames / answers,
+      wireBytesPerExchange: (b.bytesRead - a.bytesRead + (b.bytesWritten - a.bytesWritten)) / answers,
+      clientCpuUsPerExchange: clientCpu / answers,
+      overruns: report.overruns,
+      strays: report.strays,
+      unexpectedFrames: b.counters.unexpected - a.counters.unexpected,
+      closedEarly: fleet.counters.closedEarly,
+      tls,
+      othersCores:
+        machineA === undefined || machineB === undefined
+          ? undefined
+          : Math.max(0, machineB - machineA - clientCpu - report.cpuUserUs - report.cpuSystemUs) / 1e6 / report.seconds,
+    };
+    o.log(
+      `  ${mode}: ${Math.round(result.exchangesPerSecond)} exchanges/s, p50 ${result.rttMs.p50.toFixed(2)} ms, p99 ${result.rttMs.p99.toFixed(2)} ms, ` +
+        `${result.cpuUsPerExchange.toFixed(1)} µs CPU/exchange (user ${result.cpuUserUsPerExchange.toFixed(1)}, sys ${result.cpuSystemUsPerExchange.toFixed(1)}), ` +
+        `RSS/connection ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB idle, ${(result.rssBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load, ` +
+        `${(result.rssBytesPerConnectionMarginal / 1024).toFixed(1)} KiB marginal; ` +
+        `heap/connection ${(result.heapBytesPerConnection / 1024).toFixed(1)} KiB idle, ${(result.heapBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load; ` +
+        `other load on the machine ${result.othersCores === undefined ? '?' : result.othersCores.toFixed(2)} cores`,
+    );
+    return result;
+  } finally {
+    if (fleet) await closeFleet(fleet);
+    await hub.stop();
+  }
+}
+
+/** CPU time (µs) all CPUs of the machine spent busy since boot, from /proc/stat (Linux). */
+function machineBusyUs(): number | undefined {
+  try {
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    return ((user + nice + system + irq + softirq + steal) * 1e6) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** Highest number of open files this process may have, from /proc (Linux); undefined elsewhere. */
+function openFileLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft === undefined || soft === 'unlimited' ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunResult[]> {
+  const o = {
+    gateways: options.gateways ?? 2000,
+    seconds: options.seconds ?? 30,
+    rate: options.rate ?? 4,
+    warmup: options.warmup ?? 5,
+    runs: options.runs ?? 3,
+    log: options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
+    ...(options.hubProfileDir ? { hubProfileDir: options.hubProfileDir } : {}),
+    ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
+    ...(options.hubNodeArgs ? { hubNodeArgs: options.hubNodeArgs } : {}),
+  };
+  const limit = openFileLimit();
+  if (limit !== undefined && limit < o.gateways + 256) {
+    throw new Error(
+      `the open-file limit is ${limit}, too low for ${o.gateways} gateways (each is a socket in this process and in the server's); ` +
+        `raise it with \`ulimit -n ${o.gateways + 1024}\` (npm run bench does) or pass --gateways`,
+    );
+  }
+  const t0 = performance.now();
+  const pki = await makeBenchPki(o.gateways);
+  o.log(`PKI: CA, server and ${o.gateways} gateway certificates made in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const dir = mkdtempSync(join(tmpdir(), 'lmgw-bench-link-'));
+  const crlPath = join(dir, 'crl.pem');
+  writeFileSync(crlPath, pki.crlPem);
+  const results: RunResult[] = [];
+  try {
+    for (let run = 1; run <= o.runs; run++) {
+      // Alternate which server goes first, so neither always meets a warmer or cooler machine.
+      const order: HubMode[] = run % 2 === 1 ? ['hub', 'bare'] : ['bare', 'hub'];
+      o.log(`run ${run}/${o.runs}: ${order.join(', then ')}`);
+      const measured = new Map<HubMode, PeerResult>();
+      for (const mode of order) measured.set(mode, await measurePeer(mode, pki, crlPath, o));
+      const hub = measured.get('hub');
+      const bare = measured.get('bare');
+      if (!hub || !bare) throw new Error('unreachable');
+      results.push({ run, hub, bare, cpuRatio: hub.cpuUsPerExchange / bare.cpuUsPerExchange, rssRatio: hub.rssBytesPerConnection / bare.rssBytesPerConnection });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+// --- reporting -------------------------------------------------------------------------------------
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** The run whose hub p99 is the median one (the run reported; the others give the spread). */
+export function medianRun(results: readonly RunResult[]): RunResult | undefined {
+  return [...results].sort((a, b) => a.hub.rttMs.p99 - b.hub.rttMs.p99)[Math.floor(results.length / 2)];
+}
+
+const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const kib = (bytes: number): string => f(bytes / 1024, 1);
+
+/** One markdown row per server per run. */
+export function formatRunsTable(results: readonly RunResult[]): string {
+  const lines = [
+    '| run | server | exchanges/s | p50 ms | p99 ms | max ms | server CPU µs/exchange (user+sys) | server loop busy | RSS KiB/connection (idle / loaded / marginal) | heap KiB/connection | frame bytes/exchange | wire bytes/exchange | client CPU µs/exchange | other load (cores) |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    for (const p of [r.hub, r.bare]) {
+      lines.push(
+        `| ${r.run} | ${p.mode} | ${Math.round(p.exchangesPerSecond).toLocaleString('en-US')} | ${f(p.rttMs.p50, 2)} | ${f(p.rttMs.p99, 2)} | ${f(p.rttMs.max, 1)} | ` +
+          `${f(p.cpuUsPerExchange)} (${f(p.cpuUserUsPerExchange)}+${f(p.cpuSystemUsPerExchange)}) | ${f(p.elu * 100, 0)} % | ` +
+          `${kib(p.rssBytesPerConnection)} / ${kib(p.rssBytesPerConnectionLoaded)} / ${kib(p.rssBytesPerConnectionMarginal)} | ${kib(p.heapBytesPerConnection)} | ${f(p.frameBytesPerExchange, 0)} | ${f(p.wireBytesPerExchange, 0)} | ${f(p.clientCpuUsPerExchange)} | ${p.othersCores === undefined ? '?' : f(p.othersCores, 2)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Medians over the runs with their range, the ratios, and each target's verdict. */
+export function formatSummary(results: readonly RunResult[]): { text: string; met: boolean } {
+  const range = (pick: (r: RunResult) => number, digits = 1): string => {
+    const v = results.map(pick);
+    return `${f(median(v), digits)} (${f(Math.min(...v), digits)}–${f(Math.max(...v), digits)})`;
+  };
+  const p99 = median(results.map((r) => r.hub.rttMs.p99));
+  const cpuRatio = median(results.map((r) => r.cpuRatio));
+  const rssRatio = median(results.map((r) => r.rssRatio));
+  const wire = median(results.map((r) => r.hub.wireBytesPerExchange));
+  const rate = results[0]?.hub.exchangesPerSecond ?? 0;
+  const gateways = results[0]?.hub.gateways ?? 1;
+  const perGatewayRate = rate / gateways;
+  const checks = [
+    { name: `hub p99 round trip ≤ ${TARGETS.p99Ms} ms`, ok: p99 <= TARGETS.p99Ms, value: `${f(p99, 2)} ms` },
+    { name: `hub CPU per exchange ≤ ${TARGETS.cpuRatio}× bare`, ok: cpuRatio <= TARGETS.cpuRatio, value: `${f(cpuRatio, 2)}×` },
+    { name: `hub RSS per connection ≤ ${TARGETS.rssRatio}× bare`, ok: rssRatio <= TARGETS.rssRatio, value: `${f(rssRatio, 2)}×` },
+  ];
+  const mid = medianRun(results);
+  const lines = [
+    `median over ${results.length} run(s) (min–max); the median run by hub p99 is run ${mid?.run ?? '?'}:`,
+    `  hub  p50 ${range((r) => r.hub.rttMs.p50, 2)} ms, p99 ${range((r) => r.hub.rttMs.p99, 2)} ms; CPU ${range((r) => r.hub.cpuUsPerExchange)} µs/exchange; RSS ${range((r) => r.hub.rssBytesPerConnection / 1024)} KiB/connection`,
+    `  bare p50 ${range((r) => r.bare.rttMs.p50, 2)} ms, p99 ${range((r) => r.bare.rttMs.p99, 2)} ms; CPU ${range((r) => r.bare.cpuUsPerExchange)} µs/exchange; RSS ${range((r) => r.bare.rssBytesPerConnection / 1024)} KiB/connection`,
+    `  ratios hub/bare: CPU per exchange ${range((r) => r.cpuRatio, 2)}×, RSS per connection ${range((r) => r.rssRatio, 2)}× ` +
+      `(loaded ${range((r) => r.hub.rssBytesPerConnectionLoaded / r.bare.rssBytesPerConnectionLoaded, 2)}×, marginal ${range((r) => r.hub.rssBytesPerConnectionMarginal / r.bare.rssBytesPerConnectionMarginal, 2)}×)`,
+    `  on the wire: ${f(wire, 0)} bytes per exchange (TLS records both ways) = ${f((wire * perGatewayRate * 8) / 1000, 2)} kbit/s per gateway at ${f(perGatewayRate, 2)} exchanges/s (paper's prototype: 43.39 kbit/s)`,
+    ...checks.map((c) => `target: ${c.name} — ${c.value} — ${c.ok ? 'met' : 'NOT met'}`),
+  ];
+  return { text: lines.join('\n'), met: checks.every((c) => c.ok) };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      gateways: { type: 'string' },
+      seconds: { type: 'string' },
+      rate: { type: 'string' },
+      warmup: { type: 'string' },
+      runs: { type: 'string' },
+      'hub-prof': { type: 'string' },
+      'ping-ms': { type: 'string' },
+      'hub-node-arg': { type: 'string', multiple: true },
+    },
+  });
+  const num = (name: string, value: string | undefined, min: number): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number ≥ ${min}, not "${value}"`);
+    return n;
+  };
+  const options: LinkBenchOptions = {
+    ...(values.gateways === undefined ? {} : { gateways: num('gateways', values.gateways, 1) }),
+    ...(values.seconds === undefined ? {} : { seconds: num('seconds', values.seconds, 1) }),
+    ...(values.rate === undefined ? {} : { rate: num('rate', values.rate, 0.1) }),
+    ...(values.warmup === undefined ? {} : { warmup: num('warmup', values.warmup, 0) }),
+    ...(values.runs === undefined ? {} : { runs: num('runs', values.runs, 1) }),
+    ...(values['hub-prof'] === undefined ? {} : { hubProfileDir: values['hub-prof'] }),
+    ...(values['ping-ms'] === undefined ? {} : { pingIntervalMs: num('ping-ms', values['ping-ms'], 1000) }),
+    ...(values['hub-node-arg'] === undefined ? {} : { hubNodeArgs: values['hub-node-arg'] }),
+  };
+  const results = await runLinkBench(options);
+  const first = results[0]?.hub;
+  console.log(
+    `link benchmark — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${new Date().toISOString().slice(0, 10)}; ` +
+      `${first?.gateways ?? '?'} gateways × ${options.rate ?? 4}/s, ${options.seconds ?? 30} s measured after ${options.warmup ?? 5} s warm-up, ${first?.tls ?? ''}\n`,
+  );
+  console.log(formatRunsTable(results));
+  const summary = formatSummary(results);
+  console.log(`\n${summary.text}`);
+  const odd = results.flatMap((r) => [r.hub, r.bare]).filter((p) => p.overruns || p.strays || p.unexpectedFrames || p.closedEarly);
+  for (const p of odd) console.log(`note: ${p.mode}: ${p.overruns} overruns, ${p.strays} stray answers, ${p.unexpectedFrames} unexpected frames, ${p.closedEarly} closed early`);
+  if (!summary.met) process.exitCode = 1;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main().catch((err: unknown) => {
+    console.error(`link benchmark: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 2;
+  });
+}
