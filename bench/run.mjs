@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
-const benches = ['codec', 'link'];
+const benches = ['codec', 'modbus-sim', 'link'];
 const root = join(import.meta.dirname, '..');
 process.stdout.write(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}\n`);
 let failed = 0;

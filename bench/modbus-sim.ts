@@ -2,20 +2,19 @@
  * How many Modbus TCP requests per second `lm-sim` answers, next to modbus-serial's own ServerTCP
  * in the same run (the issue asks for ≥ 10,000/s; ServerTCP answers through setTimeout).
  *
- *   npm run build && node dist/agent/sim/throughput.js [--seconds 5] [--connections 4] [--window 16]
+ *   npm run bench:modbus   (or: npm run build && node dist/bench/modbus-sim.js) [--seconds 5] [--connections 4] [--window 16]
  *
  * Each server runs in a child process of its own (one core), the load generator in this one: C
  * connections, each keeping W requests in flight (FC 4, 2 registers: the total power float32),
  * then one connection with one request in flight (the latency-bound case a real master produces).
- * It belongs in bench/ and lives here only until that folder is free to change.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ModbusSerial from 'modbus-serial';
-import { LmSimulator } from './simulator.js';
-import { parseProfile } from '../lm/profile.js';
+import { LmSimulator } from '../agent/sim/simulator.js';
+import { parseProfile } from '../agent/lm/profile.js';
 
 const PROFILE = parseProfile(
   {
