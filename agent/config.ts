@@ -14,7 +14,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseJsonConfig, validateConfig } from '../shared/config.js';
+import { intField, parseJsonConfig, typeError, validateConfig } from '../shared/config.js';
 import { checkKeyPermissions } from '../certs/key-file.js';
 import { LmgwError } from '../shared/errors.js';
 import { GATEWAY_ID_PATTERN, gatewayIdFromUri } from '../shared/ids.js';
@@ -22,14 +22,6 @@ import { LINK_DEFAULTS } from '../shared/link.js';
 import { LABEL_PATTERN, LIMITS } from '../shared/protocol/index.js';
 import { loadDevices, type DeviceSetup } from './lm/profile.js';
 import { SITE_CONFIG_FIELDS } from './site.js';
-
-/** zod's message for a missing field, one of the wrong type or an unknown key, in our wording. */
-function typeError(expected: string) {
-  return (issue: { code?: string; input?: unknown; keys?: readonly string[] }): string => {
-    if (issue.code === 'unrecognized_keys') return `unknown field${(issue.keys ?? []).length > 1 ? 's' : ''} ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}`;
-    return issue.input === undefined ? 'is required' : `must be ${expected}`;
-  };
-}
 
 function isWssUrl(value: string): boolean {
   try {
@@ -50,8 +42,6 @@ function isProxyUrl(value: string): boolean {
 }
 
 const filePath = z.string({ error: typeError('a file path') }).min(1, 'must not be empty');
-const int = (min: number, max: number) =>
-  z.number({ error: typeError('a number') }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const LINK_CONFIG_DEFAULTS = {
   backoffBaseMs: 1_000,
@@ -110,14 +100,14 @@ export const AgentConfigSchema = z.strictObject(
     link: z
       .strictObject(
         {
-          backoffBaseMs: int(100, 60_000).default(LINK_CONFIG_DEFAULTS.backoffBaseMs),
-          backoffCapMs: int(1_000, 3_600_000).default(LINK_CONFIG_DEFAULTS.backoffCapMs),
+          backoffBaseMs: intField(100, 60_000).default(LINK_CONFIG_DEFAULTS.backoffBaseMs),
+          backoffCapMs: intField(1_000, 3_600_000).default(LINK_CONFIG_DEFAULTS.backoffCapMs),
           maxConnectionAgeHours: z
             .number({ error: typeError('a number') })
             .min(0.1, 'must be at least 0.1')
             .max(168, 'must be at most 168 (one week)')
             .default(LINK_CONFIG_DEFAULTS.maxConnectionAgeHours),
-          stableAfterSeconds: int(1, 3_600).default(LINK_CONFIG_DEFAULTS.stableAfterSeconds),
+          stableAfterSeconds: intField(1, 3_600).default(LINK_CONFIG_DEFAULTS.stableAfterSeconds),
         },
         { error: typeError('an object') },
       )

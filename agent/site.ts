@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { intField, typeError } from '../shared/config.js';
 import { LmgwError } from '../shared/errors.js';
 import {
   COMMAND_ID_PATTERN,
@@ -41,15 +42,6 @@ import { TelemetryStore, type TrimReport } from './telemetry/store.js';
 
 // --- config --------------------------------------------------------------------------------------
 
-function typeError(expected: string) {
-  return (issue: { code?: string; input?: unknown; keys?: readonly string[] }): string => {
-    if (issue.code === 'unrecognized_keys') return `unknown field${(issue.keys ?? []).length > 1 ? 's' : ''} ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}`;
-    return issue.input === undefined ? 'is required' : `must be ${expected}`;
-  };
-}
-const int = (min: number, max: number) =>
-  z.number({ error: typeError('a number') }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
-
 export const TELEMETRY_DEFAULTS = Object.freeze({ intervalSeconds: 1, batchSeconds: 1, retentionDays: 7, maxInFlight: 32, ackTimeoutSeconds: 30 });
 
 /**
@@ -67,13 +59,13 @@ export const SITE_CONFIG_FIELDS = {
   telemetry: z
     .strictObject(
       {
-        intervalSeconds: int(1, 3_600).default(TELEMETRY_DEFAULTS.intervalSeconds),
+        intervalSeconds: intField(1, 3_600).default(TELEMETRY_DEFAULTS.intervalSeconds),
         /** While the link is up, one telemetry message per this many seconds. */
-        batchSeconds: int(1, 600).default(TELEMETRY_DEFAULTS.batchSeconds),
+        batchSeconds: intField(1, 600).default(TELEMETRY_DEFAULTS.batchSeconds),
         /** Unacknowledged telemetry older than this is dropped (with an event). */
         retentionDays: z.number({ error: typeError('a number') }).min(0.01, 'must be at least 0.01').max(366, 'must be at most 366').default(TELEMETRY_DEFAULTS.retentionDays),
-        maxInFlight: int(1, 1_000).default(TELEMETRY_DEFAULTS.maxInFlight),
-        ackTimeoutSeconds: int(1, 3_600).default(TELEMETRY_DEFAULTS.ackTimeoutSeconds),
+        maxInFlight: intField(1, 1_000).default(TELEMETRY_DEFAULTS.maxInFlight),
+        ackTimeoutSeconds: intField(1, 3_600).default(TELEMETRY_DEFAULTS.ackTimeoutSeconds),
       },
       { error: typeError('an object') },
     )
@@ -84,7 +76,7 @@ export const SITE_CONFIG_FIELDS = {
       'mode',
       [
         z.strictObject({ mode: z.literal('hold') }),
-        z.strictObject({ mode: z.literal('restore'), afterSeconds: int(1, LIMITS.maxProfileSeconds) }),
+        z.strictObject({ mode: z.literal('restore'), afterSeconds: intField(1, LIMITS.maxProfileSeconds) }),
       ],
       { error: (issue) => (issue.input === undefined ? 'is required' : 'must be { "mode": "hold" } or { "mode": "restore", "afterSeconds": N }') },
     )

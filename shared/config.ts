@@ -3,7 +3,7 @@
  * defaults). A bad field fails with CONFIG_INVALID naming the field and the problem, e.g.
  * `agent.json: console.url: must be a wss:// URL`.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { LmgwError } from './errors.js';
 
 export function validateConfig<S extends z.ZodType>(schema: S, value: unknown, source: string): Readonly<z.infer<S>> {
@@ -30,4 +30,17 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** zod's message for a missing field, one of the wrong type or an unknown key, in our wording. */
+export function typeError(expected: string) {
+  return (issue: { code?: string; input?: unknown; keys?: readonly string[] }): string => {
+    if (issue.code === 'unrecognized_keys') return `unknown field${(issue.keys ?? []).length > 1 ? 's' : ''} ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}`;
+    return issue.input === undefined ? 'is required' : `must be ${expected}`;
+  };
+}
+
+/** A whole number in [min, max], with errors in our wording. */
+export function intField(min: number, max: number) {
+  return z.number({ error: typeError('a number') }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 }

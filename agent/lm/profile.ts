@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { parseJsonConfig, validateConfig } from '../../shared/config.js';
+import { intField, parseJsonConfig, typeError, validateConfig } from '../../shared/config.js';
 import { LmgwError } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN, LIMITS } from '../../shared/protocol/index.js';
 
@@ -18,27 +18,17 @@ export type ValueType = (typeof VALUE_TYPES)[number];
 /** Register tables a measurement may live in (function codes 3 and 4). */
 export const REGISTER_FUNCTIONS = ['holding', 'input'] as const;
 
-/** zod's wording for a missing field, one of the wrong type or an unknown key, in ours. */
-function typeError(expected: string) {
-  return (issue: { code?: string; input?: unknown; keys?: readonly string[] }): string => {
-    if (issue.code === 'unrecognized_keys') return `unknown field${(issue.keys ?? []).length > 1 ? 's' : ''} ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}`;
-    return issue.input === undefined ? 'is required' : `must be ${expected}`;
-  };
-}
-
-const int = (min: number, max: number) =>
-  z.number({ error: typeError('a number') }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 const text = (max: number) => z.string({ error: typeError('a string') }).min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-const address = int(0, 65_535);
-const seconds = int(0, LIMITS.maxProfileSeconds);
+const address = intField(0, 65_535);
+const seconds = intField(0, LIMITS.maxProfileSeconds);
 
 const TcpConnectionSchema = z.strictObject(
   {
     type: z.literal('tcp'),
     host: text(253),
-    port: int(1, 65_535).default(502),
+    port: intField(1, 65_535).default(502),
     /** TCP gateways route by unit id; 255 or 1 for a device that ignores it. */
-    unitId: int(0, 255).default(1),
+    unitId: intField(0, 255).default(1),
   },
   { error: typeError('an object { type: "tcp", host, port, unitId }') },
 );
@@ -48,13 +38,13 @@ const RtuConnectionSchema = z.strictObject(
     type: z.literal('rtu'),
     /** Serial device, e.g. /dev/ttyUSB0 or one end of a socat pty pair. */
     path: text(4096),
-    baudRate: int(300, 921_600).default(19_200),
+    baudRate: intField(300, 921_600).default(19_200),
     /** Modbus over serial line (V1.02 §2.5.1): even parity is the default. */
     parity: z.enum(['none', 'even', 'odd'], { error: typeError('"none", "even" or "odd"') }).default('even'),
     stopBits: z.union([z.literal(1), z.literal(2)], { error: typeError('1 or 2') }).default(1),
     dataBits: z.union([z.literal(7), z.literal(8)], { error: typeError('7 or 8') }).default(8),
     /** 1..247 (0 is broadcast, which never answers). */
-    unitId: int(1, 247).default(1),
+    unitId: intField(1, 247).default(1),
   },
   { error: typeError('an object { type: "rtu", path, baudRate, parity, stopBits, dataBits, unitId }') },
 );
@@ -72,14 +62,14 @@ const DriverSchema = z
   .strictObject(
     {
       /** Every request must be answered within this (modbus-serial has no timeout by default). */
-      timeoutMs: int(50, 30_000).default(DRIVER_DEFAULTS.timeoutMs),
+      timeoutMs: intField(50, 30_000).default(DRIVER_DEFAULTS.timeoutMs),
       /** Further attempts after a timeout or a broken reply (an exception reply is not retried). */
-      retries: int(0, 10).default(DRIVER_DEFAULTS.retries),
+      retries: intField(0, 10).default(DRIVER_DEFAULTS.retries),
       /** RTU only: quiet time after a timeout before the next request, so a late reply dies first. */
-      rtuGuardMs: int(0, 5_000).default(DRIVER_DEFAULTS.rtuGuardMs),
+      rtuGuardMs: intField(0, 5_000).default(DRIVER_DEFAULTS.rtuGuardMs),
       /** Reconnect back-off of an offline device: full jitter, base and cap. */
-      backoffBaseMs: int(100, 60_000).default(DRIVER_DEFAULTS.backoffBaseMs),
-      backoffCapMs: int(1_000, 600_000).default(DRIVER_DEFAULTS.backoffCapMs),
+      backoffBaseMs: intField(100, 60_000).default(DRIVER_DEFAULTS.backoffBaseMs),
+      backoffCapMs: intField(1_000, 600_000).default(DRIVER_DEFAULTS.backoffCapMs),
     },
     { error: typeError('an object') },
   )
@@ -92,9 +82,9 @@ const RelaySchema = z
       type: z.enum(['coil', 'holding'], { error: typeError('"coil" or "holding"') }),
       address,
       /** Value meaning "load on" (coil: 0 or 1; many LMs energise the relay to shed, so on = 0). */
-      on: int(0, 65_535).optional(),
+      on: intField(0, 65_535).optional(),
       /** Value meaning "load off". */
-      off: int(0, 65_535).optional(),
+      off: intField(0, 65_535).optional(),
     },
     { error: typeError('an object { type, address, on, off }') },
   )
@@ -121,17 +111,17 @@ export type Relay = z.infer<typeof RelaySchema>;
 const ChannelSchema = z
   .strictObject(
     {
-      id: int(LIMITS.minChannelId, LIMITS.maxChannelId),
+      id: intField(LIMITS.minChannelId, LIMITS.maxChannelId),
       name: text(LIMITS.maxChannelNameLength),
       relay: RelaySchema,
       /** 1 = shed first. */
-      priority: int(LIMITS.minPriority, LIMITS.maxPriority),
+      priority: intField(LIMITS.minPriority, LIMITS.maxPriority),
       sheddable: z.boolean({ error: typeError('true or false') }),
       ratedKw: z.number({ error: typeError('a number') }).positive('must be above 0').max(LIMITS.maxAbsKw, `must be at most ${LIMITS.maxAbsKw}`),
       minOnSeconds: seconds.default(0),
       minOffSeconds: seconds.default(0),
       /** The agent restores a channel it shed after this long off, whatever the hub says. */
-      maxOffSeconds: int(1, LIMITS.maxProfileSeconds).optional(),
+      maxOffSeconds: intField(1, LIMITS.maxProfileSeconds).optional(),
     },
     { error: typeError('an object') },
   )
@@ -157,7 +147,7 @@ const MeasurementSchema = z.strictObject(
 );
 export type Measurement = z.infer<typeof MeasurementSchema>;
 
-const ChannelMeasurementSchema = MeasurementSchema.extend({ channel: int(LIMITS.minChannelId, LIMITS.maxChannelId) });
+const ChannelMeasurementSchema = MeasurementSchema.extend({ channel: intField(LIMITS.minChannelId, LIMITS.maxChannelId) });
 export type ChannelMeasurement = z.infer<typeof ChannelMeasurementSchema>;
 
 const MeasurementsSchema = z.strictObject(
@@ -265,11 +255,11 @@ export const DeviceEntrySchema = z.strictObject(
     driver: z
       .strictObject(
         {
-          timeoutMs: int(50, 30_000).optional(),
-          retries: int(0, 10).optional(),
-          rtuGuardMs: int(0, 5_000).optional(),
-          backoffBaseMs: int(100, 60_000).optional(),
-          backoffCapMs: int(1_000, 600_000).optional(),
+          timeoutMs: intField(50, 30_000).optional(),
+          retries: intField(0, 10).optional(),
+          rtuGuardMs: intField(0, 5_000).optional(),
+          backoffBaseMs: intField(100, 60_000).optional(),
+          backoffCapMs: intField(1_000, 600_000).optional(),
         },
         { error: typeError('an object') },
       )
