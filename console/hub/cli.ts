@@ -55,6 +55,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   hub.on('refused', (e) => logger.warn({ security: e }, `refused ${e.remoteAddress}: ${e.code}`));
   hub.on('alarm', (a) => logger.error({ alarm: a.code }, a.message));
+  for (const a of hub.alarms) logger.error({ alarm: a.code }, a.message);
   process.stdout.write(`lm-console: link listening on wss://${config.listen.host}:${hub.port}/lmgw/v1\n`);
   const stop = (): void => {
     logger.info('stopping');

@@ -120,6 +120,7 @@ export class LinkServer {
   private stopCrlWatch: (() => void) | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private heartbeatTick = 0;
+  private readonly lastAlarms = new Map<ErrorCode, Alarm>();
   private nextPhase = 0;
   private alarmTimer: NodeJS.Timeout | undefined;
   private pendingUpgrades = 0;
@@ -188,6 +189,14 @@ export class LinkServer {
   }
 
   /** Live sessions (after a valid hello). */
+  /**
+   * The latest alarm of each kind, including those raised while starting (before anyone could
+   * listen). A CRL alarm is withdrawn once a fresh CRL is applied.
+   */
+  get alarms(): Alarm[] {
+    return [...this.lastAlarms.values()];
+  }
+
   get connected(): SessionInfo[] {
     return [...this.byGateway.values()].flatMap((s) => (s.info ? [s.info] : []));
   }
@@ -278,6 +287,8 @@ export class LinkServer {
   }
 
   private checkCrlAge(): void {
+    this.lastAlarms.delete('LINK_CRL_EXPIRING');
+    this.lastAlarms.delete('LINK_CRL_EXPIRED');
     const next = this.crl?.nextUpdate;
     if (!next) return;
     const left = next.getTime() - Date.now();
@@ -286,8 +297,10 @@ export class LinkServer {
   }
 
   private alarm(code: ErrorCode, message: string): void {
+    const alarm: Alarm = { code, message, time: Date.now() };
+    this.lastAlarms.set(code, alarm);
     this.log.warn({ code }, message);
-    this.events.emit('alarm', { code, message, time: Date.now() });
+    this.events.emit('alarm', alarm);
   }
 
   private security(code: ErrorCode, remoteAddress: string, detail: string, peer: PeerIdentity, gatewayId?: string): void {

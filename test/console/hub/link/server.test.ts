@@ -204,8 +204,12 @@ describe('CRL health', () => {
     const h = await startHub({ crlWarningMs: 2 * DAY });
     h.on('alarm', (a) => alarms.push(a));
     try {
+      // Raised while starting, before any listener: still there to read.
+      expect(h.alarms.map((a) => a.code)).toEqual(['LINK_CRL_EXPIRING']);
       await ca.writeCrl(1); // a change makes the hub re-check at once
       await waitFor(() => alarms.some((a) => a.code === 'LINK_CRL_EXPIRING'), 5000, 'the CRL alarm');
+      await ca.writeCrl(7);
+      await waitFor(() => h.alarms.length === 0, 5000, 'the alarm to clear after a fresh CRL');
     } finally {
       await h.close();
       await ca.writeCrl(7);
