@@ -11,14 +11,13 @@
  * In both modes the same driver sends one command per peer every 1/rate s, spread evenly over the
  * period, and measures each round trip (send → answer) with performance.now().
  */
-import { constants as cryptoConstants } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { startLinkServer, type LinkServer } from '../console/hub/link/server.js';
-import { LINK_DEFAULTS, TLS_PROFILE } from '../shared/link.js';
+import { hubTlsContext, startLinkServer, type LinkServer } from '../console/hub/link/server.js';
+import { LINK_DEFAULTS } from '../shared/link.js';
 import { encode, type CommandMessage } from '../shared/protocol/index.js';
 
 export type HubMode = 'hub' | 'bare';
@@ -146,18 +145,8 @@ async function startHub(msg: Extract<ToHub, { type: 'start' }>): Promise<{ serve
 
 async function startBare(msg: Extract<ToHub, { type: 'start' }>): Promise<{ server: Server; port: number }> {
   const server = createServer({
-    key: msg.keyPem,
-    cert: msg.certPem,
-    ca: [msg.caPem],
-    crl: msg.crlPem,
-    minVersion: TLS_PROFILE.minVersion,
-    maxVersion: TLS_PROFILE.maxVersion,
-    ciphers: TLS_PROFILE.ciphers,
-    ecdhCurve: TLS_PROFILE.ecdhCurve,
-    sigalgs: TLS_PROFILE.sigalgs,
-    honorCipherOrder: true,
-    secureOptions: cryptoConstants.SSL_OP_NO_TICKET | cryptoConstants.SSL_OP_NO_COMPRESSION,
-    sessionTimeout: 0,
+    // The hub's own TLS context, so the floor differs from the hub only above TLS.
+    ...hubTlsContext(msg, msg.crlPem),
     requestCert: true,
     rejectUnauthorized: true,
   });

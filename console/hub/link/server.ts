@@ -163,7 +163,7 @@ export class LinkServer {
   static async start(options: LinkServerOptions): Promise<LinkServer> {
     const crl = options.crlPath ? await loadCrl(options.crlPath, options.caPem) : undefined;
     const server = createServer({
-      ...secureContextOptions(options, crl),
+      ...hubTlsContext(options, crl?.pem),
       requestCert: true,
       // Judged in the upgrade handler so each refusal gets its reason and an HTTP answer.
       rejectUnauthorized: false,
@@ -274,7 +274,7 @@ export class LinkServer {
   /** A new CRL: new TLS context (fresh session-ticket keys), and revoked sessions closed at once. */
   private applyCrl(crl: LoadedCrl): void {
     this.crl = crl;
-    this.server.setSecureContext(secureContextOptions(this.o, crl));
+    this.server.setSecureContext(hubTlsContext(this.o, crl.pem));
     this.server.setTicketKeys(randomBytes(48));
     this.log.info({ revoked: crl.revoked.size, nextUpdate: crl.nextUpdate?.toISOString() }, 'CRL applied');
     for (const s of this.sessions.values()) {
@@ -502,13 +502,16 @@ export class LinkServer {
 /** Slices of the ping interval; sessions are spread over them round-robin. */
 const HEARTBEAT_SLICES = 16;
 
-/** The TLS context: our CA only, the CRL if any, the TLS profile, and no session tickets. */
-function secureContextOptions(o: Pick<LinkServerOptions, 'caPem' | 'certPem' | 'keyPem'>, crl: LoadedCrl | undefined): SecureContextOptions {
+/**
+ * The hub's TLS context: our CA only, the CRL if any, the TLS profile, and no session tickets.
+ * Exported so bench:link's bare floor runs with exactly the same TLS setup.
+ */
+export function hubTlsContext(o: Pick<LinkServerOptions, 'caPem' | 'certPem' | 'keyPem'>, crlPem: string | undefined): SecureContextOptions {
   return {
     key: o.keyPem,
     cert: o.certPem,
     ca: [o.caPem],
-    ...(crl ? { crl: crl.pem } : {}),
+    ...(crlPem ? { crl: crlPem } : {}),
     minVersion: TLS_PROFILE.minVersion,
     maxVersion: TLS_PROFILE.maxVersion,
     ciphers: TLS_PROFILE.ciphers,
