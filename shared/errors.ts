@@ -4,7 +4,8 @@
  *
  * Areas: PROTO_ (the XML protocol codec), CMD_ (why an agent refused or failed a command), LINK_ (the
  * mutual-TLS WebSocket link), CONFIG_ (config files), CLI_ (command-line arguments), CA_ (the private
- * CA and `lmgw-ca`), MODBUS_ (the agent's load-manager drivers).
+ * CA and `lmgw-ca`), MODBUS_ (the agent's load-manager drivers), OP_ (the operator service and its
+ * API), STORE_ (the hub's database).
  */
 export const ERROR_CODES = {
   // --- protocol -----------------------------------------------------------------------------------
@@ -69,6 +70,21 @@ export const ERROR_CODES = {
   MODBUS_CONNECT_FAILED: 'The Modbus connection (TCP or serial port) could not be opened or was lost.',
   MODBUS_OFFLINE: 'The load manager is offline; the request was not sent and the device is probed again after a back-off.',
   MODBUS_BAD_VALUE: 'A measurement register holds a value that cannot be a measurement (NaN, infinite or out of range).',
+
+  // --- operator service and operator API (hub) ----------------------------------------------------
+  OP_UNAUTHORIZED: 'An operator API request carried no token or a wrong one.',
+  OP_FORBIDDEN_ORIGIN: 'An operator API request named a Host or Origin that is not the API\'s own (a cross-site request or DNS rebinding).',
+  OP_BAD_REQUEST: 'An operator call is malformed: unknown operation, invalid JSON, or a field missing or out of range (the message names the field).',
+  OP_NOT_FOUND: 'The gateway, shed event, command or alarm named does not exist.',
+  OP_GATEWAY_OFFLINE: 'The gateway is not connected, so the command was not sent.',
+  OP_TIMED_OUT: 'The gateway did not answer a command before its deadline; whether it was carried out is unknown until the next read-back.',
+  OP_HUB_RESTARTED: 'The hub stopped while the command was in flight; its outcome is unknown until the next read-back.',
+  OP_EVENT_ENDED: 'The shed event has already ended or been cancelled.',
+  OP_INTERNAL: 'The hub failed unexpectedly while handling an operator call; the message holds a reference to the details in the hub log.',
+
+  // --- hub database ---------------------------------------------------------------------------------
+  STORE_UNAVAILABLE: 'The hub database cannot be opened or written (path, permissions, disk full, or a corrupt file).',
+  STORE_NEWER_SCHEMA: 'The hub database was written by a newer LMGW version; it is not opened, so nothing in it is damaged.',
 
   // --- configuration -------------------------------------------------------------------------------
   CONFIG_INVALID: 'A configuration file is missing, not JSON, or a field is invalid (the message names the field).',

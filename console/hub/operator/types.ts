@@ -1,0 +1,355 @@
+/**
+ * The operator service: the one typed interface the console's UI (Electron IPC or the browser-mode
+ * HTTP API) and a utility's scripts use. Types only, so the renderer may import this file
+ * (scripts/check-deps.mjs allows `import type` from console/hub/operator).
+ *
+ * Times are ms since the Unix epoch; power is kW, energy kWh. Every record is plain JSON data.
+ */
+import type { ErrorCode } from '../../../shared/errors.js';
+import type { PlanSelector, ShedPlan, SkipReason } from '../../../shared/load/shed-plan.js';
+import type { ChannelProfile, CommandOp, Health, RelayState } from '../../../shared/protocol/messages.js';
+
+/** Who did it: the OS user in the desktop app, the token's name in browser mode. */
+export interface OperatorContext {
+  operator: string;
+}
+
+// --- live load ---------------------------------------------------------------------------------
+
+/** Load figures of one gateway or of the whole fleet (the sum of its gateways). */
+export interface LoadFigures {
+  /** Latest measured power; null when nothing is known (never seen, or offline for long). */
+  currentKw: number | null;
+  /** The current quarter-hour, aligned to the wall clock in the hub's time zone. */
+  intervalStart: number;
+  intervalEnd: number;
+  /** Energy so far / covered time of the current quarter-hour. */
+  averageKw: number | null;
+  /** Where the quarter-hour's average ends if the current power holds until its end. */
+  projectedKw: number | null;
+  /** Share of the quarter-hour so far covered by samples, 0..1. */
+  coverage: number;
+  /** Highest 15-minute average of the billing period (calendar month by default). */
+  peakKw: number | null;
+  peakIntervalStart: number | null;
+  /** The operator's target for this site or for the fleet; null when none is set. */
+  targetKw: number | null;
+}
+
+export type LoadResolution = '1s' | '1m' | '15m';
+
+export interface LoadHistoryQuery {
+  /** Omit for the fleet aggregate. */
+  gatewayId?: string;
+  from: number;
+  to: number;
+  resolution: LoadResolution;
+}
+
+/** One point of a load curve: the average over [time, time + resolution). */
+export interface LoadPoint {
+  time: number;
+  kw: number;
+}
+
+// --- fleet -------------------------------------------------------------------------------------
+
+export type ConnectionState = 'connected' | 'offline';
+
+export interface ChannelView extends ChannelProfile {
+  deviceId: string;
+  /** Relay state from the latest telemetry or read-back (true = load on); undefined when unknown. */
+  on: boolean | undefined;
+  /** Measured per-channel power, when the LM reports it. */
+  kw?: number;
+  /** Set while a shed event holds this channel off. */
+  shedEventId?: string;
+  /** When the agent will restore it on its own (the event's auto-restore). */
+  restoreAt?: number;
+}
+
+export interface DeviceView {
+  id: string;
+  model: string;
+  health: Health;
+  channels: ChannelView[];
+}
+
+export interface GatewaySummary {
+  gatewayId: string;
+  /** From the hub config, else from hello, else the id. */
+  siteName: string;
+  labels: string[];
+  state: ConnectionState;
+  /** When the gateway entered `state`. */
+  since: number;
+  firstSeen: number;
+  agentVersion: string | null;
+  certificate: { serial: string; subject: string; notAfter: number } | null;
+  remoteAddress: string | null;
+  /** Round trip of the latest command or ping answered, ms. */
+  rttMs: number | null;
+  viaProxy: boolean;
+  /** The agent reported a certificate chain not from our CA on its way here. */
+  interceptionSuspected: boolean;
+  /** The worst health of its load managers; 'offline' when none answers; null before any hello. */
+  lmHealth: Health | null;
+  channelCount: number;
+  shedChannelCount: number;
+  ratedKw: number;
+  lastTelemetryAt: number | null;
+  openAlarmCount: number;
+  load: LoadFigures;
+}
+
+export interface GatewayDetail extends GatewaySummary {
+  devices: DeviceView[];
+  recentCommands: CommandRecord[];
+  openAlarms: AlarmRecord[];
+}
+
+export interface FleetCounts {
+  total: number;
+  connected: number;
+  offline: number;
+  /** Gateways with at least one channel held off by the hub. */
+  shedding: number;
+  /** Gateways with at least one open alarm. */
+  alarms: number;
+}
+
+export interface FleetSnapshot {
+  time: number;
+  timeZone: string;
+  gateways: GatewaySummary[];
+  counts: FleetCounts;
+  load: LoadFigures;
+}
+
+// --- commands ----------------------------------------------------------------------------------
+
+/**
+ * requested (audited, not yet on the wire) → sent → one final state:
+ * confirmed (result ok) · rejected (the agent refused: a CMD_ code) · failed (the agent or LM
+ * failed, the gateway was offline, or the hub restarted) · expired (the agent got it after its
+ * deadline, CMD_STALE) · timed-out (no answer by the deadline).
+ */
+export type CommandState = 'requested' | 'sent' | 'confirmed' | 'rejected' | 'failed' | 'expired' | 'timed-out';
+export const FINAL_COMMAND_STATES: readonly CommandState[] = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out'];
+
+export interface CommandRecord {
+  id: string;
+  gatewayId: string;
+  op: CommandOp;
+  /** Channels named (shed/restore by channel). */
+  channels?: number[];
+  maxPriority?: number;
+  /** restore: every channel the agent has shed. */
+  all?: boolean;
+  durationSeconds?: number;
+  /** The shed event this command belongs to. */
+  eventId?: string;
+  operator: string;
+  state: CommandState;
+  requestedAt: number;
+  sentAt?: number;
+  finishedAt?: number;
+  deadline: number;
+  /** Why it is not confirmed: a CMD_ code from the agent, or OP_GATEWAY_OFFLINE / OP_TIMED_OUT / OP_HUB_RESTARTED. */
+  code?: ErrorCode;
+  message?: string;
+  /** Relay states the agent read back from the LM after acting. */
+  readBack?: RelayState[];
+  measuredKw?: number;
+}
+
+/** One operator command to one gateway. */
+export interface CommandRequest {
+  gatewayId: string;
+  op: CommandOp;
+  /** shed/restore: these channels. restore without channels restores every channel the agent shed. */
+  channels?: number[];
+  /** shed: auto-restore after this many seconds (1..86400). */
+  durationSeconds?: number;
+}
+
+// --- shed events -------------------------------------------------------------------------------
+
+export type ShedScope =
+  | { kind: 'gateway'; gatewayId: string }
+  | { kind: 'gateways'; gatewayIds: string[] }
+  | { kind: 'label'; label: string }
+  | { kind: 'fleet' };
+
+export interface ShedRequest {
+  scope: ShedScope;
+  selector: PlanSelector;
+  /** Auto-restore after this many seconds (the agents' timers do it). */
+  durationSeconds: number;
+  /** Free text for the audit log ("peak event 14:30"). */
+  note?: string;
+}
+
+/** What a shed request would do now, for the confirmation dialog. Changes nothing. */
+export interface ShedPreview {
+  plan: ShedPlan;
+  loadCount: number;
+  gatewayCount: number;
+  /** When the loads would be restored if it started now. */
+  restoreAt: number;
+}
+
+/**
+ * active: commands sent, loads held until endsAt · ended: auto-restored at endsAt · cancelled: the
+ * operator restored early · failed: nothing could be shed.
+ */
+export type ShedEventState = 'active' | 'ended' | 'cancelled' | 'failed';
+
+export interface ShedOutcome {
+  gatewayId: string;
+  channels: number[];
+  expectedKw: number;
+  commandId: string;
+  state: CommandState;
+  code?: ErrorCode;
+  message?: string;
+}
+
+export interface ShedEventRecord {
+  id: string;
+  operator: string;
+  createdAt: number;
+  scope: ShedScope;
+  selector: PlanSelector;
+  durationSeconds: number;
+  note?: string;
+  /** When the agents restore on their own. */
+  endsAt: number;
+  state: ShedEventState;
+  /** Planned kW (sum of the outcomes' expectedKw), the target and what the plan could not reach. */
+  plannedKw: number;
+  targetKw?: number;
+  shortfallKw?: number;
+  outcomes: ShedOutcome[];
+  skipped: Array<{ gatewayId: string; channel?: number; reason: SkipReason; detail: string }>;
+  /** Set when cancelled: who, when. */
+  cancelledBy?: string;
+  cancelledAt?: number;
+}
+
+// --- audit, security, alarms, connections -------------------------------------------------------
+
+export interface AuditRecord {
+  id: number;
+  time: number;
+  operator: string;
+  /** e.g. 'command', 'shed-event', 'cancel-event', 'restore-all', 'ack-alarm', 'set-target'. */
+  operation: string;
+  parameters: Record<string, unknown>;
+  /** 'requested', then the final outcome of what it started (a command state, or 'ok'). */
+  outcome: string;
+  /** The command id or event id it is about. */
+  ref?: string;
+}
+
+export interface AuditQuery {
+  from?: number;
+  to?: number;
+  operator?: string;
+  operation?: string;
+  /** Newest first; default 200, at most 10,000. */
+  limit?: number;
+}
+
+export interface SecurityEventRecord {
+  id: number;
+  time: number;
+  code: ErrorCode;
+  remoteAddress: string;
+  detail: string;
+  gatewayId?: string;
+  subject?: string;
+  serial?: string;
+  issuer?: string;
+}
+
+export type AlarmSeverity = 'warning' | 'alarm';
+
+export interface AlarmRecord {
+  id: string;
+  /** e.g. LINK_CRL_EXPIRING, LINK_INTERCEPTION_SUSPECTED, MODBUS_OFFLINE, or 'GATEWAY_OFFLINE'. */
+  code: string;
+  severity: AlarmSeverity;
+  gatewayId?: string;
+  message: string;
+  raisedAt: number;
+  /** Set when the condition went away (an alarm stays listed until acknowledged). */
+  clearedAt?: number;
+  acknowledgedBy?: string;
+  acknowledgedAt?: number;
+}
+
+export interface ConnectionRecord {
+  gatewayId: string;
+  sessionId: string;
+  remoteAddress: string;
+  connectedAt: number;
+  disconnectedAt?: number;
+  /** LINK_ code or 'NORMAL'. */
+  reason?: string;
+}
+
+export interface HubInfo {
+  version: string;
+  startedAt: number;
+  timeZone: string;
+  dataDir: string;
+  /** Where gateways connect (wss://host:port/lmgw/v1). */
+  linkUrl: string;
+}
+
+// --- events ------------------------------------------------------------------------------------
+
+export type OperatorEvent =
+  /** A gateway's state, profile, alarms or shed state changed. */
+  | { type: 'gateway'; gateway: GatewaySummary }
+  /** Every second: the fleet aggregate and each gateway's figures. */
+  | { type: 'load'; time: number; fleet: LoadFigures; gateways: Record<string, LoadFigures> }
+  | { type: 'command'; command: CommandRecord }
+  | { type: 'shed-event'; event: ShedEventRecord }
+  | { type: 'alarm'; alarm: AlarmRecord }
+  | { type: 'security'; event: SecurityEventRecord };
+
+// --- the service -------------------------------------------------------------------------------
+
+/**
+ * Queries answer from memory or the store at once. Operations write the audit record first, then act;
+ * they throw LmgwError with an OP_ code for bad input (OP_BAD_REQUEST, OP_NOT_FOUND, …).
+ */
+export interface OperatorService {
+  info(): HubInfo;
+  fleet(): FleetSnapshot;
+  gateway(gatewayId: string): GatewayDetail;
+  loadHistory(query: LoadHistoryQuery): LoadPoint[];
+  commands(query: { gatewayId?: string; eventId?: string; limit?: number }): CommandRecord[];
+  shedEvents(query: { activeOnly?: boolean; limit?: number }): ShedEventRecord[];
+  audit(query: AuditQuery): AuditRecord[];
+  securityEvents(query: { since?: number; limit?: number }): SecurityEventRecord[];
+  alarms(query: { openOnly?: boolean }): AlarmRecord[];
+  connections(query: { gatewayId?: string; limit?: number }): ConnectionRecord[];
+
+  previewShed(request: ShedRequest): ShedPreview;
+  /** Resolves when every command of the event has its final state (bounded by the command deadline). */
+  startShed(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord>;
+  /** Restores the event's channels now; resolves with the event once the restores have their outcome. */
+  cancelShed(ctx: OperatorContext, eventId: string): Promise<ShedEventRecord>;
+  /** Restores every channel the hub shed on every connected gateway and ends every active event. */
+  restoreAll(ctx: OperatorContext): Promise<CommandRecord[]>;
+  /** Resolves with the command's final record. */
+  command(ctx: OperatorContext, request: CommandRequest): Promise<CommandRecord>;
+  acknowledgeAlarm(ctx: OperatorContext, alarmId: string): AlarmRecord;
+  /** Omit gatewayId for the fleet target; targetKw null clears it. */
+  setTarget(ctx: OperatorContext, target: { gatewayId?: string; targetKw: number | null }): void;
+
+  subscribe(listener: (event: OperatorEvent) => void): () => void;
+}
