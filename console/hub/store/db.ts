@@ -1,0 +1,149 @@
+/**
+ * Opening the hub's one SQLite database (better-sqlite3): the data directory (created 0700), the
+ * file (created 0600), the pragmas and the migrations. Every failure is a STORE_ error that names
+ * the file and the cause; a database from a newer LMGW is refused before anything is written to it.
+ *
+ * WAL, so readers never block the writer and a `kill -9` at any instant leaves the last committed
+ * transaction intact. synchronous=FULL, not NORMAL: with NORMAL a power cut may lose the last
+ * commits in WAL mode, and the hub acks telemetry and answers operators only after a commit — an
+ * acked batch or an audited command must survive. The cost is one fsync per commit, which is why
+ * telemetry is written in groups (telemetry.ts).
+ */
+import Database from 'better-sqlite3';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { BugError, LmgwError } from '../../../shared/errors.js';
+import { MIGRATIONS } from './migrations.js';
+
+export type HubDb = Database.Database;
+
+export const HUB_DB_FILE = 'hub.db';
+
+/** How long a statement waits for a lock held by another connection before failing, ms. */
+const BUSY_TIMEOUT_MS = 5_000;
+/** Page cache, KiB: the roll-up rows every telemetry group touches stay in memory. */
+const CACHE_KIB = 65_536;
+/** After a checkpoint the WAL file is truncated to at most this, so one burst does not leave it huge. */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+function causeOf(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+/** The error for anything that makes the database unusable: names the file, what was being done and why. */
+export function storeUnavailable(path: string, doing: string, err?: unknown): LmgwError {
+  const why = err === undefined ? '' : `: ${causeOf(err)}`;
+  return new LmgwError('STORE_UNAVAILABLE', `the hub database ${path} is unavailable (${doing})${why}`, err === undefined ? undefined : { cause: err });
+}
+
+/**
+ * Runs one store operation. SQLite failures (disk full, I/O error, corrupt file, a lock held too
+ * long) become STORE_UNAVAILABLE naming the file and the operation; a constraint the store's own
+ * code should have kept (a duplicate session id) is a BugError; our own errors pass through.
+ */
+export function guarded<T>(db: HubDb, path: string, doing: string, fn: () => T): T {
+  if (!db.open) throw new BugError(`the hub database ${path} is closed (${doing})`);
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof LmgwError || err instanceof BugError) throw err;
+    if (err instanceof Database.SqliteError) {
+      if (err.code.startsWith('SQLITE_CONSTRAINT')) throw new BugError(`hub database ${path}: ${doing} broke a constraint: ${err.message}`, { cause: err });
+      throw storeUnavailable(path, doing, err);
+    }
+    throw err;
+  }
+}
+
+/** The database's user_version; STORE_NEWER_SCHEMA when it is beyond the last of `migrations`. */
+function schemaVersion(db: HubDb, path: string, migrations: readonly string[]): number {
+  const version = db.pragma('user_version', { simple: true });
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
+    throw storeUnavailable(path, 'reading the schema version', new Error(`user_version is ${String(version)}`));
+  }
+  if (version > migrations.length) {
+    throw new LmgwError(
+      'STORE_NEWER_SCHEMA',
+      `the hub database ${path} has schema version ${version}, newer than the ${migrations.length} this LMGW knows: it was written by a newer LMGW and is left untouched`,
+    );
+  }
+  return version;
+}
+
+/**
+ * Brings the database to the newest version of `migrations`, one transaction per step. Refuses
+ * (STORE_NEWER_SCHEMA) a database whose user_version is beyond the last step, before writing
+ * anything to it.
+ */
+export function migrate(db: HubDb, path: string, migrations: readonly string[]): void {
+  const version = schemaVersion(db, path, migrations);
+  for (let step = version; step < migrations.length; step++) {
+    const sql = migrations[step] ?? '';
+    try {
+      db.transaction(() => {
+        db.exec(sql);
+        // PRAGMA takes no parameters; `step + 1` is an integer we computed.
+        db.pragma(`user_version = ${step + 1}`);
+      }).immediate();
+    } catch (err) {
+      throw storeUnavailable(path, `migrating the schema from version ${step} to ${step + 1}`, err);
+    }
+  }
+}
+
+/** Creates the file 0600 if it does not exist; tightens an existing one we own that others could read. */
+function ensurePrivateFile(path: string): void {
+  let stat: Stats | undefined;
+  try {
+    stat = statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (stat === undefined) {
+    closeSync(openSync(path, 'a', 0o600));
+  } else if (stat.isFile() && (stat.mode & 0o077) !== 0) {
+    try {
+      chmodSync(path, 0o600);
+    } catch {
+      // Someone else's file (a packaged install): its owner decides; SQLite will say if we cannot write.
+    }
+  }
+}
+
+/**
+ * Opens (creating if needed) `hub.db` in `dataDir`. The WAL and shared-memory files SQLite creates
+ * next to it inherit the database file's permissions.
+ */
+export function openHubDb(dataDir: string, migrations: readonly string[] = MIGRATIONS): { db: HubDb; path: string } {
+  const path = join(dataDir, HUB_DB_FILE);
+  let db: HubDb;
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (!statSync(dataDir).isDirectory()) throw new Error(`${dataDir} is not a directory`);
+    ensurePrivateFile(path);
+    db = new Database(path);
+  } catch (err) {
+    throw storeUnavailable(path, 'opening', err);
+  }
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // The version check comes before any pragma that writes (journal_mode), so a newer database
+    // is not touched at all.
+    schemaVersion(db, path, migrations);
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
+    db.pragma('synchronous = FULL');
+    db.pragma(`cache_size = -${CACHE_KIB}`);
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+    migrate(db, path, migrations);
+  } catch (err) {
+    db.close();
+    if (err instanceof LmgwError) throw err;
+    throw storeUnavailable(path, 'opening', err);
+  }
+  return { db, path };
+}

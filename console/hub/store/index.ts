@@ -1,0 +1,248 @@
+/**
+ * The hub's storage: one SQLite database, `hub.db` in the hub's data directory, behind one facade.
+ * Each concern lives in its own file (audit.ts, fleet.ts, commands.ts, telemetry.ts, …); this class
+ * opens the database (db.ts), prepares every statement once, and turns any SQLite failure into
+ * STORE_UNAVAILABLE naming the file and the operation.
+ *
+ * Calls are synchronous (better-sqlite3): each returns once its transaction is committed and
+ * fsynced, so the hub may ack or answer right after.
+ */
+import type { RelayState, TelemetrySample } from '../../../shared/protocol/messages.js';
+import type {
+  AlarmRecord,
+  AuditQuery,
+  AuditRecord,
+  CommandRecord,
+  ConnectionRecord,
+  LoadHistoryQuery,
+  LoadPoint,
+  SecurityEventRecord,
+  ShedEventRecord,
+} from '../operator/types.js';
+import { AlarmTable } from './alarms.js';
+import { AuditLog } from './audit.js';
+import { CommandTable } from './commands.js';
+import { ConnectionLog } from './connections.js';
+import { guarded, openHubDb, type HubDb } from './db.js';
+import { FleetTable, type GatewayRow } from './fleet.js';
+import { SecurityEvents } from './security-events.js';
+import { Settings } from './settings.js';
+import { ShedEventTable } from './shed-events.js';
+import { TelemetryTable } from './telemetry.js';
+
+export type { GatewayRow } from './fleet.js';
+export { HUB_DB_FILE } from './db.js';
+export { DEFAULT_PEAK_MIN_SAMPLES, PRUNE_BUDGET_ROWS, RETENTION_MS } from './telemetry.js';
+
+export class HubStore {
+  readonly path: string;
+  private readonly db: HubDb;
+  private readonly audit: AuditLog;
+  private readonly security: SecurityEvents;
+  private readonly connections: ConnectionLog;
+  private readonly fleet: FleetTable;
+  private readonly commands: CommandTable;
+  private readonly shedEvents: ShedEventTable;
+  private readonly alarms: AlarmTable;
+  private readonly settings: Settings;
+  private readonly telemetry: TelemetryTable;
+
+  private constructor(db: HubDb, path: string) {
+    this.db = db;
+    this.path = path;
+    this.audit = new AuditLog(db, path);
+    this.security = new SecurityEvents(db, path);
+    this.connections = new ConnectionLog(db);
+    this.fleet = new FleetTable(db, path);
+    this.commands = new CommandTable(db, path);
+    this.shedEvents = new ShedEventTable(db, path);
+    this.alarms = new AlarmTable(db, path);
+    this.settings = new Settings(db);
+    this.telemetry = new TelemetryTable(db, path);
+  }
+
+  /**
+   * Opens (creating if needed, directory 0700, file 0600) `hub.db` in `dataDir` and migrates it.
+   * STORE_NEWER_SCHEMA when a newer LMGW wrote it (it is left untouched); STORE_UNAVAILABLE naming
+   * the path and the cause when it cannot be opened.
+   */
+  static open(dataDir: string): HubStore {
+    const { db, path } = openHubDb(dataDir);
+    try {
+      return new HubStore(db, path);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Idempotent. Any later call is a BugError. */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Runs `fn` in one transaction (nested calls become savepoints): everything in it is committed
+   * together or not at all — e.g. a command's audit row and its record. BEGIN IMMEDIATE, as every
+   * write here: a transaction that starts by reading and then finds another connection writing fails
+   * at once with SQLITE_BUSY, without waiting.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.run('running a transaction', () => this.db.transaction(fn).immediate());
+  }
+
+  // --- audit -------------------------------------------------------------------------------------
+
+  /** Appends one row; returns its id. Rows are never changed: an outcome is a new row with the same ref. */
+  appendAudit(r: Omit<AuditRecord, 'id'>): number {
+    return this.run('appending to the audit log', () => this.audit.append(r));
+  }
+
+  /** Newest first; from inclusive, to exclusive; limit default 200, at most 10,000. */
+  queryAudit(q: AuditQuery): AuditRecord[] {
+    return this.run('reading the audit log', () => this.audit.query(q));
+  }
+
+  appendSecurityEvent(e: Omit<SecurityEventRecord, 'id'>): number {
+    return this.run('appending a security event', () => this.security.append(e));
+  }
+
+  /** Newest first; since inclusive; limit default 200, at most 10,000. */
+  querySecurityEvents(q: { since?: number; limit?: number }): SecurityEventRecord[] {
+    return this.run('reading security events', () => this.security.query(q));
+  }
+
+  // --- connection history ------------------------------------------------------------------------
+
+  openConnection(r: { gatewayId: string; sessionId: string; remoteAddress: string; connectedAt: number }): void {
+    this.run('recording a connection', () => this.connections.open(r));
+  }
+
+  /** Closes the session if it is still open (a second close changes nothing). */
+  closeConnection(sessionId: string, disconnectedAt: number, reason: string): void {
+    this.run('recording a disconnection', () => this.connections.closeSession(sessionId, disconnectedAt, reason));
+  }
+
+  /** At hub start: closes the sessions a crash left open; returns how many. */
+  closeDanglingConnections(at: number, reason: string): number {
+    return this.run('closing dangling connections', () => this.connections.closeDangling(at, reason));
+  }
+
+  /** Newest first; limit default 200, at most 10,000. */
+  queryConnections(q: { gatewayId?: string; limit?: number }): ConnectionRecord[] {
+    return this.run('reading the connection history', () => this.connections.query(q));
+  }
+
+  // --- fleet registry ----------------------------------------------------------------------------
+
+  upsertGateway(row: GatewayRow): void {
+    this.run('saving a gateway', () => this.fleet.save(row));
+  }
+
+  /** Every gateway ever seen, by id. */
+  listGateways(): GatewayRow[] {
+    return this.run('reading the fleet', () => this.fleet.list());
+  }
+
+  // --- commands ----------------------------------------------------------------------------------
+
+  /** Inserts or replaces the command's record. */
+  saveCommand(c: CommandRecord): void {
+    this.run('saving a command', () => this.commands.save(c));
+  }
+
+  /** Newest first; limit default 200, at most 10,000. */
+  queryCommands(q: { gatewayId?: string; eventId?: string; limit?: number }): CommandRecord[] {
+    return this.run('reading commands', () => this.commands.query(q));
+  }
+
+  /** Commands in state requested or sent, oldest first. */
+  unfinishedCommands(): CommandRecord[] {
+    return this.run('reading unfinished commands', () => this.commands.unfinished());
+  }
+
+  // --- shed events -------------------------------------------------------------------------------
+
+  /** Inserts or replaces the event's record. */
+  saveShedEvent(e: ShedEventRecord): void {
+    this.run('saving a shed event', () => this.shedEvents.save(e));
+  }
+
+  getShedEvent(id: string): ShedEventRecord | undefined {
+    return this.run('reading a shed event', () => this.shedEvents.get(id));
+  }
+
+  /** Newest first; limit default 200, at most 10,000. */
+  queryShedEvents(q: { activeOnly?: boolean; limit?: number }): ShedEventRecord[] {
+    return this.run('reading shed events', () => this.shedEvents.query(q));
+  }
+
+  // --- alarms ------------------------------------------------------------------------------------
+
+  /** Inserts or replaces the alarm's record. */
+  saveAlarm(a: AlarmRecord): void {
+    this.run('saving an alarm', () => this.alarms.save(a));
+  }
+
+  /** Newest first, at most 10,000; open = not (cleared and acknowledged). */
+  queryAlarms(q: { openOnly?: boolean }): AlarmRecord[] {
+    return this.run('reading alarms', () => this.alarms.query(q));
+  }
+
+  // --- settings ----------------------------------------------------------------------------------
+
+  getSetting(key: string): string | undefined {
+    return this.run('reading a setting', () => this.settings.get(key));
+  }
+
+  /** undefined removes the setting. */
+  setSetting(key: string, value: string | undefined): void {
+    this.run('saving a setting', () => this.settings.set(key, value));
+  }
+
+  // --- telemetry ---------------------------------------------------------------------------------
+
+  /**
+   * Stores every batch in ONE transaction (group the batches that arrive close together: one fsync
+   * for all). Per batch: true = stored now, false = this (gateway, seq) was stored before — a replay;
+   * ack it all the same. Nothing is stored if the call throws.
+   */
+  storeTelemetry(batches: ReadonlyArray<{ gatewayId: string; seq: number; samples: readonly TelemetrySample[] }>): boolean[] {
+    return this.run('storing telemetry', () => this.telemetry.store(batches));
+  }
+
+  /**
+   * Load points whose bucket starts in [from, to), ascending. '1s' from the raw samples (48 h);
+   * '1m' and '15m' from the roll-ups. The fleet (no gatewayId) is the per-bucket sum of the gateways'
+   * averages.
+   */
+  loadHistory(q: LoadHistoryQuery): LoadPoint[] {
+    return this.run('reading load history', () => this.telemetry.history(q));
+  }
+
+  /**
+   * The highest 15-minute average among the quarter-hours wholly inside [from, to) with at least
+   * minSamples samples (default 450; fleet: from at least one gateway); null when there is none.
+   */
+  peakOf(q: { gatewayId?: string; from: number; to: number; minSamples?: number }): { kw: number; start: number } | null {
+    return this.run('reading the peak', () => this.telemetry.peak(q));
+  }
+
+  /** The gateway's latest sample still in the raw tier (48 h), or null. */
+  lastSample(gatewayId: string): { time: number; kw: number; relays: RelayState[] } | null {
+    return this.run('reading the last sample', () => this.telemetry.lastSample(gatewayId));
+  }
+
+  /**
+   * Deletes raw samples older than 48 h and roll-ups older than 400 days, in small transactions and
+   * at most PRUNE_BUDGET_ROWS rows per call, so a call never blocks for long; `done: false` means
+   * more is left — call again (soon). Audit, security events and the registry are never pruned.
+   */
+  prune(now: number): { raw: number; rollups: number; done: boolean } {
+    return this.run('pruning telemetry', () => this.telemetry.prune(now));
+  }
+
+  private run<T>(doing: string, fn: () => T): T {
+    return guarded(this.db, this.path, doing, fn);
+  }
+}

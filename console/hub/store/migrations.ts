@@ -1,0 +1,190 @@
+/**
+ * The hub database's schema as an ordered list of steps. Step i takes a database from user_version i
+ * to i + 1 and runs in one transaction with the version bump (db.ts), so a crash mid-migration
+ * leaves the previous version intact. Never edit a released step: append a new one.
+ *
+ * Tables are STRICT (SQLite ≥ 3.37), so a column always reads back as its declared type and only the
+ * JSON columns need checking when read. Small rows keyed by their natural key are WITHOUT ROWID;
+ * tables whose rows carry a JSON document of unbounded size keep a rowid (SQLite's advice for
+ * WITHOUT ROWID is rows well under a twentieth of a page).
+ */
+
+export const MIGRATIONS: readonly string[] = [
+  // 1 — the first schema.
+  `
+  -- Operator actions. Append-only: the outcome of an action is a second row with the same ref.
+  CREATE TABLE audit (
+    id         INTEGER PRIMARY KEY,
+    time       INTEGER NOT NULL,
+    operator   TEXT NOT NULL,
+    operation  TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    ref        TEXT
+  ) STRICT;
+  CREATE INDEX audit_time ON audit (time);
+  CREATE INDEX audit_operator_time ON audit (operator, time);
+  CREATE INDEX audit_operation_time ON audit (operation, time);
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+  -- Refused connections and other security events. Append-only for the same reason as the audit.
+  CREATE TABLE security_events (
+    id             INTEGER PRIMARY KEY,
+    time           INTEGER NOT NULL,
+    code           TEXT NOT NULL,
+    remote_address TEXT NOT NULL,
+    detail         TEXT NOT NULL,
+    gateway_id     TEXT,
+    subject        TEXT,
+    serial         TEXT,
+    issuer         TEXT
+  ) STRICT;
+  CREATE INDEX security_events_time ON security_events (time);
+  CREATE TRIGGER security_events_no_update BEFORE UPDATE ON security_events BEGIN SELECT RAISE(ABORT, 'security events are append-only'); END;
+  CREATE TRIGGER security_events_no_delete BEFORE DELETE ON security_events BEGIN SELECT RAISE(ABORT, 'security events are append-only'); END;
+
+  -- One row per link session.
+  CREATE TABLE connections (
+    session_id      TEXT PRIMARY KEY,
+    gateway_id      TEXT NOT NULL,
+    remote_address  TEXT NOT NULL,
+    connected_at    INTEGER NOT NULL,
+    disconnected_at INTEGER,
+    reason          TEXT
+  ) WITHOUT ROWID, STRICT;
+  CREATE INDEX connections_connected ON connections (connected_at);
+  CREATE INDEX connections_gateway ON connections (gateway_id, connected_at);
+  CREATE INDEX connections_open ON connections (connected_at) WHERE disconnected_at IS NULL;
+
+  -- The fleet registry: every gateway ever seen. hello is the last hello as JSON (up to 64 KiB).
+  CREATE TABLE gateways (
+    gateway_id             TEXT PRIMARY KEY,
+    site_name              TEXT,
+    labels                 TEXT NOT NULL,
+    first_seen             INTEGER NOT NULL,
+    last_seen              INTEGER NOT NULL,
+    state                  TEXT NOT NULL CHECK (state IN ('connected', 'offline')),
+    since                  INTEGER NOT NULL,
+    agent_version          TEXT,
+    cert_serial            TEXT,
+    cert_subject           TEXT,
+    cert_not_after         INTEGER,
+    hello                  TEXT,
+    via_proxy              INTEGER NOT NULL CHECK (via_proxy IN (0, 1)),
+    interception_suspected INTEGER NOT NULL CHECK (interception_suspected IN (0, 1)),
+    remote_address         TEXT,
+    target_kw              REAL
+  ) STRICT;
+
+  -- Commands: the whole record as JSON plus the columns the queries use.
+  CREATE TABLE commands (
+    id           TEXT NOT NULL UNIQUE,
+    gateway_id   TEXT NOT NULL,
+    event_id     TEXT,
+    state        TEXT NOT NULL,
+    requested_at INTEGER NOT NULL,
+    record       TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX commands_requested ON commands (requested_at);
+  CREATE INDEX commands_gateway ON commands (gateway_id, requested_at);
+  CREATE INDEX commands_event ON commands (event_id, requested_at) WHERE event_id IS NOT NULL;
+  CREATE INDEX commands_unfinished ON commands (requested_at) WHERE state IN ('requested', 'sent');
+
+  CREATE TABLE shed_events (
+    id         TEXT NOT NULL UNIQUE,
+    state      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    record     TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX shed_events_created ON shed_events (created_at);
+  CREATE INDEX shed_events_active ON shed_events (created_at) WHERE state = 'active';
+
+  -- is_open: not (cleared and acknowledged).
+  CREATE TABLE alarms (
+    id        TEXT NOT NULL UNIQUE,
+    is_open   INTEGER NOT NULL CHECK (is_open IN (0, 1)),
+    raised_at INTEGER NOT NULL,
+    record    TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX alarms_raised ON alarms (raised_at);
+  CREATE INDEX alarms_open ON alarms (raised_at) WHERE is_open = 1;
+
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID, STRICT;
+
+  -- Telemetry sequence numbers stored, as ranges [from_seq, to_seq] per gateway: exactly-once for
+  -- ever in a few rows per gateway (seqs arrive almost always in order, so ranges merge).
+  CREATE TABLE telemetry_seqs (
+    gateway_id TEXT NOT NULL,
+    from_seq   INTEGER NOT NULL,
+    to_seq     INTEGER NOT NULL,
+    PRIMARY KEY (gateway_id, from_seq)
+  ) WITHOUT ROWID, STRICT;
+
+  -- Raw samples (kept 48 h). relays: [[channel, 0|1], …]; channel_kw: [[channel, kW], …] or NULL.
+  -- No index on time alone, here or on the roll-ups: every read names the gateway, fleet curves
+  -- come from the fleet_ tables, and pruning goes gateway by gateway — one B-tree less to update
+  -- for every sample.
+  CREATE TABLE telemetry_raw (
+    gateway_id TEXT NOT NULL,
+    time       INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    idx        INTEGER NOT NULL,
+    kw         REAL NOT NULL,
+    kwh        REAL,
+    relays     TEXT NOT NULL,
+    channel_kw TEXT,
+    PRIMARY KEY (gateway_id, time, seq, idx)
+  ) WITHOUT ROWID, STRICT;
+
+  -- Per-gateway roll-ups; bucket = start of the minute / quarter-hour (UTC-aligned, which is the
+  -- local quarter-hour in every time zone whose offset is a multiple of 15 minutes).
+  -- last_kwh is the meter reading of the latest sample in the bucket (last_kwh_time), so samples
+  -- arriving late or out of order still leave the right one.
+  CREATE TABLE telemetry_1m (
+    gateway_id    TEXT NOT NULL,
+    bucket        INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    sum_kw        REAL NOT NULL,
+    min_kw        REAL NOT NULL,
+    max_kw        REAL NOT NULL,
+    last_kwh      REAL,
+    last_kwh_time INTEGER,
+    PRIMARY KEY (gateway_id, bucket)
+  ) WITHOUT ROWID, STRICT;
+  CREATE TABLE telemetry_15m (
+    gateway_id    TEXT NOT NULL,
+    bucket        INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    sum_kw        REAL NOT NULL,
+    min_kw        REAL NOT NULL,
+    max_kw        REAL NOT NULL,
+    last_kwh      REAL,
+    last_kwh_time INTEGER,
+    PRIMARY KEY (gateway_id, bucket)
+  ) WITHOUT ROWID, STRICT;
+
+  -- Fleet roll-ups: per bucket the sum over gateways of each gateway's average in that bucket,
+  -- kept up to date incrementally, so a fleet curve reads one row per point instead of one per
+  -- gateway and point (a day at 1 min for 2,000 gateways would be 2.9 million rows).
+  -- max_count: the most samples any one gateway has in the bucket (peakOf's minSamples).
+  CREATE TABLE fleet_1s (
+    bucket    INTEGER PRIMARY KEY,
+    kw        REAL NOT NULL,
+    max_count INTEGER NOT NULL
+  ) WITHOUT ROWID, STRICT;
+  CREATE TABLE fleet_1m (
+    bucket    INTEGER PRIMARY KEY,
+    kw        REAL NOT NULL,
+    max_count INTEGER NOT NULL
+  ) WITHOUT ROWID, STRICT;
+  CREATE TABLE fleet_15m (
+    bucket    INTEGER PRIMARY KEY,
+    kw        REAL NOT NULL,
+    max_count INTEGER NOT NULL
+  ) WITHOUT ROWID, STRICT;
+  `,
+];
