@@ -1,24 +1,24 @@
 #!/usr/bin/env node
 // `npm start`: a demo fleet on this machine, every part real — a private CA, the console's link hub,
 // three simulated load managers (lm-sim, real Modbus TCP) and three gateway agents (lmgw-agent run,
-// mutual TLS). The hub runs in this process, acknowledges telemetry and prints the fleet's live
-// load; after a while it sheds every priority-1 load for 20 s, shows the read-back, and the agents
-// restore on their own. Stop with Ctrl-C. `--once` runs the scenario once and exits (for tests).
-//
-// The operator UI and API replace this script's console output when they land (README, Status).
+// mutual TLS). The hub (link, store, fleet, operator API) runs in this process; the script prints the
+// operator API's URL and the fleet's live load, and after a while sheds every priority-1 load for
+// 20 s through the operator API — as a utility's script would — and shows the per-gateway outcomes.
+// The agents restore on their own. Stop with Ctrl-C. `--once` runs the scenario once and exits (for
+// tests). LMGW_DEMO_API_PORT sets the operator API's port (default 8480; 0 picks a free one).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = (p) => join(root, 'dist', p);
-if (!existsSync(dist('console/hub/link/server.js'))) {
+if (!existsSync(dist('console/hub/hub.js'))) {
   process.stderr.write('demo: dist/ is missing; run `npm run build` (npm start does)\n');
   process.exit(1);
 }
 const { initCa, CertificateAuthority } = await import(dist('certs/ca.js'));
 const { createGatewayCsr } = await import(dist('certs/csr.js'));
-const { startLinkServer } = await import(dist('console/hub/link/server.js'));
+const { startHub } = await import(dist('console/hub/hub.js'));
 
 const once = process.argv.includes('--once');
 const dir = join(root, '.lmgw', 'demo');
@@ -69,45 +69,48 @@ const server = await ca.issueServer({ dnsNames: ['localhost'], ipAddresses: ['12
 log(`CA and console certificate ready in ${dir}`);
 
 // --- the hub ---------------------------------------------------------------------------------------
-const hub = await startLinkServer({
-  host: '127.0.0.1',
-  port: Number(process.env.LMGW_DEMO_PORT ?? 0),
-  caPem: ca.certificatePem,
-  certPem: server.certPem,
-  keyPem: server.keyPem,
-  crlPath: join(dir, 'pki', 'crl.pem'),
+const hub = await startHub({
+  link: {
+    host: '127.0.0.1',
+    port: Number(process.env.LMGW_DEMO_PORT ?? 0),
+    caPem: ca.certificatePem,
+    certPem: server.certPem,
+    keyPem: server.keyPem,
+    crlPath: join(dir, 'pki', 'crl.pem'),
+  },
+  dataDir: join(dir, 'console'),
+  timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
+  sites: Object.fromEntries(SITES.map((s) => [s.id, { name: s.name, labels: ['demo'] }])),
+  operatorApi: { host: '127.0.0.1', port: Number(process.env.LMGW_DEMO_API_PORT ?? (once ? 0 : 8480)), tokenName: 'demo-operator' },
 });
 process.once('SIGINT', () => void stopAll(hub, 0));
 process.once('SIGTERM', () => void stopAll(hub, 0));
-log(`console link listening on wss://127.0.0.1:${hub.port}/lmgw/v1`);
+log(`console link listening on ${hub.linkUrl}`);
+log(`operator API ${hub.api.loginUrl}`);
+log(`  (token also in ${join(dir, 'console', 'operator-token')}; data in ${hub.store.path})`);
 
-const live = new Map(); // gateway id -> { kw, channels, seqs }
-hub.on('refused', (e) => log(`SECURITY ${e.code} from ${e.remoteAddress}: ${e.detail}`));
-hub.on('connected', (s) => {
-  const channels = s.hello.devices.flatMap((d) => d.channels);
-  live.set(s.gatewayId, { kw: undefined, channels, seqs: 0 });
-  log(`${s.gatewayId} connected (${s.hello.siteName ?? ''}): ${channels.length} channels, ${channels.filter((c) => c.sheddable).length} sheddable`);
-});
-hub.on('disconnected', (s, why) => {
-  if (!stopping) log(`${s.gatewayId} disconnected: ${why.code}`);
-});
-const results = new Map();
-hub.on('message', (s, m) => {
-  const site = live.get(s.gatewayId);
-  if (m.kind === 'telemetry') {
-    hub.send(s.gatewayId, { kind: 'ack', seq: m.seq });
-    const last = m.samples[m.samples.length - 1];
-    if (site && last) {
-      site.kw = last.kw;
-      site.seqs += 1;
-    }
-  } else if (m.kind === 'result') {
-    results.set(m.commandId, m);
-    const off = (m.relays ?? []).filter((r) => !r.on).map((r) => r.channel);
-    log(`result ${m.commandId} from ${s.gatewayId}: ${m.status}${m.code ? ` ${m.code}` : ''}; read-back off: [${off.join(', ')}]; ${m.measuredKw ?? '?'} kW`);
-  } else if (m.kind === 'event') {
-    log(`event from ${s.gatewayId}: ${m.type} (${m.severity})`);
-  }
+/** One operator API call, over HTTP with the bearer token, as docs/operator-api.md describes. */
+async function call(method, params = {}) {
+  const res = await fetch(new URL(`api/v1/${method}`, hub.api.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${hub.api.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(params),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${method}: ${res.status} ${body.error?.code}: ${body.error?.message}`);
+  return body.result;
+}
+
+const seen = new Set();
+hub.service.subscribe((e) => {
+  if (stopping) return;
+  if (e.type === 'gateway' && e.gateway.state === 'connected' && !seen.has(e.gateway.gatewayId)) {
+    seen.add(e.gateway.gatewayId);
+    const g = hub.service.gateway(e.gateway.gatewayId);
+    const channels = g.devices.flatMap((d) => d.channels);
+    log(`${g.gatewayId} connected (${g.siteName}): ${channels.length} channels, ${channels.filter((c) => c.sheddable).length} sheddable`);
+  } else if (e.type === 'alarm' && e.alarm.clearedAt === undefined) log(`ALARM ${e.alarm.code}${e.alarm.gatewayId ? ` ${e.alarm.gatewayId}` : ''}: ${e.alarm.message}`);
+  else if (e.type === 'security') log(`SECURITY ${e.event.code} from ${e.event.remoteAddress}: ${e.event.detail}`);
 });
 
 // --- sites: an LM simulator and an agent each --------------------------------------------------------
@@ -133,7 +136,7 @@ for (const [i, site] of SITES.entries()) {
     JSON.stringify(
       {
         gatewayId: site.id,
-        console: { url: `wss://127.0.0.1:${hub.port}/lmgw/v1` },
+        console: { url: `wss://127.0.0.1:${hub.link.port}/lmgw/v1` },
         tls: { ca: 'ca.pem', cert: 'gateway.pem', key: 'gateway.key' },
         proxy: null,
         site: { name: site.name, labels: ['demo'] },
@@ -152,13 +155,14 @@ for (const [i, site] of SITES.entries()) {
 
 // --- the scenario -----------------------------------------------------------------------------------
 function fleetLine() {
-  const parts = [...live.entries()].map(([id, s]) => `${id} ${s.kw === undefined ? '…' : `${s.kw.toFixed(1)} kW`}`);
-  const total = [...live.values()].reduce((sum, s) => sum + (s.kw ?? 0), 0);
-  return `fleet ${total.toFixed(1)} kW | ${parts.join(' | ')}`;
+  const f = hub.service.fleet();
+  const kw = (x) => (x === null ? '…' : `${x.toFixed(1)} kW`);
+  const parts = f.gateways.map((g) => `${g.gatewayId} ${kw(g.load.currentKw)}`);
+  return `fleet ${kw(f.load.currentKw)} (quarter-hour projected ${kw(f.load.projectedKw)}) | ${parts.join(' | ')}`;
 }
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 const deadline = Date.now() + 60_000;
-while ([...live.values()].filter((s) => s.kw !== undefined).length < SITES.length) {
+while (hub.service.fleet().gateways.filter((g) => g.load.currentKw !== null).length < SITES.length) {
   if (Date.now() > deadline) {
     log('demo: not every site connected and reported within 60 s');
     await stopAll(hub, 1);
@@ -167,15 +171,20 @@ while ([...live.values()].filter((s) => s.kw !== undefined).length < SITES.lengt
 }
 log(fleetLine());
 await wait(3000);
-log('SHED: every priority-1 load at every site, for 20 s');
-const ids = SITES.map((s, i) => {
-  const id = `demo-shed-${i + 1}`;
-  hub.send(s.id, { kind: 'command', id, op: 'shed', deadline: Date.now() + 10_000, selector: { maxPriority: 1 }, durationSeconds: 20 });
-  return id;
-});
-const until = Date.now() + 15_000;
-while (ids.some((id) => !results.has(id)) && Date.now() < until) await wait(100);
-const ok = ids.every((id) => results.get(id)?.status === 'ok');
+log('SHED: every priority-1 load at every site, for 20 s (operator API startShed)');
+let ok = false;
+try {
+  const event = await call('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 20, note: 'demo' });
+  for (const o of event.outcomes) {
+    const cmd = hub.service.commands({ eventId: event.id }).find((c) => c.id === o.commandId);
+    const off = (cmd?.readBack ?? []).filter((r) => !r.on).map((r) => r.channel);
+    log(`shed ${o.commandId} on ${o.gatewayId} channels [${o.channels.join(', ')}] (~${o.expectedKw.toFixed(1)} kW): ${o.state}${o.code ? ` ${o.code}` : ''}; read-back off: [${off.join(', ')}]`);
+  }
+  log(`event ${event.id}: ${event.state}, ${event.plannedKw.toFixed(1)} kW planned, restored at ${new Date(event.endsAt).toISOString().slice(11, 19)}`);
+  ok = event.outcomes.length === SITES.length && event.outcomes.every((o) => o.state === 'confirmed');
+} catch (err) {
+  log(`shed failed: ${err.message}`);
+}
 await wait(3000);
 log(fleetLine());
 if (once) await stopAll(hub, ok ? 0 : 1);

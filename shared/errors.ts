@@ -80,6 +80,7 @@ export const ERROR_CODES = {
   OP_TIMED_OUT: 'The gateway did not answer a command before its deadline; whether it was carried out is unknown until the next read-back.',
   OP_HUB_RESTARTED: 'The hub stopped while the command was in flight; its outcome is unknown until the next read-back.',
   OP_EVENT_ENDED: 'The shed event has already ended or been cancelled.',
+  OP_NO_CA: 'The console has no CA directory configured, so it cannot list or revoke certificates (use `lmgw-ca` on the CA machine).',
   OP_INTERNAL: 'The hub failed unexpectedly while handling an operator call; the message holds a reference to the details in the hub log.',
 
   // --- hub database ---------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ it("the README's CA walk-through and 'connect a gateway' run as written", async 
   expect(linkBlock).toBeDefined();
   const ocspPort = String(20_000 + Math.floor(Math.random() * 10_000));
   const hubPort = String(30_000 + Math.floor(Math.random() * 10_000));
+  const apiPort = String(40_000 + Math.floor(Math.random() * 10_000));
   const script = [
     'set -e',
     `export PATH="${shims()}:$PATH"`,
@@ -48,6 +49,7 @@ it("the README's CA walk-through and 'connect a gateway' run as written", async 
     'kill $!',
     (linkBlock ?? '')
       .replaceAll('8443', hubPort)
+      .replaceAll('8480', apiPort)
       .replace(/^npx lm-console (.*) &$/m, `npx lm-console $1 > hub.log 2>&1 & hub=$!\n${waitForLine('hub.log', 'listening')}`)
       .replace(/^npx lmgw-agent run (--config \S+).*$/m, `npx lmgw-agent run $1 > agent.log 2>&1 & agent=$!\n${waitForLine('agent.log', '"connected"')}\nkill $agent; wait $agent || true\nkill $hub; wait $hub || true\ncat hub.log`),
   ]
@@ -65,4 +67,5 @@ it("the README's CA walk-through and 'connect a gateway' run as written", async 
   // The link part: check passes, and the hub logged the gateway's connection.
   expect(r.stdout).toMatch(/console OK/);
   expect(r.stdout).toMatch(/"gatewayId":"site-0003".*"msg":"gateway connected"/);
+  expect(r.stdout).toContain(`lm-console: operator console http://127.0.0.1:${apiPort}/login?token=`);
 });

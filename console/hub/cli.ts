@@ -1,18 +1,22 @@
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { readPemFile, readPrivateKeyFile } from '../../certs/key-file.js';
 import { formatCliError } from '../../shared/cli.js';
 import { LmgwError } from '../../shared/errors.js';
 import { loadHubConfig } from './config.js';
-import { startLinkServer } from './link/server.js';
+import { startHub } from './hub.js';
 
 const HELP = `lm-console — the LMGW operator console (DSO endpoint)
 
 Usage:
-  lm-console --headless --config FILE    run the hub without a window (link to the gateways)
+  lm-console --headless --config FILE    run the hub without a window: the link to the gateways,
+                                         the operator API and the browser-mode UI
   lm-console --help
 
 The desktop app (Electron) starts without --headless where Electron is installed.
+It prints the link URL, the operator console URL (with a token made at this start) and where
+the data lives. The config file is described in docs/operations.md.
 Logs are JSON lines on stdout (pino); LMGW_LOG_LEVEL=debug for more.
 Exit status: 0 stopped cleanly, 1 failed (one line on stderr with the error code), 2 bad usage.
 `;
@@ -37,26 +41,48 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (!values.config) throw new LmgwError('CLI_USAGE', '--config FILE is required (see lm-console --help)');
 
   const config = loadHubConfig(values.config);
-  const logger = pino({ level: process.env.LMGW_LOG_LEVEL ?? 'info', base: { app: 'lm-console' } });
-  const hub = await startLinkServer({
-    host: config.listen.host,
-    port: config.listen.port,
-    caPem: readPemFile(config.tls.ca, 'tls.ca'),
-    certPem: readPemFile(config.tls.cert, 'tls.cert'),
-    keyPem: readPrivateKeyFile(config.tls.key),
-    crlPath: config.tls.crl,
-    ...(config.tls.ocspStaple ? { ocspStaplePath: config.tls.ocspStaple } : {}),
-    pingIntervalMs: config.link.pingIntervalSeconds * 1000,
-    maxConnections: config.link.maxConnections,
-    messagesPerSecond: config.link.messagesPerSecond,
-    messageBurst: config.link.messageBurst,
-    telemetryIntervalSeconds: config.link.telemetryIntervalSeconds,
+  const caPassphrase = process.env.LMGW_CA_PASSPHRASE;
+  if (config.ca && !caPassphrase) throw new LmgwError('CA_NO_PASSPHRASE', `the config names a CA (${config.ca.dir}): set LMGW_CA_PASSPHRASE for the console`);
+  const logger = pino({ level: process.env.LMGW_LOG_LEVEL ?? 'info', base: { app: 'lm-console' }, redact: ['token', '*.token'] });
+  const hub = await startHub({
+    link: {
+      host: config.listen.host,
+      port: config.listen.port,
+      caPem: readPemFile(config.tls.ca, 'tls.ca'),
+      certPem: readPemFile(config.tls.cert, 'tls.cert'),
+      keyPem: readPrivateKeyFile(config.tls.key),
+      crlPath: config.tls.crl,
+      ...(config.tls.ocspStaple ? { ocspStaplePath: config.tls.ocspStaple } : {}),
+      pingIntervalMs: config.link.pingIntervalSeconds * 1000,
+      maxConnections: config.link.maxConnections,
+      messagesPerSecond: config.link.messagesPerSecond,
+      messageBurst: config.link.messageBurst,
+      telemetryIntervalSeconds: config.link.telemetryIntervalSeconds,
+    },
+    dataDir: config.dataDir,
+    timeZone: config.timeZone,
+    ...(config.ca && caPassphrase ? { ca: { dir: config.ca.dir, passphrase: caPassphrase } } : {}),
+    sites: config.sites,
+    ...(config.fleet.targetKw !== undefined ? { fleetTargetKw: config.fleet.targetKw } : {}),
+    commandDeadlineMs: config.commands.deadlineSeconds * 1000,
+    ...(config.operatorApi.enabled
+      ? {
+          operatorApi: {
+            host: config.operatorApi.host,
+            port: config.operatorApi.port,
+            tokenName: config.operatorApi.tokenName,
+            ...(config.operatorApi.uiDir ? { uiDir: config.operatorApi.uiDir } : {}),
+          },
+        }
+      : {}),
     logger,
   });
-  hub.on('refused', (e) => logger.warn({ security: e }, `refused ${e.remoteAddress}: ${e.code}`));
-  hub.on('alarm', (a) => logger.error({ alarm: a.code }, a.message));
-  for (const a of hub.alarms) logger.error({ alarm: a.code }, a.message);
-  process.stdout.write(`lm-console: link listening on wss://${config.listen.host}:${hub.port}/lmgw/v1\n`);
+  process.stdout.write(`lm-console: link listening on ${hub.linkUrl}\n`);
+  if (hub.api) {
+    process.stdout.write(`lm-console: operator console ${hub.api.loginUrl}\n`);
+    process.stdout.write(`lm-console: the operator token is in ${join(config.dataDir, 'operator-token')} (mode 0600); it changes at every start\n`);
+  }
+  process.stdout.write(`lm-console: data in ${hub.store.path} (time zone ${config.timeZone})\n`);
   const stop = (): void => {
     logger.info('stopping');
     void hub.close().then(() => process.exit(0));

@@ -35,6 +35,10 @@ export async function invokeOperatorCall(service: OperatorService, ctx: Operator
       return service.connections(call.params);
     case 'previewShed':
       return service.previewShed(call.params);
+    case 'certificates':
+      return service.certificates();
+    case 'revokeCertificate':
+      return service.revokeCertificate(ctx, call.params);
     case 'startShed':
       return service.startShed(ctx, call.params);
     case 'cancelShed':

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { LmgwError } from '../../../shared/errors.js';
 import { GATEWAY_ID_PATTERN } from '../../../shared/ids.js';
 import { COMMAND_OPS, LABEL_PATTERN, LIMITS } from '../../../shared/protocol/messages.js';
-import type { AuditQuery, CommandRequest, LoadHistoryQuery, OperatorService, ShedRequest } from './types.js';
+import { REVOCATION_REASON_CHOICES, type AuditQuery, type CommandRequest, type LoadHistoryQuery, type OperatorService, type ShedRequest } from './types.js';
 
 /** The bounds of the operator calls, in one place (docs/operator-api.md lists them). */
 export const OPERATOR_LIMITS = {
@@ -204,6 +204,7 @@ export const OPERATOR_METHODS = {
   alarms: { kind: 'query', schema: z.strictObject({ openOnly: z.boolean().optional() }) },
   connections: { kind: 'query', schema: z.strictObject({ gatewayId: gatewayId().optional(), limit: limit().optional() }) },
   previewShed: { kind: 'query', schema: ShedRequestSchema },
+  certificates: { kind: 'query', schema: Empty },
 
   startShed: { kind: 'operation', schema: ShedRequestSchema },
   cancelShed: { kind: 'operation', schema: z.strictObject({ eventId: recordId() }) },
@@ -211,6 +212,13 @@ export const OPERATOR_METHODS = {
   command: { kind: 'operation', schema: CommandRequestSchema },
   acknowledgeAlarm: { kind: 'operation', schema: z.strictObject({ alarmId: recordId() }) },
   setTarget: { kind: 'operation', schema: z.strictObject({ gatewayId: gatewayId().optional(), targetKw: kw().nullable() }) },
+  revokeCertificate: {
+    kind: 'operation',
+    schema: z.strictObject({
+      serial: z.string().regex(/^[0-9a-fA-F:]{1,128}$/, 'must be a certificate serial in hex'),
+      reason: z.enum(REVOCATION_REASON_CHOICES, { error: `must be one of ${REVOCATION_REASON_CHOICES.join(', ')}` }),
+    }),
+  },
 } as const satisfies Record<Exclude<keyof OperatorService, 'subscribe'>, { kind: OperatorMethodKind; schema: z.ZodType }>;
 
 export type OperatorMethod = keyof typeof OPERATOR_METHODS;
@@ -231,7 +239,8 @@ const _shapes: [
   Assignable<OperatorParams<'alarms'>, Parameters<OperatorService['alarms']>[0]>,
   Assignable<OperatorParams<'connections'>, Parameters<OperatorService['connections']>[0]>,
   Assignable<OperatorParams<'setTarget'>, Parameters<OperatorService['setTarget']>[1]>,
-] = [true, true, true, true, true, true, true, true, true, true];
+  Assignable<OperatorParams<'revokeCertificate'>, Parameters<OperatorService['revokeCertificate']>[1]>,
+] = [true, true, true, true, true, true, true, true, true, true, true];
 void _shapes;
 
 export function isOperatorMethod(method: string): method is OperatorMethod {

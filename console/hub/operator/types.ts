@@ -299,6 +299,27 @@ export interface ConnectionRecord {
   reason?: string;
 }
 
+// --- certificates -------------------------------------------------------------------------------
+
+export type CertificateStatus = 'valid' | 'revoked' | 'expired';
+/** The reasons `lmgw-ca revoke` knows (RFC 5280), the ones an operator picks from. */
+export const REVOCATION_REASON_CHOICES = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation'] as const;
+export type RevocationReasonChoice = (typeof REVOCATION_REASON_CHOICES)[number];
+
+/** A gateway certificate as the CA database records it. */
+export interface CertificateRecord {
+  serial: string;
+  gatewayId: string;
+  subject: string;
+  notBefore: number;
+  notAfter: number;
+  status: CertificateStatus;
+  revokedAt?: number;
+  reason?: string;
+  /** The certificate the gateway presented in its current or last session. */
+  inUse: boolean;
+}
+
 export interface HubInfo {
   version: string;
   startedAt: number;
@@ -306,6 +327,8 @@ export interface HubInfo {
   dataDir: string;
   /** Where gateways connect (wss://host:port/lmgw/v1). */
   linkUrl: string;
+  /** The console holds the CA (config `ca`), so certificates can be listed and revoked here. */
+  caConfigured: boolean;
 }
 
 // --- events ------------------------------------------------------------------------------------
@@ -337,6 +360,8 @@ export interface OperatorService {
   securityEvents(query: { since?: number; limit?: number }): SecurityEventRecord[];
   alarms(query: { openOnly?: boolean }): AlarmRecord[];
   connections(query: { gatewayId?: string; limit?: number }): ConnectionRecord[];
+  /** Gateway certificates from the CA database; OP_NO_CA when the console has no CA configured. */
+  certificates(): CertificateRecord[];
 
   previewShed(request: ShedRequest): ShedPreview;
   /** Resolves when every command of the event has its final state (bounded by the command deadline). */
@@ -348,6 +373,12 @@ export interface OperatorService {
   /** Resolves with the command's final record. */
   command(ctx: OperatorContext, request: CommandRequest): Promise<CommandRecord>;
   acknowledgeAlarm(ctx: OperatorContext, alarmId: string): AlarmRecord;
+  /**
+   * Revokes a gateway certificate in the CA and writes a fresh CRL; the link applies it at once and
+   * closes the gateway's session within seconds. OP_NO_CA without a CA, OP_NOT_FOUND for an unknown
+   * serial, CA_ALREADY_REVOKED when it is revoked already.
+   */
+  revokeCertificate(ctx: OperatorContext, request: { serial: string; reason: RevocationReasonChoice }): Promise<CertificateRecord>;
   /** Omit gatewayId for the fleet target; targetKw null clears it. */
   setTarget(ctx: OperatorContext, target: { gatewayId?: string; targetKw: number | null }): void;
 

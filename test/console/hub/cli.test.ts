@@ -1,4 +1,4 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateAuthority } from '../../../certs/ca.js';
@@ -23,31 +23,91 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.cleanup());
 
+/** The operator API of a running lm-console: the URL it printed, the token from its token file. */
+function operatorApi(output: string, tokenFile: string): (method: string, params?: unknown) => Promise<unknown> {
+  const url = /operator console (http:\/\/127\.0\.0\.1:\d+\/)login/.exec(output)?.[1];
+  if (!url) throw new Error(`no operator console URL in: ${output}`);
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  return async (method, params = {}) => {
+    const res = await fetch(new URL(`api/v1/${method}`, url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(params),
+    });
+    const body = (await res.json()) as { result?: unknown; error?: { code: string; message: string } };
+    if (!res.ok) throw new Error(`${method} → ${res.status} ${body.error?.code}: ${body.error?.message}`);
+    return body.result;
+  };
+}
+
 const goodTls = { ca: 'pki/ca.pem', cert: 'server.pem', key: 'server.key', crl: 'pki/crl.pem' };
 
 describe('lm-console --headless', () => {
-  it('runs the link from a config file, accepts a gateway, and stops cleanly on SIGTERM', async () => {
-    const config = writeConfig('hub.json', { listen: { host: '127.0.0.1', port: 0 }, tls: goodTls });
+  it('runs the hub and the operator API from a config file, accepts a gateway, and stops cleanly on SIGTERM', async () => {
+    const config = writeConfig('hub.json', { listen: { host: '127.0.0.1', port: 0 }, tls: goodTls, dataDir: 'hub-data', timeZone: 'Europe/Zurich', operatorApi: { port: 0 } });
     const hub = start(process.execPath, [join(ROOT, 'bin', 'lm-console.js'), '--headless', '--config', config]);
     try {
-      await waitFor(() => /listening on wss:\/\/127\.0\.0\.1:\d+/.test(hub.output()), 10_000, 'lm-console to listen');
+      await waitFor(() => /data in .*\n/.test(hub.output()), 10_000, 'lm-console to start');
       const port = Number(/127\.0\.0\.1:(\d+)\/lmgw\/v1/.exec(hub.output())?.[1]);
+      expect(hub.output()).toMatch(/operator console http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]{43}\n/);
+      expect(hub.output()).toContain(`data in ${join(tmp.dir, 'hub-data', 'hub.db')} (time zone Europe/Zurich)`);
+      expect(statSync(join(tmp.dir, 'hub-data', 'operator-token')).mode & 0o777).toBe(0o600);
       const g = await ca.issueGateway({ id: 'cli-site' });
       const d = await dial(port, { caPem: ca.certificatePem, certPem: g.certPem, keyPem: g.keyPem ?? '' });
       if (d.kind !== 'open') throw new Error('refused');
       send(d.ws, aHello('cli-site'));
       expect(await nextMessage(d)).toMatchObject({ kind: 'welcome', gatewayId: 'cli-site' });
+      const api = operatorApi(hub.output(), join(tmp.dir, 'hub-data', 'operator-token'));
       await waitFor(() => hub.output().includes('"gateway connected"'), 5000, 'the connection log line');
-      expect(hub.output()).toMatch(/"gatewayId":"cli-site"/);
+      expect(await api('fleet')).toMatchObject({ counts: { total: 1, connected: 1 }, gateways: [{ gatewayId: 'cli-site', state: 'connected' }] });
     } finally {
       await hub.stop();
     }
     expect(hub.child.exitCode).toBe(0);
   });
 
+  it('after kill -9 keeps what was committed: the audit of a command in flight, which ends as failed (OP_HUB_RESTARTED), never resent', async () => {
+    const config = writeConfig('crash.json', { listen: { host: '127.0.0.1', port: 0 }, tls: goodTls, dataDir: 'crash-data', operatorApi: { port: 0 } });
+    const tokenFile = join(tmp.dir, 'crash-data', 'operator-token');
+    let hub = start(process.execPath, [join(ROOT, 'bin', 'lm-console.js'), '--headless', '--config', config]);
+    try {
+      await waitFor(() => /data in /.test(hub.output()), 10_000, 'lm-console to start');
+      const port = Number(/127\.0\.0\.1:(\d+)\/lmgw\/v1/.exec(hub.output())?.[1]);
+      const g = await ca.issueGateway({ id: 'crash-site' });
+      const d = await dial(port, { caPem: ca.certificatePem, certPem: g.certPem, keyPem: g.keyPem ?? '' });
+      if (d.kind !== 'open') throw new Error('refused');
+      send(d.ws, aHello('crash-site'));
+      await nextMessage(d);
+      let api = operatorApi(hub.output(), tokenFile);
+      await waitFor(() => hub.output().includes('"gateway connected"'), 5000, 'the connection log line');
+      // This gateway never answers: the command stays in flight until the kill.
+      const inFlight = api('command', { gatewayId: 'crash-site', op: 'shed', channels: [1], durationSeconds: 60 }).catch((err: unknown) => err);
+      expect(await nextMessage(d)).toMatchObject({ kind: 'command', op: 'shed' });
+      const exited = new Promise((r) => hub.child.once('exit', r));
+      hub.child.kill('SIGKILL');
+      await exited;
+      await inFlight;
+      d.ws.terminate();
+
+      hub = start(process.execPath, [join(ROOT, 'bin', 'lm-console.js'), '--headless', '--config', config]);
+      await waitFor(() => /data in /.test(hub.output()), 10_000, 'lm-console to start again');
+      api = operatorApi(hub.output(), tokenFile);
+      const commands = (await api('commands', { gatewayId: 'crash-site' })) as { id: string; state: string; code?: string }[];
+      expect(commands).toHaveLength(1);
+      expect(commands[0]).toMatchObject({ state: 'failed', code: 'OP_HUB_RESTARTED' });
+      const audit = (await api('audit', { operation: 'command' })) as { ref: string; outcome: string }[];
+      expect(audit.filter((r) => r.ref === commands[0]?.id).map((r) => r.outcome).sort()).toEqual(['failed', 'requested']);
+      expect(await api('fleet')).toMatchObject({ counts: { total: 1, connected: 0, offline: 1 } });
+    } finally {
+      await hub.stop();
+    }
+  });
+
   const bad: { name: string; config: () => string; expected: RegExp }[] = [
     { name: 'a missing TLS field', config: () => writeConfig('no-crl.json', { tls: { ...goodTls, crl: undefined } }), expected: /^lm-console: CONFIG_INVALID: .*no-crl\.json: tls\.crl: / },
     { name: 'a port out of range', config: () => writeConfig('port.json', { listen: { port: 70000 }, tls: goodTls }), expected: /CONFIG_INVALID: .*listen\.port: / },
+    { name: 'an unknown time zone', config: () => writeConfig('tz.json', { tls: goodTls, timeZone: 'Europe/Zurch' }), expected: /CONFIG_INVALID: .*timeZone: is not an IANA time zone/ },
+    { name: 'a site that is not a gateway id', config: () => writeConfig('sites.json', { tls: goodTls, sites: { 'Bad Id': { name: 'x' } } }), expected: /CONFIG_INVALID: .*sites.*Bad Id.*not a gateway id/ },
     { name: 'an unknown field', config: () => writeConfig('typo.json', { tls: goodTls, lisen: {} }), expected: /CONFIG_INVALID: .*lisen/ },
     { name: 'not JSON', config: () => { writeFileSync(join(tmp.dir, 'broken.json'), '{ listen: '); return join(tmp.dir, 'broken.json'); }, expected: /CONFIG_INVALID: .*broken\.json: not valid JSON/ },
     {

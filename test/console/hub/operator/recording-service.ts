@@ -56,6 +56,8 @@ export class RecordingService implements OperatorService {
   alarms: OperatorService['alarms'] = (q) => this.query('alarms', [q]);
   connections: OperatorService['connections'] = (q) => this.query('connections', [q]);
   previewShed: OperatorService['previewShed'] = (r) => this.query('previewShed', [r]);
+  certificates: OperatorService['certificates'] = () => this.query('certificates', []);
+  revokeCertificate: OperatorService['revokeCertificate'] = (ctx, r) => this.operation('revokeCertificate', ctx, [r]);
   startShed: OperatorService['startShed'] = (ctx, r) => this.operation('startShed', ctx, [r]);
   cancelShed: OperatorService['cancelShed'] = (ctx, id) => this.operation('cancelShed', ctx, [id]);
   restoreAll: OperatorService['restoreAll'] = (ctx) => this.operation('restoreAll', ctx, []);
@@ -114,6 +116,8 @@ export const GOOD_CALLS: { method: string; params: unknown; args: unknown[]; ope
   },
   { method: 'acknowledgeAlarm', params: { alarmId: '0b5c3c1e-8a7f-4c55-9a53-1d2b6f0e9a11' }, args: ['0b5c3c1e-8a7f-4c55-9a53-1d2b6f0e9a11'], operation: true },
   { method: 'setTarget', params: { targetKw: null }, args: [{ targetKw: null }], operation: true },
+  { method: 'certificates', params: {}, args: [], operation: false },
+  { method: 'revokeCertificate', params: { serial: '4f0a9c', reason: 'keyCompromise' }, args: [{ serial: '4f0a9c', reason: 'keyCompromise' }], operation: true },
 ];
 
 /** Bad params, per method, and the field the refusal must name (`method: field: …`). */
@@ -163,6 +167,8 @@ export const BAD_CALLS: { method: string; params: unknown; field: string }[] = [
   { method: 'command', params: { gatewayId: 'gw-1', op: 'shed', channels: [0] }, field: 'channels.0' },
   { method: 'acknowledgeAlarm', params: { alarmId: '' }, field: 'alarmId' },
   { method: 'setTarget', params: {}, field: 'targetKw' },
+  { method: 'revokeCertificate', params: { serial: 'xyz', reason: 'keyCompromise' }, field: 'serial' },
+  { method: 'revokeCertificate', params: { serial: '4f0a9c', reason: 'because' }, field: 'reason' },
   { method: 'setTarget', params: { targetKw: -3 }, field: 'targetKw' },
   { method: 'setTarget', params: { gatewayId: 'GW', targetKw: 10 }, field: 'gatewayId' },
 ];

@@ -1,0 +1,86 @@
+/**
+ * The alarm book: one open alarm per (code, gateway) at a time, raised by whatever notices the
+ * condition, cleared when it goes away, and kept in the list until an operator acknowledges it — so an
+ * alarm that came and went at 3 a.m. is still seen in the morning.
+ */
+import { randomUUID } from 'node:crypto';
+import { LmgwError } from '../../../shared/errors.js';
+import type { AlarmRecord, AlarmSeverity } from '../operator/types.js';
+import type { HubStore } from '../store/index.js';
+
+export interface RaiseAlarm {
+  code: string;
+  severity: AlarmSeverity;
+  gatewayId?: string;
+  message: string;
+}
+
+/** Still to be looked at: not cleared, or cleared but not acknowledged. */
+export function isOpen(alarm: AlarmRecord): boolean {
+  return alarm.clearedAt === undefined || alarm.acknowledgedAt === undefined;
+}
+
+export class AlarmBook {
+  /** Open alarms by id. */
+  private readonly open = new Map<string, AlarmRecord>();
+
+  constructor(
+    private readonly store: HubStore,
+    private readonly onChange: (alarm: AlarmRecord) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const alarm of store.queryAlarms({ openOnly: true })) this.open.set(alarm.id, alarm);
+  }
+
+  /** Raises the alarm, or refreshes the message of the active one with the same code and gateway. */
+  raise(r: RaiseAlarm): AlarmRecord {
+    const active = this.active(r.code, r.gatewayId);
+    if (active) {
+      if (active.message === r.message && active.severity === r.severity) return active;
+      return this.save({ ...active, message: r.message, severity: r.severity });
+    }
+    return this.save({
+      id: randomUUID(),
+      code: r.code,
+      severity: r.severity,
+      ...(r.gatewayId !== undefined ? { gatewayId: r.gatewayId } : {}),
+      message: r.message,
+      raisedAt: this.now(),
+    });
+  }
+
+  /** The condition went away; the alarm stays listed until acknowledged. */
+  clear(code: string, gatewayId?: string): void {
+    const active = this.active(code, gatewayId);
+    if (active) this.save({ ...active, clearedAt: this.now() });
+  }
+
+  acknowledge(id: string, operator: string): AlarmRecord {
+    const alarm = this.open.get(id);
+    if (!alarm) throw new LmgwError('OP_NOT_FOUND', `no open alarm ${id}`);
+    if (alarm.acknowledgedAt !== undefined) return alarm;
+    return this.save({ ...alarm, acknowledgedBy: operator, acknowledgedAt: this.now() });
+  }
+
+  list(): AlarmRecord[] {
+    return [...this.open.values()].sort((a, b) => b.raisedAt - a.raisedAt);
+  }
+
+  forGateway(gatewayId: string): AlarmRecord[] {
+    return this.list().filter((a) => a.gatewayId === gatewayId);
+  }
+
+  /** Raised and not yet cleared (acknowledged or not). */
+  private active(code: string, gatewayId: string | undefined): AlarmRecord | undefined {
+    for (const a of this.open.values()) if (a.code === code && a.gatewayId === gatewayId && a.clearedAt === undefined) return a;
+    return undefined;
+  }
+
+  private save(alarm: AlarmRecord): AlarmRecord {
+    this.store.saveAlarm(alarm);
+    if (isOpen(alarm)) this.open.set(alarm.id, alarm);
+    else this.open.delete(alarm.id);
+    this.onChange(alarm);
+    return alarm;
+  }
+}

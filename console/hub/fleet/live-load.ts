@@ -1,0 +1,136 @@
+/**
+ * Live load and 15-minute peaks, per gateway and for the fleet, from the telemetry as it arrives.
+ *
+ * Each gateway has a QuarterHourMeter fed with its samples. The fleet's meter is fed once a second
+ * (tick) with the sum of the gateways' latest power, so the fleet figures are those of the summed
+ * curve the DSO's grid sees. After a restart the meters are resumed from the store: the billing
+ * period's peak from the 15-minute roll-ups and the current quarter-hour from the raw samples, so a
+ * restart does not reset what the operator is watching.
+ */
+import { billingPeriodStart, quarterHourStart } from '../../../shared/load/quarter-hours.js';
+import { QuarterHourMeter, type QuarterHourSnapshot } from '../../../shared/load/peaks.js';
+import type { TelemetrySample } from '../../../shared/protocol/messages.js';
+import type { LoadFigures } from '../operator/types.js';
+import type { HubStore } from '../store/index.js';
+
+/** A sample older than this no longer counts as the current power (the gateway went quiet). */
+export const STALE_SAMPLE_MS = 10_000;
+
+interface Source {
+  meter: QuarterHourMeter;
+  last: { time: number; kw: number } | undefined;
+}
+
+export class LiveLoad {
+  private readonly gateways = new Map<string, Source>();
+  private readonly fleet: QuarterHourMeter;
+  private readonly targets = new Map<string, number>();
+  private fleetTarget: number | null = null;
+
+  constructor(
+    private readonly timeZone: string,
+    private readonly store: HubStore,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.fleet = new QuarterHourMeter({ timeZone });
+    const t = now();
+    const periodStart = billingPeriodStart(t, timeZone);
+    const peak = store.peakOf({ from: periodStart, to: t });
+    this.fleet.restore({ periodStart, peakKw: peak?.kw ?? null, peakIntervalStart: peak?.start ?? null });
+    const since = quarterHourStart(t, timeZone);
+    for (const p of store.loadHistory({ from: since, to: t + 1, resolution: '1s' })) this.fleet.add({ time: p.time, kw: p.kw });
+  }
+
+  /** Creates the gateway's meter, resumed from the store. */
+  private source(gatewayId: string): Source {
+    let s = this.gateways.get(gatewayId);
+    if (s) return s;
+    const t = this.now();
+    const meter = new QuarterHourMeter({ timeZone: this.timeZone });
+    const periodStart = billingPeriodStart(t, this.timeZone);
+    const peak = this.store.peakOf({ gatewayId, from: periodStart, to: t });
+    meter.restore({ periodStart, peakKw: peak?.kw ?? null, peakIntervalStart: peak?.start ?? null });
+    const since = quarterHourStart(t, this.timeZone);
+    for (const p of this.store.loadHistory({ gatewayId, from: since, to: t + 1, resolution: '1s' })) meter.add({ time: p.time, kw: p.kw });
+    const last = this.store.lastSample(gatewayId);
+    s = { meter, last: last ? { time: last.time, kw: last.kw } : undefined };
+    this.gateways.set(gatewayId, s);
+    return s;
+  }
+
+  /** Known gateways get their meter at start, so their peaks show before their first sample. */
+  track(gatewayId: string): void {
+    this.source(gatewayId);
+  }
+
+  add(gatewayId: string, samples: readonly TelemetrySample[]): void {
+    const s = this.source(gatewayId);
+    for (const sample of samples) {
+      s.meter.add({ time: sample.time, kw: sample.kw });
+      if (!s.last || sample.time >= s.last.time) s.last = { time: sample.time, kw: sample.kw };
+    }
+  }
+
+  setTarget(gatewayId: string | undefined, kw: number | null): void {
+    if (gatewayId === undefined) this.fleetTarget = kw;
+    else if (kw === null) this.targets.delete(gatewayId);
+    else this.targets.set(gatewayId, kw);
+  }
+
+  target(gatewayId: string | undefined): number | null {
+    return gatewayId === undefined ? this.fleetTarget : (this.targets.get(gatewayId) ?? null);
+  }
+
+  /** The latest power, or null when the newest sample is older than STALE_SAMPLE_MS. */
+  currentKw(gatewayId: string, at = this.now()): number | null {
+    const last = this.gateways.get(gatewayId)?.last;
+    return last && at - last.time <= STALE_SAMPLE_MS ? last.kw : null;
+  }
+
+  /**
+   * Call once a second: closes the quarter-hours of silent gateways (so their peaks count) and feeds
+   * the fleet meter with the sum of the gateways' current power.
+   */
+  tick(at = this.now()): void {
+    let sum = 0;
+    let any = false;
+    for (const [id, s] of this.gateways) {
+      s.meter.advanceTo(at);
+      const kw = this.currentKw(id, at);
+      if (kw !== null) {
+        sum += kw;
+        any = true;
+      }
+    }
+    if (any) this.fleet.add({ time: at, kw: sum });
+    else this.fleet.advanceTo(at);
+  }
+
+  figures(gatewayId: string, at = this.now()): LoadFigures {
+    const s = this.source(gatewayId);
+    return toFigures(s.meter.snapshot(at), this.currentKw(gatewayId, at), this.target(gatewayId));
+  }
+
+  fleetFigures(at = this.now()): LoadFigures {
+    let sum: number | null = null;
+    for (const id of this.gateways.keys()) {
+      const kw = this.currentKw(id, at);
+      if (kw !== null) sum = (sum ?? 0) + kw;
+    }
+    return toFigures(this.fleet.snapshot(at), sum, this.fleetTarget);
+  }
+}
+
+function toFigures(snap: QuarterHourSnapshot, currentKw: number | null, targetKw: number | null): LoadFigures {
+  return {
+    currentKw,
+    intervalStart: snap.intervalStart,
+    intervalEnd: snap.intervalEnd,
+    averageKw: snap.averageKw,
+    projectedKw: snap.projectedKw,
+    coverage: snap.coverage,
+    peakKw: snap.peakKw,
+    peakIntervalStart: snap.peakIntervalStart,
+    targetKw,
+  };
+}

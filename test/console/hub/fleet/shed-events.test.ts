@@ -1,0 +1,167 @@
+/**
+ * Shed events with a real store, registry and dispatcher: planning over the live fleet, the outcomes
+ * per gateway, what was skipped and why, and the auto-restore bookkeeping across a hub restart. The
+ * gateways are scripted peers that answer each command as an agent would.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CommandDispatcher } from '../../../../console/hub/fleet/dispatcher.js';
+import { FleetRegistry } from '../../../../console/hub/fleet/registry.js';
+import { ShedEvents } from '../../../../console/hub/fleet/shed-events.js';
+import type { SessionInfo } from '../../../../console/hub/link/server.js';
+import type { ShedEventRecord } from '../../../../console/hub/operator/types.js';
+import { HubStore } from '../../../../console/hub/store/index.js';
+import type { ChannelProfile, CommandMessage, ResultMessage } from '../../../../shared/protocol/messages.js';
+import { tempDir } from '../../../helpers/processes.js';
+
+const ctx = { operator: 'alice' };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function aChannel(id: number, override: Partial<ChannelProfile> = {}): ChannelProfile {
+  return { id, name: `load ${id}`, priority: 1, sheddable: true, ratedKw: 5, minOnSeconds: 0, minOffSeconds: 0, on: true, ...override };
+}
+
+function aSession(gatewayId: string, channels: ChannelProfile[], labels: string[] = []): SessionInfo {
+  return {
+    gatewayId,
+    sessionId: `s-${gatewayId}-${Math.random()}`,
+    peer: { serial: '01', subject: `CN=${gatewayId}` },
+    remoteAddress: '127.0.0.1:1',
+    connectedAt: Date.now(),
+    version: 1,
+    hello: { kind: 'hello', gatewayId, minVersion: 1, maxVersion: 1, agentVersion: '0.1.0', labels, viaProxy: false, devices: [{ id: 'lm1', model: 'LM', health: 'ok', channels }] },
+  };
+}
+
+describe('ShedEvents', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: HubStore;
+  let registry: FleetRegistry;
+  let dispatcher: CommandDispatcher;
+  let events: ShedEvents;
+  let answer: (gatewayId: string, m: CommandMessage) => Omit<ResultMessage, 'kind' | 'commandId' | 'time'>;
+  let wire: Array<{ gatewayId: string; message: CommandMessage }>;
+  let changes: ShedEventRecord[];
+
+  const build = (): void => {
+    registry = new FleetRegistry(store, {});
+    dispatcher = new CommandDispatcher({
+      store,
+      send: (gatewayId, message) => {
+        if (!registry.get(gatewayId)?.session) return false;
+        wire.push({ gatewayId, message });
+        queueMicrotask(() => dispatcher.handleResult(gatewayId, { kind: 'result', commandId: message.id, time: Date.now(), ...answer(gatewayId, message) } as ResultMessage));
+        return true;
+      },
+      onChange: (c) => events.commandChanged(c),
+      deadlineMs: 500,
+    });
+    events = new ShedEvents({ store, dispatcher, registry, channelKw: () => undefined, onChange: (e) => changes.push(e) });
+  };
+
+  beforeEach(() => {
+    tmp = tempDir('lmgw-shed-');
+    store = HubStore.open(tmp.dir);
+    wire = [];
+    changes = [];
+    answer = () => ({ status: 'ok' });
+    build();
+    registry.connected(aSession('gw-a', [aChannel(1), aChannel(2, { priority: 2, ratedKw: 8 }), aChannel(3, { sheddable: false })], ['north']));
+    registry.connected(aSession('gw-b', [aChannel(1, { ratedKw: 3 }), aChannel(2, { on: false })], ['south']));
+  });
+  afterEach(() => {
+    events.close();
+    dispatcher.close();
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('sheds by priority across the fleet: one command per gateway, outcomes confirmed, skipped loads listed with their reason', async () => {
+    const e = await events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 2 }, durationSeconds: 60 });
+    expect(e.state).toBe('active');
+    expect(wire.map((w) => [w.gatewayId, w.message])).toEqual([
+      ['gw-a', expect.objectContaining({ op: 'shed', selector: { channels: [1, 2] }, durationSeconds: 60 })],
+      ['gw-b', expect.objectContaining({ op: 'shed', selector: { channels: [1] }, durationSeconds: 60 })],
+    ]);
+    expect(e.outcomes.map((o) => [o.gatewayId, o.state, o.expectedKw])).toEqual([
+      ['gw-a', 'confirmed', 13],
+      ['gw-b', 'confirmed', 3],
+    ]);
+    expect(e.plannedKw).toBe(16);
+    expect(e.skipped.map((s) => [s.gatewayId, s.channel, s.reason]).sort()).toEqual([
+      ['gw-a', 3, 'not-sheddable'],
+      ['gw-b', 2, 'already-off'],
+    ]);
+    expect([...events.heldChannels('gw-a').keys()]).toEqual([1, 2]);
+    expect(store.getShedEvent(e.id)).toEqual(e);
+  });
+
+  it('a target in kW takes the lowest priority first, then the largest load, and reports a shortfall', async () => {
+    const e = await events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'targetKw', kw: 100 }, durationSeconds: 60 });
+    expect(e.targetKw).toBe(100);
+    expect(e.shortfallKw).toBe(84);
+    const small = await events.start(ctx, { scope: { kind: 'label', label: 'north' }, selector: { kind: 'targetKw', kw: 4 }, durationSeconds: 60 });
+    expect(small.outcomes.map((o) => [o.gatewayId, o.channels])).toEqual([['gw-a', [1]]]);
+  });
+
+  it('an event where nothing can be shed is failed, sends nothing and says why', async () => {
+    const e = await events.start(ctx, { scope: { kind: 'gateway', gatewayId: 'gw-b' }, selector: { kind: 'channels', channels: [2, 9] }, durationSeconds: 60 });
+    expect(e.state).toBe('failed');
+    expect(wire).toHaveLength(0);
+    expect(e.skipped.map((s) => s.reason).sort()).toEqual(['already-off', 'unknown-channel']);
+  });
+
+  it('an event whose every command is refused by the agents is failed, with the agents\' reasons', async () => {
+    answer = () => ({ status: 'rejected', code: 'CMD_MIN_ON_TIME', message: 'on for 10 s of 300' });
+    const e = await events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 60 });
+    expect(e.state).toBe('failed');
+    expect(e.outcomes.map((o) => [o.state, o.code])).toEqual([
+      ['rejected', 'CMD_MIN_ON_TIME'],
+      ['rejected', 'CMD_MIN_ON_TIME'],
+    ]);
+    expect(store.queryAudit({ operation: 'shed-event' }).map((r) => r.outcome)).toEqual(['failed', 'requested']);
+  });
+
+  it('auto-restore bookkeeping: the event ends at endsAt, audited by the hub, and its channels are no longer held', async () => {
+    const e = await events.start(ctx, { scope: { kind: 'gateway', gatewayId: 'gw-a' }, selector: { kind: 'channels', channels: [1] }, durationSeconds: 1 });
+    expect(e.endsAt - e.createdAt).toBe(1000);
+    await sleep(1200);
+    expect(store.getShedEvent(e.id)?.state).toBe('ended');
+    expect(events.heldChannels('gw-a').size).toBe(0);
+    expect(store.queryAudit({ operation: 'event-ended' })).toEqual([expect.objectContaining({ ref: e.id, operator: 'lmgw-hub', outcome: 'ok' })]);
+    expect(changes.at(-1)).toMatchObject({ id: e.id, state: 'ended' });
+  });
+
+  it('after a hub restart an active event keeps its end time; one whose end passed while the hub was down ends at once', async () => {
+    const long = await events.start(ctx, { scope: { kind: 'gateway', gatewayId: 'gw-a' }, selector: { kind: 'channels', channels: [1] }, durationSeconds: 3600 });
+    const short = await events.start(ctx, { scope: { kind: 'gateway', gatewayId: 'gw-b' }, selector: { kind: 'channels', channels: [1] }, durationSeconds: 1 });
+    events.close();
+    dispatcher.close();
+    await sleep(1100); // the hub is down while `short` ends
+    build();
+    events.recover();
+    await sleep(50);
+    expect(store.getShedEvent(short.id)?.state).toBe('ended');
+    expect(events.list().map((x) => [x.id, x.endsAt])).toEqual([[long.id, long.endsAt]]);
+    expect(events.heldChannels('gw-a').get(1)).toEqual({ eventId: long.id, restoreAt: long.endsAt });
+  });
+
+  it('cancel restores the event\'s channels and ends it; a second cancel is OP_EVENT_ENDED', async () => {
+    const e = await events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 600 });
+    wire = [];
+    const c = await events.cancel({ operator: 'bob' }, e.id);
+    expect(c).toMatchObject({ state: 'cancelled', cancelledBy: 'bob' });
+    expect(wire.map((w) => [w.gatewayId, w.message.op, 'selector' in w.message ? w.message.selector : undefined])).toEqual([
+      ['gw-a', 'restore', { channels: [1] }],
+      ['gw-b', 'restore', { channels: [1] }],
+    ]);
+    await expect(events.cancel(ctx, e.id)).rejects.toMatchObject({ code: 'OP_EVENT_ENDED' });
+    await expect(events.cancel(ctx, 'e-nope')).rejects.toMatchObject({ code: 'OP_NOT_FOUND' });
+  });
+
+  it('scopes name known gateways and labels only', () => {
+    expect(() => events.scopeIds({ kind: 'gateway', gatewayId: 'gw-z' })).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
+    expect(() => events.scopeIds({ kind: 'label', label: 'west' })).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
+    expect(events.scopeIds({ kind: 'label', label: 'south' })).toEqual(['gw-b']);
+    expect(events.scopeIds({ kind: 'gateways', gatewayIds: ['gw-b', 'gw-a', 'gw-b'] })).toEqual(['gw-b', 'gw-a']);
+  });
+});
