@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// `npm start`: a demo fleet on this machine, every part real — a private CA, the console's link hub,
-// three simulated load managers (lm-sim, real Modbus TCP) and three gateway agents (lmgw-agent run,
-// mutual TLS). The hub (link, store, fleet, operator API) runs in this process; the script prints the
-// operator API's URL and the fleet's live load, and after a while sheds every priority-1 load for
-// 20 s through the operator API — as a utility's script would — and shows the per-gateway outcomes.
+// `npm start` (= `npm run demo`): a demo fleet on this machine, every part real — a private CA, the
+// console's hub, five simulated load managers of two models with different loads (lm-sim, real
+// Modbus TCP) and five gateway agents (lmgw-agent run, mutual TLS; one through tinyproxy when it is
+// installed). The hub (link, store, fleet, operator API and the browser-mode UI) runs in this
+// process; the script prints the console's URL and the fleet's live load, and after a while sheds
+// every priority-1 load for 20 s through the operator API — as a utility's script would — and shows
+// the per-gateway outcomes.
 // The agents restore on their own. Stop with Ctrl-C. `--once` runs the scenario once and exits (for
 // tests). LMGW_DEMO_API_PORT sets the operator API's port (default 8480; 0 picks a free one).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -23,16 +26,20 @@ const { startHub } = await import(dist('console/hub/hub.js'));
 const once = process.argv.includes('--once');
 const dir = join(root, '.lmgw', 'demo');
 const passphrase = process.env.LMGW_CA_PASSPHRASE || 'demo passphrase, not for production';
+// Five sites, two LM models, loads scaled so the fleet looks like a real feeder's mix. One site sits
+// behind an HTTP proxy (tinyproxy, when installed), as many customer networks do.
 const SITES = [
-  { id: 'bakery-muller', name: 'Bakery Müller', profile: 'lm4-float.json' },
-  { id: 'school-north', name: 'School North', profile: 'lm16-int16.json' },
-  { id: 'dairy-farm-7', name: 'Dairy farm 7', profile: 'lm4-float.json' },
+  { id: 'bakery-muller', name: 'Bakery Müller', profile: 'lm4-float.json', scale: 1, labels: ['bakeries', 'north'] },
+  { id: 'school-north', name: 'School North', profile: 'lm16-int16.json', scale: 1, labels: ['schools', 'north'] },
+  { id: 'dairy-farm-7', name: 'Dairy farm 7', profile: 'lm4-float.json', scale: 2.5, labels: ['farms', 'south'], proxy: true },
+  { id: 'hospital-annex', name: 'Hospital annex', profile: 'lm16-int16.json', scale: 1.6, labels: ['health', 'south'] },
+  { id: 'ice-rink-west', name: 'Ice rink West', profile: 'lm4-float.json', scale: 6, labels: ['sports', 'west'] },
 ];
 const children = [];
 const log = (line) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
 
-function spawnChild(name, args, onLine) {
-  const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnChild(name, args, onLine, command = process.execPath) {
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let buffer = '';
   const feed = (chunk) => {
@@ -80,7 +87,9 @@ const hub = await startHub({
   },
   dataDir: join(dir, 'console'),
   timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
-  sites: Object.fromEntries(SITES.map((s) => [s.id, { name: s.name, labels: ['demo'] }])),
+  sites: Object.fromEntries(SITES.map((s) => [s.id, { name: s.name, labels: ['demo', ...s.labels] }])),
+  // The console holds the demo CA, so certificates can be listed and revoked from the UI.
+  ca: { dir: join(dir, 'pki'), passphrase },
   operatorApi: { host: '127.0.0.1', port: Number(process.env.LMGW_DEMO_API_PORT ?? (once ? 0 : 8480)), tokenName: 'demo-operator' },
 });
 process.once('SIGINT', () => void stopAll(hub, 0));
@@ -108,10 +117,36 @@ hub.service.subscribe((e) => {
     seen.add(e.gateway.gatewayId);
     const g = hub.service.gateway(e.gateway.gatewayId);
     const channels = g.devices.flatMap((d) => d.channels);
-    log(`${g.gatewayId} connected (${g.siteName}): ${channels.length} channels, ${channels.filter((c) => c.sheddable).length} sheddable`);
+    log(`${g.gatewayId} connected (${g.siteName})${g.viaProxy ? ' through an HTTP proxy' : ''}: ${channels.length} channels, ${channels.filter((c) => c.sheddable).length} sheddable`);
   } else if (e.type === 'alarm' && e.alarm.clearedAt === undefined) log(`ALARM ${e.alarm.code}${e.alarm.gatewayId ? ` ${e.alarm.gatewayId}` : ''}: ${e.alarm.message}`);
   else if (e.type === 'security') log(`SECURITY ${e.event.code} from ${e.event.remoteAddress}: ${e.event.detail}`);
 });
+
+// --- a customer's HTTP proxy (tinyproxy, when installed) ------------------------------------------------
+function onPath(command) {
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, command)));
+}
+let proxyUrl = null;
+if (onPath('tinyproxy')) {
+  const port = await new Promise((resolvePort) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address();
+      probe.close(() => resolvePort(p));
+    });
+  });
+  const conf = join(dir, 'tinyproxy.conf');
+  writeFileSync(conf, [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 600', 'MaxClients 20', 'Allow 127.0.0.1', 'LogLevel Warning'].join('\n') + '\n');
+  await new Promise((resolveReady) => {
+    spawnChild('tinyproxy', ['-d', '-c', conf], (line) => {
+      if (/Accepting connections|listening/i.test(line)) resolveReady();
+    }, 'tinyproxy');
+    setTimeout(resolveReady, 3000);
+  });
+  proxyUrl = `http://127.0.0.1:${port}`;
+  log(`tinyproxy on ${proxyUrl} (the customer proxy of ${SITES.filter((s) => s.proxy).map((s) => s.id).join(', ')})`);
+} else {
+  log('tinyproxy is not installed: every site connects directly (apt-get install tinyproxy for the proxy path)');
+}
 
 // --- sites: an LM simulator and an agent each --------------------------------------------------------
 for (const [i, site] of SITES.entries()) {
@@ -119,7 +154,7 @@ for (const [i, site] of SITES.entries()) {
   mkdirSync(siteDir, { recursive: true });
   // Short minimum on/off times so the demo can shed right away (the shipped profiles are realistic).
   const profile = JSON.parse(readFileSync(join(root, 'agent', 'profiles', site.profile), 'utf8'));
-  for (const ch of profile.channels) Object.assign(ch, { minOnSeconds: 2, minOffSeconds: 2 });
+  for (const ch of profile.channels) Object.assign(ch, { minOnSeconds: 2, minOffSeconds: 2, ratedKw: Math.round(ch.ratedKw * site.scale * 10) / 10 });
   writeFileSync(join(siteDir, 'profile.json'), JSON.stringify(profile, null, 2));
   const port = await new Promise((resolvePort) => {
     spawnChild(`lm-sim ${site.id}`, [join(root, 'bin', 'lm-sim.js'), '--profile', join(siteDir, 'profile.json'), '--port', '0', '--quiet', '--seed', String(i + 1)], (line) => {
@@ -138,7 +173,7 @@ for (const [i, site] of SITES.entries()) {
         gatewayId: site.id,
         console: { url: `wss://127.0.0.1:${hub.link.port}/lmgw/v1` },
         tls: { ca: 'ca.pem', cert: 'gateway.pem', key: 'gateway.key' },
-        proxy: null,
+        proxy: site.proxy ? proxyUrl : null,
         site: { name: site.name, labels: ['demo'] },
         devices: [{ id: 'lm1', profile: 'profile.json', connection: { type: 'tcp', host: '127.0.0.1', port, unitId: profile.connection.unitId } }],
         dataDir: 'data',
