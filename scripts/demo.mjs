@@ -15,13 +15,13 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = (p) => join(root, 'dist', p);
-if (!existsSync(dist('console/hub/hub.js'))) {
+if (!existsSync(dist('console/hub/cli.js'))) {
   process.stderr.write('demo: dist/ is missing; run `npm run build` (npm start does)\n');
   process.exit(1);
 }
 const { initCa, CertificateAuthority } = await import(dist('certs/ca.js'));
 const { createGatewayCsr } = await import(dist('certs/csr.js'));
-const { startHub } = await import(dist('console/hub/hub.js'));
+const { WebSocket } = await import('ws');
 
 const once = process.argv.includes('--once');
 const dir = join(root, '.lmgw', 'demo');
@@ -38,8 +38,8 @@ const SITES = [
 const children = [];
 const log = (line) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
 
-function spawnChild(name, args, onLine, command = process.execPath) {
-  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnChild(name, args, onLine, command = process.execPath, env = {}) {
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(child);
   let buffer = '';
   const feed = (chunk) => {
@@ -59,11 +59,12 @@ function spawnChild(name, args, onLine, command = process.execPath) {
 }
 
 let stopping = false;
-async function stopAll(hub, code) {
+let events;
+async function stopAll(code) {
   stopping = true;
+  events?.terminate();
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
-  await hub?.close();
   process.exit(code);
 }
 
@@ -75,34 +76,58 @@ const ca = await CertificateAuthority.open(join(dir, 'pki'), passphrase);
 const server = await ca.issueServer({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
 log(`CA and console certificate ready in ${dir}`);
 
-// --- the hub ---------------------------------------------------------------------------------------
-const hub = await startHub({
-  link: {
-    host: '127.0.0.1',
-    port: Number(process.env.LMGW_DEMO_PORT ?? 0),
-    caPem: ca.certificatePem,
-    certPem: server.certPem,
-    keyPem: server.keyPem,
-    crlPath: join(dir, 'pki', 'crl.pem'),
-  },
-  dataDir: join(dir, 'console'),
-  timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
-  sites: Object.fromEntries(SITES.map((s) => [s.id, { name: s.name, labels: ['demo', ...s.labels] }])),
-  // The console holds the demo CA, so certificates can be listed and revoked from the UI.
-  ca: { dir: join(dir, 'pki'), passphrase },
-  operatorApi: { host: '127.0.0.1', port: Number(process.env.LMGW_DEMO_API_PORT ?? (once ? 0 : 8480)), tokenName: 'demo-operator' },
+// --- the console: `lm-console --headless`, as a DSO runs it -----------------------------------------
+const consoleDir = join(dir, 'console');
+mkdirSync(consoleDir, { recursive: true });
+writeFileSync(join(consoleDir, 'server.pem'), server.certPem);
+writeFileSync(join(consoleDir, 'server.key'), server.keyPem, { mode: 0o600 });
+writeFileSync(
+  join(consoleDir, 'hub.json'),
+  JSON.stringify(
+    {
+      listen: { host: '127.0.0.1', port: Number(process.env.LMGW_DEMO_PORT ?? 0) },
+      tls: { ca: '../pki/ca.pem', cert: 'server.pem', key: 'server.key', crl: '../pki/crl.pem' },
+      dataDir: 'data',
+      timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
+      // The console holds the demo CA, so certificates can be listed and revoked from the UI.
+      ca: { dir: '../pki' },
+      operatorApi: { host: '127.0.0.1', port: Number(process.env.LMGW_DEMO_API_PORT ?? (once ? 0 : 8480)), tokenName: 'demo-operator' },
+      sites: Object.fromEntries(SITES.map((s) => [s.id, { name: s.name, labels: ['demo', ...s.labels] }])),
+    },
+    null,
+    2,
+  ),
+);
+const started = await new Promise((resolveStarted) => {
+  const lines = {};
+  spawnChild(
+    'lm-console',
+    [join(root, 'bin', 'lm-console.js'), '--headless', '--config', join(consoleDir, 'hub.json')],
+    (line) => {
+      const link = /^lm-console: link listening on (wss:\/\/\S+)/.exec(line);
+      const ui = /^lm-console: operator console (http:\/\/\S+)/.exec(line);
+      const data = /^lm-console: data in (.*)$/.exec(line);
+      if (link) lines.link = link[1];
+      if (ui) lines.ui = ui[1];
+      if (data) resolveStarted({ ...lines, data: data[1] });
+      if (/"level":(50|60)/.test(line) || /^lm-console: [A-Z]+_[A-Z_]+:/.test(line)) log(`console: ${line}`);
+    },
+    process.execPath,
+    { LMGW_CA_PASSPHRASE: passphrase },
+  );
 });
-process.once('SIGINT', () => void stopAll(hub, 0));
-process.once('SIGTERM', () => void stopAll(hub, 0));
-log(`console link listening on ${hub.linkUrl}`);
-log(`operator API ${hub.api.loginUrl}`);
-log(`  (token also in ${join(dir, 'console', 'operator-token')}; data in ${hub.store.path})`);
+const linkPort = Number(/:(\d+)\/lmgw\/v1$/.exec(started.link)?.[1]);
+const apiUrl = new URL('/', started.ui);
+const token = readFileSync(join(consoleDir, 'data', 'operator-token'), 'utf8').trim();
+log(`console link listening on ${started.link}`);
+log(`OPERATOR CONSOLE  ${started.ui}`);
+log(`  open it in a browser (the token is also in ${join(consoleDir, 'data', 'operator-token')}); data in ${started.data}`);
 
 /** One operator API call, over HTTP with the bearer token, as docs/operator-api.md describes. */
 async function call(method, params = {}) {
-  const res = await fetch(new URL(`api/v1/${method}`, hub.api.url), {
+  const res = await fetch(new URL(`api/v1/${method}`, apiUrl), {
     method: 'POST',
-    headers: { authorization: `Bearer ${hub.api.token}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(params),
   });
   const body = await res.json();
@@ -110,17 +135,24 @@ async function call(method, params = {}) {
   return body.result;
 }
 
+// The event stream, as the UI and a utility's scripts see it.
 const seen = new Set();
-hub.service.subscribe((e) => {
+events = new WebSocket(new URL('api/v1/events', apiUrl.href.replace(/^http/, 'ws')), { headers: { authorization: `Bearer ${token}` } });
+events.on('message', (data) => {
+  const e = JSON.parse(data.toString('utf8'));
   if (stopping) return;
   if (e.type === 'gateway' && e.gateway.state === 'connected' && !seen.has(e.gateway.gatewayId)) {
     seen.add(e.gateway.gatewayId);
-    const g = hub.service.gateway(e.gateway.gatewayId);
-    const channels = g.devices.flatMap((d) => d.channels);
-    log(`${g.gatewayId} connected (${g.siteName})${g.viaProxy ? ' through an HTTP proxy' : ''}: ${channels.length} channels, ${channels.filter((c) => c.sheddable).length} sheddable`);
+    void call('gateway', { gatewayId: e.gateway.gatewayId }).then((g) => {
+      const channels = g.devices.flatMap((d) => d.channels);
+      log(`${g.gatewayId} connected (${g.siteName})${g.viaProxy ? ' through an HTTP proxy' : ''}: ${channels.length} channels, ${channels.filter((c) => c.sheddable).length} sheddable`);
+    });
   } else if (e.type === 'alarm' && e.alarm.clearedAt === undefined) log(`ALARM ${e.alarm.code}${e.alarm.gatewayId ? ` ${e.alarm.gatewayId}` : ''}: ${e.alarm.message}`);
   else if (e.type === 'security') log(`SECURITY ${e.event.code} from ${e.event.remoteAddress}: ${e.event.detail}`);
 });
+events.on('error', (err) => log(`event stream: ${err.message}`));
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
 
 // --- a customer's HTTP proxy (tinyproxy, when installed) ------------------------------------------------
 function onPath(command) {
@@ -171,7 +203,7 @@ for (const [i, site] of SITES.entries()) {
     JSON.stringify(
       {
         gatewayId: site.id,
-        console: { url: `wss://127.0.0.1:${hub.link.port}/lmgw/v1` },
+        console: { url: `wss://127.0.0.1:${linkPort}/lmgw/v1` },
         tls: { ca: 'ca.pem', cert: 'gateway.pem', key: 'gateway.key' },
         proxy: site.proxy ? proxyUrl : null,
         site: { name: site.name, labels: ['demo'] },
@@ -189,39 +221,49 @@ for (const [i, site] of SITES.entries()) {
 }
 
 // --- the scenario -----------------------------------------------------------------------------------
-function fleetLine() {
-  const f = hub.service.fleet();
+async function fleetLine() {
+  const f = await call('fleet');
   const kw = (x) => (x === null ? '…' : `${x.toFixed(1)} kW`);
   const parts = f.gateways.map((g) => `${g.gatewayId} ${kw(g.load.currentKw)}`);
   return `fleet ${kw(f.load.currentKw)} (quarter-hour projected ${kw(f.load.projectedKw)}) | ${parts.join(' | ')}`;
 }
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-const deadline = Date.now() + 60_000;
-while (hub.service.fleet().gateways.filter((g) => g.load.currentKw !== null).length < SITES.length) {
-  if (Date.now() > deadline) {
-    log('demo: not every site connected and reported within 60 s');
-    await stopAll(hub, 1);
+
+/** The scripted part; after Ctrl-C (stopping) an interrupted call is no error. */
+async function scenario() {
+  const deadline = Date.now() + 60_000;
+  while ((await call('fleet')).gateways.filter((g) => g.load.currentKw !== null).length < SITES.length) {
+    if (Date.now() > deadline) {
+      log('demo: not every site connected and reported within 60 s');
+      await stopAll(1);
+    }
+    await wait(250);
   }
-  await wait(250);
-}
-log(fleetLine());
-await wait(3000);
-log('SHED: every priority-1 load at every site, for 20 s (operator API startShed)');
-let ok = false;
-try {
-  const event = await call('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 20, note: 'demo' });
-  for (const o of event.outcomes) {
-    const cmd = hub.service.commands({ eventId: event.id }).find((c) => c.id === o.commandId);
-    const off = (cmd?.readBack ?? []).filter((r) => !r.on).map((r) => r.channel);
-    log(`shed ${o.commandId} on ${o.gatewayId} channels [${o.channels.join(', ')}] (~${o.expectedKw.toFixed(1)} kW): ${o.state}${o.code ? ` ${o.code}` : ''}; read-back off: [${off.join(', ')}]`);
+  log(await fleetLine());
+  await wait(3000);
+  log('SHED: every priority-1 load at every site, for 20 s (operator API startShed)');
+  let ok = false;
+  try {
+    const event = await call('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 20, note: 'demo' });
+    const commands = await call('commands', { eventId: event.id });
+    for (const o of event.outcomes) {
+      const cmd = commands.find((c) => c.id === o.commandId);
+      const off = (cmd?.readBack ?? []).filter((r) => !r.on).map((r) => r.channel);
+      log(`shed ${o.commandId} on ${o.gatewayId} channels [${o.channels.join(', ')}] (~${o.expectedKw.toFixed(1)} kW): ${o.state}${o.code ? ` ${o.code}` : ''}; read-back off: [${off.join(', ')}]`);
+    }
+    log(`event ${event.id}: ${event.state}, ${event.plannedKw.toFixed(1)} kW planned, restored at ${new Date(event.endsAt).toISOString().slice(11, 19)}`);
+    ok = event.outcomes.length === SITES.length && event.outcomes.every((o) => o.state === 'confirmed');
+  } catch (err) {
+    log(`shed failed: ${err.message}`);
   }
-  log(`event ${event.id}: ${event.state}, ${event.plannedKw.toFixed(1)} kW planned, restored at ${new Date(event.endsAt).toISOString().slice(11, 19)}`);
-  ok = event.outcomes.length === SITES.length && event.outcomes.every((o) => o.state === 'confirmed');
-} catch (err) {
-  log(`shed failed: ${err.message}`);
+  await wait(3000);
+  log(await fleetLine());
+  if (once) await stopAll(ok ? 0 : 1);
+  setInterval(() => void fleetLine().then(log, (err) => stopping || log(`fleet: ${err.message}`)), 5000);
+  log(`running; the agents restore the shed loads after 20 s. The console: ${started.ui} — Ctrl-C stops the demo.`);
 }
-await wait(3000);
-log(fleetLine());
-if (once) await stopAll(hub, ok ? 0 : 1);
-setInterval(() => log(fleetLine()), 5000);
-log('running; the agents restore the shed loads after 20 s. Ctrl-C stops the demo.');
+scenario().catch((err) => {
+  if (stopping) return;
+  log(`demo: ${err.message}`);
+  void stopAll(1);
+});

@@ -1,7 +1,8 @@
 import { expect, it } from 'vitest';
 import { ROOT, run } from './helpers/processes.js';
 
-// `npm start` is the README's first command: its scenario must run on a fresh clone.
+// `npm start` is the README's first command: its scenario must run on a fresh clone. The console is
+// the real `lm-console --headless` process; the shed goes through its operator API.
 it('the demo fleet connects five sites (one through tinyproxy), sheds their priority-1 loads through the operator API and reads the relays back', async () => {
   const r = await run(process.execPath, ['scripts/demo.mjs', '--once'], { cwd: ROOT });
   expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -9,7 +10,7 @@ it('the demo fleet connects five sites (one through tinyproxy), sheds their prio
   expect(r.stdout).toMatch(/tinyproxy on http:\/\/127\.0\.0\.1:\d+ \(the customer proxy of dairy-farm-7\)/);
   expect(r.stdout).toMatch(/dairy-farm-7 connected \(Dairy farm 7\) through an HTTP proxy: /);
   // The shed goes through the operator API; each gateway confirms with its relays read back off.
-  expect(r.stdout).toMatch(/operator API http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]{43}\n/);
+  expect(r.stdout).toMatch(/OPERATOR CONSOLE {2}http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]{43}\n/);
   expect(r.stdout.match(/shed c[\w-]+ on [\w-]+ channels \[[\d, ]+\] \(~[\d.]+ kW\): confirmed; read-back off: \[\d/g)).toHaveLength(5);
   expect(r.stdout).toMatch(/^.*fleet \d+\.\d kW \(quarter-hour projected \d+\.\d kW\) \| bakery-muller/m);
 });

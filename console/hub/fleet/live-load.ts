@@ -111,13 +111,27 @@ export class LiveLoad {
     return toFigures(s.meter.snapshot(at), this.currentKw(gatewayId, at), this.target(gatewayId));
   }
 
+  /**
+   * The fleet's figures. Power, average and projection are sums over the gateways (energy adds up,
+   * and each gateway's projection rests on its own samples — a fleet curve fed while gateways were
+   * still joining would drag the projection down). The peak is the fleet meter's: the highest
+   * quarter-hour of the summed curve.
+   */
   fleetFigures(at = this.now()): LoadFigures {
-    let sum: number | null = null;
-    for (const id of this.gateways.keys()) {
-      const kw = this.currentKw(id, at);
-      if (kw !== null) sum = (sum ?? 0) + kw;
+    let current: number | null = null;
+    let average: number | null = null;
+    let projected: number | null = null;
+    for (const s of this.gateways.values()) {
+      const snap = s.meter.snapshot(at);
+      const kw = s.last && at - s.last.time <= STALE_SAMPLE_MS ? s.last.kw : null;
+      if (kw !== null) current = (current ?? 0) + kw;
+      if (snap.averageKw !== null) average = (average ?? 0) + snap.averageKw;
+      // A gateway gone quiet projects what it averaged so far.
+      const p = snap.projectedKw ?? snap.averageKw;
+      if (p !== null) projected = (projected ?? 0) + p;
     }
-    return toFigures(this.fleet.snapshot(at), sum, this.fleetTarget);
+    const fleet = this.fleet.snapshot(at);
+    return { ...toFigures(fleet, current, this.fleetTarget), averageKw: average, projectedKw: projected };
   }
 }
 

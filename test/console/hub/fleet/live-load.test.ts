@@ -61,4 +61,16 @@ describe('LiveLoad', () => {
     expect(load.currentKw('a')).toBeNull();
     expect(load.fleetFigures().currentKw).toBeNull();
   });
+  it('projects the fleet as the sum of its gateways, also while gateways are still joining', () => {
+    const load = new LiveLoad('UTC', store, () => NOW);
+    load.add('a', samples(START, NOW, 10));
+    load.tick(NOW - 4000);
+    load.add('b', samples(NOW - 3000, NOW, 20)); // joined 3 s ago
+    for (let t = NOW - 3000; t <= NOW; t += 1000) load.tick(t);
+    const f = load.fleetFigures();
+    expect(f.currentKw).toBe(30);
+    expect(f.projectedKw).toBeCloseTo(load.figures('a').projectedKw! + load.figures('b').projectedKw!, 9);
+    expect(f.projectedKw).toBeCloseTo(30, 6);
+    expect(f.averageKw).toBeCloseTo(30, 6);
+  });
 });
