@@ -10,8 +10,32 @@ export default tseslint.config(
     files: ['**/*.ts'],
     extends: [...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
-      // One project that covers every TypeScript file (the layering checks live in the per-runtime configs).
-      parserOptions: { project: ['./tsconfig.node.json'], tsconfigRootDir: import.meta.dirname },
+      // Every TypeScript file is in one of these projects (the layering checks live in the per-runtime configs).
+      parserOptions: {
+        project: ['./tsconfig.node.json', './tsconfig.electron.json', './tsconfig.preload.json', './tsconfig.e2e.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      eqeqeq: ['error', 'always'],
+      'no-console': 'error',
+    },
+  },
+  {
+    // The operator UI (Chromium): its own type-check project (DOM, JSX, no Node types), TSX included.
+    // Its Vite config runs under Node and stays with the node project.
+    files: ['console/renderer/**/*.ts', 'console/renderer/**/*.tsx'],
+    ignores: ['console/renderer/vite.config.ts'],
+    extends: [...tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { project: ['./tsconfig.renderer.json'], tsconfigRootDir: import.meta.dirname },
+      globals: { ...globals.browser },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

@@ -24,8 +24,10 @@ export const RULES = [
     may: ['shared', 'console/renderer'],
     typeOnly: ['console/hub/operator'],
     node: false,
-    packages: ['react', 'react-dom', 'react-dom/*'],
+    packages: ['react', 'react-dom', 'react-dom/*', 'uplot'],
   },
+  // The renderer's build config runs under Node (Vite), not in the page.
+  { folder: 'console/renderer/vite.config.ts', may: ['console/renderer'], node: true, packages: ['vite', '@vitejs/plugin-react'] },
   { folder: 'test', may: '*', node: true, packages: '*' },
   { folder: 'e2e', may: '*', node: true, packages: '*' },
   { folder: 'bench', may: '*', node: true, packages: '*' },

@@ -24,7 +24,8 @@ const { createGatewayCsr } = await import(dist('certs/csr.js'));
 const { WebSocket } = await import('ws');
 
 const once = process.argv.includes('--once');
-const dir = join(root, '.lmgw', 'demo');
+// LMGW_DEMO_DIR: where it all lives (wiped at start), so tests can run beside a demo.
+const dir = process.env.LMGW_DEMO_DIR ? resolve(process.env.LMGW_DEMO_DIR) : join(root, '.lmgw', 'demo');
 const passphrase = process.env.LMGW_CA_PASSPHRASE || 'demo passphrase, not for production';
 // Five sites, two LM models, loads scaled so the fleet looks like a real feeder's mix. One site sits
 // behind an HTTP proxy (tinyproxy, when installed), as many customer networks do.

@@ -1,10 +1,12 @@
 import { expect, it } from 'vitest';
-import { ROOT, run } from './helpers/processes.js';
+import { ROOT, run, tempDir } from './helpers/processes.js';
 
 // `npm start` is the README's first command: its scenario must run on a fresh clone. The console is
 // the real `lm-console --headless` process; the shed goes through its operator API.
 it('the demo fleet connects five sites (one through tinyproxy), sheds their priority-1 loads through the operator API and reads the relays back', async () => {
-  const r = await run(process.execPath, ['scripts/demo.mjs', '--once'], { cwd: ROOT });
+  const tmp = tempDir('lmgw-demo-');
+  const r = await run(process.execPath, ['scripts/demo.mjs', '--once'], { cwd: ROOT, env: { LMGW_DEMO_DIR: tmp.dir } });
+  tmp.cleanup();
   expect(r.code, r.stdout + r.stderr).toBe(0);
   expect(r.stdout.match(/ connected \(/g)).toHaveLength(5);
   expect(r.stdout).toMatch(/tinyproxy on http:\/\/127\.0\.0\.1:\d+ \(the customer proxy of dairy-farm-7\)/);

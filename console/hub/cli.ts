@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { readPemFile, readPrivateKeyFile } from '../../certs/key-file.js';
 import { formatCliError } from '../../shared/cli.js';
 import { LmgwError } from '../../shared/errors.js';
 import { loadHubConfig } from './config.js';
 import { startHub } from './hub.js';
+import { hubOptionsFromConfig } from './hub-options.js';
 
 const HELP = `lm-console — the LMGW operator console (DSO endpoint)
 
@@ -37,46 +37,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  if (!values.headless) throw new LmgwError('CLI_USAGE', 'the desktop app is not part of this build; use --headless --config FILE');
+  if (!values.headless) throw new LmgwError('CLI_USAGE', 'lm-console without --headless is the desktop app (Electron, see docs/operations.md); here use --headless --config FILE');
   if (!values.config) throw new LmgwError('CLI_USAGE', '--config FILE is required (see lm-console --help)');
 
   const config = loadHubConfig(values.config);
-  const caPassphrase = process.env.LMGW_CA_PASSPHRASE;
-  if (config.ca && !caPassphrase) throw new LmgwError('CA_NO_PASSPHRASE', `the config names a CA (${config.ca.dir}): set LMGW_CA_PASSPHRASE for the console`);
   const logger = pino({ level: process.env.LMGW_LOG_LEVEL ?? 'info', base: { app: 'lm-console' }, redact: ['token', '*.token'] });
-  const hub = await startHub({
-    link: {
-      host: config.listen.host,
-      port: config.listen.port,
-      caPem: readPemFile(config.tls.ca, 'tls.ca'),
-      certPem: readPemFile(config.tls.cert, 'tls.cert'),
-      keyPem: readPrivateKeyFile(config.tls.key),
-      crlPath: config.tls.crl,
-      ...(config.tls.ocspStaple ? { ocspStaplePath: config.tls.ocspStaple } : {}),
-      pingIntervalMs: config.link.pingIntervalSeconds * 1000,
-      maxConnections: config.link.maxConnections,
-      messagesPerSecond: config.link.messagesPerSecond,
-      messageBurst: config.link.messageBurst,
-      telemetryIntervalSeconds: config.link.telemetryIntervalSeconds,
-    },
-    dataDir: config.dataDir,
-    timeZone: config.timeZone,
-    ...(config.ca && caPassphrase ? { ca: { dir: config.ca.dir, passphrase: caPassphrase } } : {}),
-    sites: config.sites,
-    ...(config.fleet.targetKw !== undefined ? { fleetTargetKw: config.fleet.targetKw } : {}),
-    commandDeadlineMs: config.commands.deadlineSeconds * 1000,
-    ...(config.operatorApi.enabled
-      ? {
-          operatorApi: {
-            host: config.operatorApi.host,
-            port: config.operatorApi.port,
-            tokenName: config.operatorApi.tokenName,
-            ...(config.operatorApi.uiDir ? { uiDir: config.operatorApi.uiDir } : {}),
-          },
-        }
-      : {}),
-    logger,
-  });
+  const hub = await startHub(hubOptionsFromConfig({ config, caPassphrase: process.env.LMGW_CA_PASSPHRASE, logger, withOperatorApi: true }));
   process.stdout.write(`lm-console: link listening on ${hub.linkUrl}\n`);
   if (hub.api) {
     process.stdout.write(`lm-console: operator console ${hub.api.loginUrl}\n`);

@@ -1,0 +1,308 @@
+/**
+ * A shed event in three steps, so a slip cannot switch off a town: the operator says where, what and
+ * for how long; Review asks the hub what exactly that would do now (previewShed, which changes
+ * nothing) and says it in one sentence with everything skipped and why; only then Confirm shed sends
+ * it. Any change to the form after the review discards it.
+ */
+import { useId, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import type { ShedEventRecord, ShedPreview, ShedRequest } from '../../hub/operator/types.js';
+import { toOperatorError, type OperatorError } from '../api/operator-error.js';
+import { formatKw, plural } from '../logic/format.js';
+import { fleetLabels } from '../logic/gateway-table.js';
+import { buildShedRequest, EMPTY_SHED_FORM, type ScopeKind, type SelectorKind, type ShedForm } from '../logic/shed-form.js';
+import { shedEventOutcome, shedSummary, skipReasonText } from '../logic/summary.js';
+import { useAnnounce, useClient, useFleet, useNow, useStore, useZone } from '../state/context.js';
+import { CommandStateBadge } from './badges.js';
+import { ErrorNote } from './error-note.js';
+import { Modal } from './modal.js';
+
+export interface ShedPreset {
+  gatewayId?: string;
+}
+
+type Step = { kind: 'edit' } | { kind: 'reviewing' } | { kind: 'review'; request: ShedRequest; preview: ShedPreview } | { kind: 'sending'; request: ShedRequest; preview: ShedPreview } | { kind: 'done'; event: ShedEventRecord };
+
+const SCOPES: ReadonlyArray<{ value: ScopeKind; label: string }> = [
+  { value: 'gateway', label: 'One gateway' },
+  { value: 'gateways', label: 'Selection' },
+  { value: 'label', label: 'Label' },
+  { value: 'fleet', label: 'Whole fleet' },
+];
+
+const SELECTORS: ReadonlyArray<{ value: SelectorKind; label: string; hint: string }> = [
+  { value: 'channels', label: 'Channels', hint: 'these channel numbers' },
+  { value: 'priority', label: 'Priority', hint: 'every sheddable load up to a priority' },
+  { value: 'targetKw', label: 'Target kW', hint: 'least important loads first, until about this much is off' },
+];
+
+export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onClose: () => void }): ReactNode {
+  const client = useClient();
+  const store = useStore();
+  const announce = useAnnounce();
+  const zone = useZone();
+  const now = useNow();
+  const gateways = useFleet((s) => s.gateways);
+  const labels = useMemo(() => fleetLabels(gateways), [gateways]);
+  const [form, setForm] = useState<ShedForm>(() =>
+    preset?.gatewayId ? { ...EMPTY_SHED_FORM, scope: 'gateway', gatewayId: preset.gatewayId } : { ...EMPTY_SHED_FORM },
+  );
+  const [problems, setProblems] = useState<Partial<Record<keyof ShedForm, string>>>({});
+  const [step, setStep] = useState<Step>({ kind: 'edit' });
+  const [error, setError] = useState<OperatorError | null>(null);
+  const [find, setFind] = useState('');
+  const ids = { problems: useId(), summary: useId() };
+
+  const edit = (patch: Partial<ShedForm>): void => {
+    setForm((f) => ({ ...f, ...patch }));
+    // What was reviewed is no longer what would be sent.
+    if (step.kind === 'review') setStep({ kind: 'edit' });
+    setError(null);
+  };
+
+  const review = async (e?: FormEvent): Promise<void> => {
+    e?.preventDefault();
+    const built = buildShedRequest(form);
+    if (!built.ok) {
+      setProblems(built.problems);
+      return;
+    }
+    setProblems({});
+    setError(null);
+    setStep({ kind: 'reviewing' });
+    try {
+      const preview = await client.previewShed(built.request);
+      setStep({ kind: 'review', request: built.request, preview });
+    } catch (err) {
+      setError(toOperatorError(err));
+      setStep({ kind: 'edit' });
+    }
+  };
+
+  const confirm = async (): Promise<void> => {
+    if (step.kind !== 'review') return;
+    setStep({ kind: 'sending', request: step.request, preview: step.preview });
+    setError(null);
+    try {
+      const event = await client.startShed(step.request);
+      store.upsertEvent(event);
+      const allOk = event.outcomes.length > 0 && event.outcomes.every((o) => o.state === 'confirmed');
+      announce(shedEventOutcome(event, zone, Date.now()), allOk ? 'ok' : 'warning');
+      // All confirmed: the event is in the active list with its countdown, the outcome announced.
+      // Anything less stays on screen, gateway by gateway, until the operator has read it.
+      if (allOk) onClose();
+      else setStep({ kind: 'done', event });
+    } catch (err) {
+      const e = toOperatorError(err);
+      setError(e);
+      announce(`Shed event refused (${e.code})`, 'error');
+      setStep({ kind: 'review', request: step.request, preview: step.preview });
+    }
+  };
+
+  const locked = step.kind === 'sending' || step.kind === 'done' || step.kind === 'reviewing';
+  const connected = gateways.filter((g) => g.state === 'connected').length;
+  const visible = gateways.filter((g) => find === '' || g.gatewayId.includes(find.toLowerCase()) || g.siteName.toLowerCase().includes(find.toLowerCase()));
+  const problem = (k: keyof ShedForm): ReactNode => (problems[k] ? <span className="field-problem">{problems[k]}</span> : null);
+
+  return (
+    <Modal title="Shed event" onClose={onClose} className="shed-dialog">
+      <form onSubmit={(e) => void review(e)} noValidate aria-describedby={Object.keys(problems).length > 0 ? ids.problems : undefined}>
+        <fieldset className="choice" disabled={locked}>
+          <legend>Where</legend>
+          <div className="radios">
+            {SCOPES.map((s) => (
+              <label key={s.value} className="radio">
+                <input type="radio" name="scope" value={s.value} checked={form.scope === s.value} onChange={() => edit({ scope: s.value })} />
+                {s.label}
+              </label>
+            ))}
+          </div>
+          {form.scope === 'gateway' && (
+            <label className="field">
+              <span>Gateway</span>
+              <select value={form.gatewayId} onChange={(e) => edit({ gatewayId: e.target.value })} aria-invalid={problems.gatewayId !== undefined}>
+                <option value="">Choose a gateway…</option>
+                {gateways.map((g) => (
+                  <option key={g.gatewayId} value={g.gatewayId}>
+                    {g.gatewayId} — {g.siteName}
+                    {g.state === 'offline' ? ' (offline)' : ''}
+                  </option>
+                ))}
+              </select>
+              {problem('gatewayId')}
+            </label>
+          )}
+          {form.scope === 'gateways' && (
+            <div className="field">
+              <label className="field field-inline">
+                <span>Find gateway</span>
+                <input type="search" value={find} onChange={(e) => setFind(e.target.value)} />
+              </label>
+              <fieldset className="checklist" aria-invalid={problems.gatewayIds !== undefined}>
+                <legend className="sr-only">Gateways in the selection</legend>
+                {visible.map((g) => (
+                  <label key={g.gatewayId} className="check">
+                    <input
+                      type="checkbox"
+                      checked={form.gatewayIds.includes(g.gatewayId)}
+                      onChange={(e) => edit({ gatewayIds: e.target.checked ? [...form.gatewayIds, g.gatewayId] : form.gatewayIds.filter((x) => x !== g.gatewayId) })}
+                    />
+                    <span>{g.gatewayId}</span> <span className="muted">{g.siteName}</span>
+                    {g.state === 'offline' && <span className="badge badge-bad">offline</span>}
+                  </label>
+                ))}
+              </fieldset>
+              <span className="muted small">{plural(form.gatewayIds.length, 'gateway', 'gateways')} selected</span>
+              {problem('gatewayIds')}
+            </div>
+          )}
+          {form.scope === 'label' && (
+            <label className="field">
+              <span>Label</span>
+              <select value={form.label} onChange={(e) => edit({ label: e.target.value })} aria-invalid={problems.label !== undefined}>
+                <option value="">Choose a label…</option>
+                {labels.map((l) => (
+                  <option key={l} value={l}>
+                    {l} ({gateways.filter((g) => g.labels.includes(l)).length})
+                  </option>
+                ))}
+              </select>
+              {problem('label')}
+            </label>
+          )}
+          {form.scope === 'fleet' && (
+            <p className="note note-warn">
+              Every gateway of the fleet: {plural(connected, 'connected gateway', 'connected gateways')} of {gateways.length}.
+            </p>
+          )}
+        </fieldset>
+
+        <fieldset className="choice" disabled={locked}>
+          <legend>What to shed</legend>
+          <div className="radios">
+            {SELECTORS.map((s) => (
+              <label key={s.value} className="radio" title={s.hint}>
+                <input type="radio" name="selector" value={s.value} checked={form.selector === s.value} onChange={() => edit({ selector: s.value })} />
+                {s.label}
+              </label>
+            ))}
+          </div>
+          {form.selector === 'channels' && (
+            <label className="field">
+              <span>Channels</span>
+              <input type="text" value={form.channels} onChange={(e) => edit({ channels: e.target.value })} placeholder="e.g. 1, 2, 101-104" aria-invalid={problems.channels !== undefined} />
+              {problem('channels')}
+            </label>
+          )}
+          {form.selector === 'priority' && (
+            <label className="field">
+              <span>Highest priority</span>
+              <input type="number" min={1} max={99} step={1} value={form.maxPriority} onChange={(e) => edit({ maxPriority: e.target.value })} aria-invalid={problems.maxPriority !== undefined} />
+              <span className="muted small">sheds every sheddable load of priority 1 up to this (1 is shed first)</span>
+              {problem('maxPriority')}
+            </label>
+          )}
+          {form.selector === 'targetKw' && (
+            <label className="field">
+              <span>Target kW</span>
+              <input type="number" min={0.1} step={0.1} value={form.targetKw} onChange={(e) => edit({ targetKw: e.target.value })} aria-invalid={problems.targetKw !== undefined} />
+              <span className="muted small">the least important loads first, until about this much is off</span>
+              {problem('targetKw')}
+            </label>
+          )}
+        </fieldset>
+
+        <div className="field-row">
+          <label className="field">
+            <span>Duration (minutes)</span>
+            <input type="number" min={1} max={1440} step={1} value={form.durationMinutes} onChange={(e) => edit({ durationMinutes: e.target.value })} disabled={locked} aria-invalid={problems.durationMinutes !== undefined} />
+            <span className="muted small">the gateways restore on their own after this</span>
+            {problem('durationMinutes')}
+          </label>
+          <label className="field field-grow">
+            <span>Note (optional)</span>
+            <input type="text" maxLength={500} value={form.note} onChange={(e) => edit({ note: e.target.value })} disabled={locked} placeholder="peak event 14:30" />
+            {problem('note')}
+          </label>
+        </div>
+        {Object.keys(problems).length > 0 && (
+          <p id={ids.problems} className="field-problem" role="alert">
+            Check the marked fields.
+          </p>
+        )}
+
+        <ErrorNote error={error} />
+
+        {(step.kind === 'review' || step.kind === 'sending') && (
+          <div className="review">
+            <div className="review-summary" role="status" aria-label="Shed summary" id={ids.summary}>
+              {shedSummary(step.preview, zone, now)}
+            </div>
+            {step.preview.plan.gateways.length > 0 && (
+              <ul className="plan-list">
+                {step.preview.plan.gateways.map((p) => (
+                  <li key={p.gatewayId}>
+                    <strong>{p.gatewayId}</strong>: {p.channels.length === 1 ? 'channel' : 'channels'} {p.channels.join(', ')} <span className="muted">({formatKw(p.expectedKw)})</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+            {step.preview.plan.skipped.length > 0 && (
+              <details className="skipped" open={step.preview.plan.skipped.length <= 8}>
+                <summary>Skipped: {plural(step.preview.plan.skipped.length, 'item', 'items')}</summary>
+                <ul>
+                  {step.preview.plan.skipped.map((s) => (
+                    <li key={`${s.gatewayId}:${s.channel ?? '*'}`}>
+                      <strong>{s.gatewayId}</strong>
+                      {s.channel !== undefined ? ` channel ${s.channel}` : ''} — <span className="chip">{skipReasonText(s.reason)}</span> {s.detail}
+                    </li>
+                  ))}
+                </ul>
+              </details>
+            )}
+          </div>
+        )}
+
+        {step.kind === 'done' && (
+          <div className="review">
+            <p className="review-summary">{shedEventOutcome(step.event, zone, now)}</p>
+            <ul className="plan-list">
+              {step.event.outcomes.map((o) => (
+                <li key={o.commandId}>
+                  <strong>{o.gatewayId}</strong>: {o.channels.join(', ')} <CommandStateBadge state={o.state} /> {o.code && <code className="code">{o.code}</code>} {o.message}
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
+
+        <div className="modal-actions">
+          {(step.kind === 'edit' || step.kind === 'reviewing') && (
+            <button type="submit" className="btn btn-primary" disabled={step.kind === 'reviewing'}>
+              {step.kind === 'reviewing' ? 'Reviewing…' : 'Review'}
+            </button>
+          )}
+          {(step.kind === 'review' || step.kind === 'sending') && (
+            <>
+              <button type="button" className="btn btn-danger" onClick={() => void confirm()} disabled={step.kind === 'sending' || step.preview.loadCount === 0}>
+                {step.kind === 'sending' ? 'Shedding… waiting for the gateways' : 'Confirm shed'}
+              </button>
+              <button type="button" className="btn btn-quiet" onClick={() => setStep({ kind: 'edit' })} disabled={step.kind === 'sending'}>
+                Change
+              </button>
+            </>
+          )}
+          {step.kind === 'done' ? (
+            <button type="button" className="btn" onClick={onClose}>
+              Close
+            </button>
+          ) : (
+            <button type="button" className="btn btn-quiet" onClick={onClose} disabled={step.kind === 'sending'}>
+              Cancel
+            </button>
+          )}
+        </div>
+      </form>
+    </Modal>
+  );
+}
