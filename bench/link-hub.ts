@@ -119,11 +119,12 @@ function dispatch(peer: Peer): void {
 async function startHub(msg: Extract<ToHub, { type: 'start' }>): Promise<{ server: Server; port: number }> {
   const link: LinkServer = await startLinkServer({ host: '127.0.0.1', port: 0, caPem: msg.caPem, certPem: msg.certPem, keyPem: msg.keyPem, crlPath: msg.crlPath, ...(msg.pingIntervalMs ? { pingIntervalMs: msg.pingIntervalMs } : {}) });
   const peers: Peer[] = [];
-  const byId = new Map<string, Peer & { id: string; commandId: string }>();
+  const byId = new Map<string, Peer & { id: string; sessionId: string; commandId: string }>();
   let next = 0;
   link.on('connected', (info) => {
     const peer = {
       id: info.gatewayId,
+      sessionId: info.sessionId,
       commandId: '',
       pending: false,
       sentAt: 0,
@@ -134,6 +135,13 @@ async function startHub(msg: Extract<ToHub, { type: 'start' }>): Promise<{ serve
     };
     peers.push(peer);
     byId.set(info.gatewayId, peer);
+  });
+  // The warm-up round's gateways leave before the load starts.
+  link.on('disconnected', (info) => {
+    const peer = byId.get(info.gatewayId);
+    if (peer?.sessionId !== info.sessionId) return;
+    peers.splice(peers.indexOf(peer), 1);
+    byId.delete(info.gatewayId);
   });
   link.on('message', (info, message) => {
     if (message.kind !== 'result') return void (strays += 1);
@@ -164,7 +172,10 @@ async function startBare(msg: Extract<ToHub, { type: 'start' }>): Promise<{ serv
       peers.push(peer);
       sockets.add(ws);
       ws.on('message', () => answered(peer));
-      ws.on('close', () => sockets.delete(ws));
+      ws.on('close', () => {
+        sockets.delete(ws);
+        peers.splice(peers.indexOf(peer), 1);
+      });
       ws.on('error', () => undefined);
     });
   });

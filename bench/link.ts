@@ -17,8 +17,9 @@
  *      Diagnosis (not for the figures): --hub-prof DIR writes a V8 CPU profile of each server process;
  *      --hub-node-arg FLAG (repeatable) passes a Node flag to the server processes (--perf-basic-prof for
  *      `perf record -g -p PID`); --ping-ms MS changes the hub's ping interval.
- * Memory is sampled in the server after a full GC (--expose-gc): before the first connection, with
- * N/2 and N gateways connected and idle, and at the end of the measured window under load.
+ * Memory is sampled in the server after a full GC (--expose-gc): before the first connection, again
+ * after a warm-up round (64 gateways connect and leave; the same for both servers), with N/2 and N
+ * gateways connected and idle, and at the end of the measured window under load.
  * Targets (secure-link issue): 2,000 gateways × 4/s with p99 ≤ 25 ms; hub CPU per exchange ≤ 1.3× the
  * bare server's; hub RSS per connection ≤ 1.15× the bare server's.
  */
@@ -71,6 +72,12 @@ export interface PeerResult {
   elu: number;
   /** (RSS with N connected and idle − RSS before the first connection) / N, each after a full GC. */
   rssBytesPerConnection: number;
+  /**
+   * The same, but "before" is taken after a warm-up round (WARM_UP_CONNECTIONS gateways connect and
+   * leave again), so one-off costs of the first connections (code compiled, heap and allocator
+   * growth) are not charged per connection. Identical for both servers.
+   */
+  rssBytesPerConnectionWarm: number;
   heapBytesPerConnection: number;
   /** (RSS with N connected − RSS with N/2 connected) / (N − N/2): the cost of one more connection, without one-off costs. */
   rssBytesPerConnectionMarginal: number;
@@ -104,6 +111,8 @@ export interface RunResult {
   bare: PeerResult;
   cpuRatio: number;
   rssRatio: number;
+  /** The same after the warm-up round (rssBytesPerConnectionWarm). */
+  rssRatioWarm: number;
 }
 
 export const TARGETS = { p99Ms: 25, cpuRatio: 1.3, rssRatio: 1.15 } as const;
@@ -111,6 +120,8 @@ export const TARGETS = { p99Ms: 25, cpuRatio: 1.3, rssRatio: 1.15 } as const;
 const HUB_SCRIPT = fileURLToPath(new URL('./link-hub.js', import.meta.url));
 /** TLS handshakes in flight while connecting the fleet. */
 const CONNECT_CONCURRENCY = 64;
+/** Gateways that connect and leave before the second "before" sample (see rssBytesPerConnectionWarm). */
+const WARM_UP_CONNECTIONS = 64;
 /** WebSocket header bytes: server → client unmasked (payload < 126), client → server masked. */
 const WS_HEADER_DOWN = 2;
 const WS_HEADER_UP = 6;
@@ -298,6 +309,17 @@ async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Req
       'listening',
     );
     const before: MemorySample = (await hub.call({ type: 'sample' }, 'sample')).memory;
+    // The warm-up round: the same for both servers. Its sockets are closed and gone from the server
+    // before the second "before" sample; what the allocator keeps of them is reused by the fleet.
+    const warmUp = newFleet();
+    await connectFleet(warmUp, port, pki, pki.gateways.slice(0, Math.min(WARM_UP_CONNECTIONS, o.gateways)), mode);
+    await closeFleet(warmUp);
+    let warm: MemorySample = (await hub.call({ type: 'sample' }, 'sample')).memory;
+    for (let waited = 0; warm.connected > 0; waited += 100) {
+      if (waited > 10_000) throw new Error(`${mode}: ${warm.connected} warm-up connections still open after 10 s`);
+      await sleep(100);
+      warm = (await hub.call({ type: 'sample' }, 'sample')).memory;
+    }
     const t0 = performance.now();
     fleet = newFleet();
     const half = Math.floor(o.gateways / 2);
@@ -322,7 +344,7 @@ async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Req
     if (report.memory.connected !== o.gateways) throw new Error(`${mode}: ${report.memory.connected} of ${o.gateways} still connected at the end`);
     const mb = (m: MemorySample): string =>
       `rss ${(m.rss / 1048576).toFixed(1)} heapUsed ${(m.heapUsed / 1048576).toFixed(1)} heapTotal ${(m.heapTotal / 1048576).toFixed(1)} external ${(m.external / 1048576).toFixed(1)} MiB`;
-    o.log(`  ${mode} memory: before ${mb(before)}; ${half} connected ${mb(mid)}; ${o.gateways} connected ${mb(idle)}; after the window ${mb(report.memory)}`);
+    o.log(`  ${mode} memory: before ${mb(before)}; after the warm-up round ${mb(warm)}; ${half} connected ${mb(mid)}; ${o.gateways} connected ${mb(idle)}; after the window ${mb(report.memory)}`);
     const answers = b.counters.txFrames - a.counters.txFrames;
     const frames =
       b.counters.rxBytes - a.counters.rxBytes + WS_HEADER_DOWN * (b.counters.rxFrames - a.counters.rxFrames) +
@@ -339,6 +361,7 @@ async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Req
       cpuUserUsPerExchange: report.cpuUserUs / report.exchanges,
       cpuSystemUsPerExchange: report.cpuSystemUs / report.exchanges,
       rssBytesPerConnection: (idle.rss - before.rss) / o.gateways,
+      rssBytesPerConnectionWarm: (idle.rss - warm.rss) / o.gateways,
       heapBytesPerConnection: (idle.heapUsed - before.heapUsed) / o.gateways,
       rssBytesPerConnectionMarginal: (idle.rss - mid.rss) / (o.gateways - half),
       rssBytesPerConnectionLoaded: (report.memory.rss - before.rss) / o.gateways,
@@ -359,7 +382,8 @@ async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Req
     o.log(
       `  ${mode}: ${Math.round(result.exchangesPerSecond)} exchanges/s, p50 ${result.rttMs.p50.toFixed(2)} ms, p99 ${result.rttMs.p99.toFixed(2)} ms, ` +
         `${result.cpuUsPerExchange.toFixed(1)} µs CPU/exchange (user ${result.cpuUserUsPerExchange.toFixed(1)}, sys ${result.cpuSystemUsPerExchange.toFixed(1)}), ` +
-        `RSS/connection ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB idle, ${(result.rssBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load, ` +
+        `RSS/connection ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB idle (${(result.rssBytesPerConnectionWarm / 1024).toFixed(1)} after the warm-up round), ` +
+        `${(result.rssBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load, ` +
         `${(result.rssBytesPerConnectionMarginal / 1024).toFixed(1)} KiB marginal; ` +
         `heap/connection ${(result.heapBytesPerConnection / 1024).toFixed(1)} KiB idle, ${(result.heapBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load; ` +
         `other load on the machine ${result.othersCores === undefined ? '?' : result.othersCores.toFixed(2)} cores`,
@@ -428,7 +452,14 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunR
       const hub = measured.get('hub');
       const bare = measured.get('bare');
       if (!hub || !bare) throw new Error('unreachable');
-      results.push({ run, hub, bare, cpuRatio: hub.cpuUsPerExchange / bare.cpuUsPerExchange, rssRatio: hub.rssBytesPerConnection / bare.rssBytesPerConnection });
+      results.push({
+        run,
+        hub,
+        bare,
+        cpuRatio: hub.cpuUsPerExchange / bare.cpuUsPerExchange,
+        rssRatio: hub.rssBytesPerConnection / bare.rssBytesPerConnection,
+        rssRatioWarm: hub.rssBytesPerConnectionWarm / bare.rssBytesPerConnectionWarm,
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -454,7 +485,7 @@ const kib = (bytes: number): string => f(bytes / 1024, 1);
 /** One markdown row per server per run. */
 export function formatRunsTable(results: readonly RunResult[]): string {
   const lines = [
-    '| run | server | exchanges/s | p50 ms | p99 ms | max ms | server CPU µs/exchange (user+sys) | server loop busy | RSS KiB/connection (idle / loaded / marginal) | heap KiB/connection | frame bytes/exchange | wire bytes/exchange | client CPU µs/exchange | other load (cores) |',
+    '| run | server | exchanges/s | p50 ms | p99 ms | max ms | server CPU µs/exchange (user+sys) | server loop busy | RSS KiB/connection (idle / after warm-up / loaded / marginal) | heap KiB/connection | frame bytes/exchange | wire bytes/exchange | client CPU µs/exchange | other load (cores) |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
@@ -462,7 +493,7 @@ export function formatRunsTable(results: readonly RunResult[]): string {
       lines.push(
         `| ${r.run} | ${p.mode} | ${Math.round(p.exchangesPerSecond).toLocaleString('en-US')} | ${f(p.rttMs.p50, 2)} | ${f(p.rttMs.p99, 2)} | ${f(p.rttMs.max, 1)} | ` +
           `${f(p.cpuUsPerExchange)} (${f(p.cpuUserUsPerExchange)}+${f(p.cpuSystemUsPerExchange)}) | ${f(p.elu * 100, 0)} % | ` +
-          `${kib(p.rssBytesPerConnection)} / ${kib(p.rssBytesPerConnectionLoaded)} / ${kib(p.rssBytesPerConnectionMarginal)} | ${kib(p.heapBytesPerConnection)} | ${f(p.frameBytesPerExchange, 0)} | ${f(p.wireBytesPerExchange, 0)} | ${f(p.clientCpuUsPerExchange)} | ${p.othersCores === undefined ? '?' : f(p.othersCores, 2)} |`,
+          `${kib(p.rssBytesPerConnection)} / ${kib(p.rssBytesPerConnectionWarm)} / ${kib(p.rssBytesPerConnectionLoaded)} / ${kib(p.rssBytesPerConnectionMarginal)} | ${kib(p.heapBytesPerConnection)} | ${f(p.frameBytesPerExchange, 0)} | ${f(p.wireBytesPerExchange, 0)} | ${f(p.clientCpuUsPerExchange)} | ${p.othersCores === undefined ? '?' : f(p.othersCores, 2)} |`,
       );
     }
   }
@@ -493,7 +524,7 @@ export function formatSummary(results: readonly RunResult[]): { text: string; me
     `  hub  p50 ${range((r) => r.hub.rttMs.p50, 2)} ms, p99 ${range((r) => r.hub.rttMs.p99, 2)} ms; CPU ${range((r) => r.hub.cpuUsPerExchange)} µs/exchange; RSS ${range((r) => r.hub.rssBytesPerConnection / 1024)} KiB/connection`,
     `  bare p50 ${range((r) => r.bare.rttMs.p50, 2)} ms, p99 ${range((r) => r.bare.rttMs.p99, 2)} ms; CPU ${range((r) => r.bare.cpuUsPerExchange)} µs/exchange; RSS ${range((r) => r.bare.rssBytesPerConnection / 1024)} KiB/connection`,
     `  ratios hub/bare: CPU per exchange ${range((r) => r.cpuRatio, 2)}×, RSS per connection ${range((r) => r.rssRatio, 2)}× ` +
-      `(loaded ${range((r) => r.hub.rssBytesPerConnectionLoaded / r.bare.rssBytesPerConnectionLoaded, 2)}×, marginal ${range((r) => r.hub.rssBytesPerConnectionMarginal / r.bare.rssBytesPerConnectionMarginal, 2)}×)`,
+      `(after the warm-up round ${range((r) => r.rssRatioWarm, 2)}×, loaded ${range((r) => r.hub.rssBytesPerConnectionLoaded / r.bare.rssBytesPerConnectionLoaded, 2)}×, marginal ${range((r) => r.hub.rssBytesPerConnectionMarginal / r.bare.rssBytesPerConnectionMarginal, 2)}×)`,
     `  on the wire: ${f(wire, 0)} bytes per exchange (TLS records both ways) = ${f((wire * perGatewayRate * 8) / 1000, 2)} kbit/s per gateway at ${f(perGatewayRate, 2)} exchanges/s (paper's prototype: 43.39 kbit/s)`,
     ...checks.map((c) => `target: ${c.name} — ${c.value} — ${c.ok ? 'met' : 'NOT met'}`),
   ];

@@ -2,11 +2,15 @@
  * Frame → Message. Three gates, each refusing with a ProtocolError: the size and markup scan
  * (xml-scan.ts), fast-xml-parser with everything clever switched off, then a strict walk over the
  * parser's output that reads only own properties and builds every result object field by field.
+ *
+ * The frequent messages usually come as plain XML (plain-xml.ts): for those a single pass builds the
+ * tree the parser would build, and the same walk validates it. Whatever that fast path does not
+ * accept outright, it hands to the full path, so every refusal comes from the full path.
  */
-import { XMLParser, type X2jOptions } from 'fast-xml-parser';
+import { XMLParser, type EntityDecoderOptions, type X2jOptions } from 'fast-xml-parser';
 import { isErrorCode, type ErrorCode } from '../errors.js';
 import { isGatewayId } from '../ids.js';
-import { clip, fieldError, ProtocolError } from './errors.js';
+import { at, clip, fieldError, ProtocolError } from './errors.js';
 import {
   AGENT_VERSION_PATTERN,
   COMMAND_ID_PATTERN,
@@ -17,6 +21,7 @@ import {
   HEALTHS,
   LABEL_PATTERN,
   LIMITS,
+  MAX_FRAME_BYTES,
   MESSAGE_KINDS,
   PROTOCOL_VERSIONS,
   RESULT_STATUSES,
@@ -47,7 +52,23 @@ import {
   parseRelays,
   parseTokens,
 } from './values.js';
+import { readPlain, type PlainElement, type PlainRule } from './plain-xml.js';
 import { checkFrameSize, decodeAttribute, decodeText, scanXml } from './xml-scan.js';
+
+/**
+ * The parser's entity decoder: one that knows no entities and is never asked (processEntities is
+ * off; the scanner refuses DOCTYPE, so no document can declare any). Without it fast-xml-parser
+ * builds a fresh decoder with merged entity tables for every document, for nothing.
+ */
+const NO_ENTITIES: EntityDecoderOptions = Object.freeze({
+  setExternalEntities(): void {},
+  addInputEntities(): void {
+    throw new Error('entity declarations are not allowed');
+  },
+  reset(): void {},
+  decode: (text: string): string => text,
+  setXmlVersion(): void {},
+});
 
 /**
  * fast-xml-parser (≥ 5.5.7) with no entity or DTD processing and no value coercion: we decode
@@ -75,19 +96,26 @@ export const XML_PARSER_OPTIONS = {
   cdataPropName: false,
   maxNestedTags: LIMITS.maxDepth + 1,
   jPath: false,
+  entityDecoder: NO_ENTITIES,
 } as const satisfies X2jOptions;
 const PARSER = new XMLParser(XML_PARSER_OPTIONS);
 
 const TEXT = '#text';
 const ATTRIBUTES = ':@';
 const NO_ATTRIBUTES: Readonly<Record<string, unknown>> = Object.freeze(Object.create(null) as Record<string, unknown>);
+const NO_CHILDREN: readonly unknown[] = Object.freeze([]);
 
-/** One element of the parser's output, with the path used in error messages. */
+/**
+ * One element, with the path used in error messages: from the parser's output (`attributes` and
+ * `children` in its shape), or read by the fast path (`plain`; then those two are empty). The
+ * helpers below read either the same way.
+ */
 interface XmlElement {
   readonly name: string;
   readonly path: string;
   readonly attributes: Readonly<Record<string, unknown>>;
   readonly children: readonly unknown[];
+  readonly plain: PlainElement | undefined;
 }
 
 /**
@@ -97,8 +125,44 @@ interface XmlElement {
 export function decode(input: string): Message {
   if (typeof input !== 'string') throw new ProtocolError('PROTO_NOT_XML', 'a frame must be a text frame');
   checkFrameSize(input);
+  const plain = readPlain(input, PLAIN_ROOTS);
+  if (plain !== undefined) {
+    const message = decodePlainRoot(plain);
+    if (message !== undefined) return message;
+  }
   scanXml(input);
   return decodeRoot(parseRoot(input));
+}
+
+/**
+ * The full path alone: scanner, fast-xml-parser, validation. `decode` returns what this returns and
+ * throws what this throws; exported as the reference for the differential test and the benchmark.
+ */
+export function decodeFull(input: string): Message {
+  if (typeof input !== 'string') throw new ProtocolError('PROTO_NOT_XML', 'a frame must be a text frame');
+  checkFrameSize(input);
+  scanXml(input);
+  return decodeRoot(parseRoot(input));
+}
+
+/**
+ * The fast path alone: the message when the frame is plain XML (plain-xml.ts) and valid, else
+ * undefined — never an error. Exported for the differential test.
+ */
+export function decodePlain(input: string): Message | undefined {
+  // Plain XML is ASCII, so its length is its size in bytes.
+  if (typeof input !== 'string' || input.length > MAX_FRAME_BYTES) return undefined;
+  const plain = readPlain(input, PLAIN_ROOTS);
+  return plain === undefined ? undefined : decodePlainRoot(plain);
+}
+
+function decodePlainRoot(plain: PlainElement): Message | undefined {
+  try {
+    return decodeRoot(plainElement(plain, plain.rule.name));
+  } catch {
+    // Invalid, or not what the fast path expected: the full path decides and reports.
+    return undefined;
+  }
 }
 
 function parseRoot(input: string): XmlElement {
@@ -133,7 +197,7 @@ function decodeRoot(root: XmlElement): Message {
     throw new ProtocolError('PROTO_UNKNOWN_KIND', `unknown message kind <${clip(root.name)}>`, { path: root.path });
   }
   if (v === undefined) throw fieldError('PROTO_MISSING_FIELD', `${root.path}@v`, 'is required');
-  parseInteger(v, LIMITS.minVersion, LIMITS.maxVersion, `${root.path}@v`);
+  parseInteger(v, LIMITS.minVersion, LIMITS.maxVersion, root.path, 'v');
   switch (kind) {
     case 'hello':
       return decodeHello(root);
@@ -174,9 +238,9 @@ function decodeHello(el: XmlElement): HelloMessage {
   const agentVersion = pattern(el, 'agent', AGENT_VERSION_PATTERN, LIMITS.maxAgentVersionLength);
   const siteName = optionalText(el, 'site', LIMITS.maxSiteNameLength);
   const labelsText = optionalAttribute(el, 'labels');
-  const labels = labelsText === undefined ? [] : parseTokens(labelsText, LABEL_PATTERN, LIMITS.maxLabels, `${el.path}@labels`);
+  const labels = labelsText === undefined ? [] : parseTokens(labelsText, LABEL_PATTERN, LIMITS.maxLabels, el.path, 'labels');
   const proxy = optionalAttribute(el, 'proxy');
-  const viaProxy = proxy === undefined ? false : parseFlag(proxy, `${el.path}@proxy`);
+  const viaProxy = proxy === undefined ? false : parseFlag(proxy, el.path, 'proxy');
 
   const devices: DeviceProfile[] = [];
   const deviceIds = new Set<string>();
@@ -218,9 +282,9 @@ function decodeChannelProfile(ch: XmlElement): ChannelProfile {
     minOffSeconds: integer(ch, 'minOff', 0, LIMITS.maxProfileSeconds),
   };
   const maxOff = optionalAttribute(ch, 'maxOff');
-  if (maxOff !== undefined) channel.maxOffSeconds = parseInteger(maxOff, 0, LIMITS.maxProfileSeconds, `${ch.path}@maxOff`);
+  if (maxOff !== undefined) channel.maxOffSeconds = parseInteger(maxOff, 0, LIMITS.maxProfileSeconds, ch.path, 'maxOff');
   const on = optionalAttribute(ch, 'on');
-  if (on !== undefined) channel.on = parseFlag(on, `${ch.path}@on`);
+  if (on !== undefined) channel.on = parseFlag(on, ch.path, 'on');
   return channel;
 }
 
@@ -273,11 +337,11 @@ function decodeCommandBody(el: XmlElement, id: string): CommandMessage {
         deadline,
         selector:
           one === 'ch'
-            ? { channels: parseChannelList(ch ?? '', 1, LIMITS.maxCommandChannels, `${el.path}@ch`) }
-            : { maxPriority: parseInteger(prio ?? '', LIMITS.minPriority, LIMITS.maxPriority, `${el.path}@prio`) },
+            ? { channels: parseChannelList(ch ?? '', 1, LIMITS.maxCommandChannels, el.path, 'ch') }
+            : { maxPriority: parseInteger(prio ?? '', LIMITS.minPriority, LIMITS.maxPriority, el.path, 'prio') },
       };
       if (dur !== undefined) {
-        command.durationSeconds = parseInteger(dur, LIMITS.minShedSeconds, LIMITS.maxShedSeconds, `${el.path}@dur`);
+        command.durationSeconds = parseInteger(dur, LIMITS.minShedSeconds, LIMITS.maxShedSeconds, el.path, 'dur');
       }
       return command;
     }
@@ -292,7 +356,7 @@ function decodeCommandBody(el: XmlElement, id: string): CommandMessage {
         op,
         deadline,
         selector:
-          one === 'ch' ? { channels: parseChannelList(ch ?? '', 1, LIMITS.maxCommandChannels, `${el.path}@ch`) } : { all: true },
+          one === 'ch' ? { channels: parseChannelList(ch ?? '', 1, LIMITS.maxCommandChannels, el.path, 'ch') } : { all: true },
       };
     }
     case 'read':
@@ -350,12 +414,12 @@ function decodeResultBody(el: XmlElement, commandId: string): ResultMessage {
     result = { kind: 'result', commandId, status, time };
   } else {
     if (code === undefined) throw fieldError('PROTO_MISSING_FIELD', `${el.path}@code`, `is required with st=${status}`);
-    result = { kind: 'result', commandId, status, code: registeredCode(code, `${el.path}@code`), time };
+    result = { kind: 'result', commandId, status, code: registeredCode(code, el.path, 'code'), time };
   }
   const kw = optionalAttribute(el, 'kw');
-  if (kw !== undefined) result.measuredKw = parseDecimal(kw, -LIMITS.maxAbsKw, LIMITS.maxAbsKw, `${el.path}@kw`);
+  if (kw !== undefined) result.measuredKw = parseDecimal(kw, -LIMITS.maxAbsKw, LIMITS.maxAbsKw, el.path, 'kw');
   const relays = optionalAttribute(el, 'relays');
-  if (relays !== undefined) result.relays = parseRelays(relays, `${el.path}@relays`);
+  if (relays !== undefined) result.relays = parseRelays(relays, el.path, 'relays');
   const message = optionalText(el, 'msg', LIMITS.maxResultMessageLength);
   if (message !== undefined) result.message = message;
   return result;
@@ -377,12 +441,12 @@ function decodeTelemetry(el: XmlElement): TelemetryMessage {
       const sample: TelemetrySample = {
         time: integer(s, 't', 0, LIMITS.maxTimeMs),
         kw: decimal(s, 'kw', -LIMITS.maxAbsKw, LIMITS.maxAbsKw),
-        relays: parseRelays(requiredAttribute(s, 'relays'), `${s.path}@relays`),
+        relays: parseRelays(requiredAttribute(s, 'relays'), s.path, 'relays'),
       };
       const kwh = optionalAttribute(s, 'kwh');
-      if (kwh !== undefined) sample.kwh = parseDecimal(kwh, -LIMITS.maxAbsKwh, LIMITS.maxAbsKwh, `${s.path}@kwh`);
+      if (kwh !== undefined) sample.kwh = parseDecimal(kwh, -LIMITS.maxAbsKwh, LIMITS.maxAbsKwh, s.path, 'kwh');
       const chkw = optionalAttribute(s, 'chkw');
-      if (chkw !== undefined) sample.channelKw = parseChannelPowers(chkw, `${s.path}@chkw`);
+      if (chkw !== undefined) sample.channelKw = parseChannelPowers(chkw, s.path, 'chkw');
       samples.push(sample);
     }
     if (samples.length === 0) throw fieldError('PROTO_MISSING_FIELD', `${el.path}/s`, 'needs at least one sample');
@@ -426,7 +490,7 @@ const ERROR_ATTRIBUTES = ['v', 'code', 'ref'];
 
 function decodeError(el: XmlElement): ErrorMessage {
   checkAttributes(el, ERROR_ATTRIBUTES);
-  const code = registeredCode(requiredAttribute(el, 'code'), `${el.path}@code`);
+  const code = registeredCode(requiredAttribute(el, 'code'), el.path, 'code');
   const ref = optionalAttribute(el, 'ref');
   if (ref !== undefined && !COMMAND_ID_PATTERN.test(ref)) {
     throw fieldError('PROTO_BAD_FIELD', `${el.path}@ref`, `must match ${String(COMMAND_ID_PATTERN)}`);
@@ -435,8 +499,8 @@ function decodeError(el: XmlElement): ErrorMessage {
   return ref === undefined ? { kind: 'error', code, message } : { kind: 'error', code, ref, message };
 }
 
-function registeredCode(value: string, path: string): ErrorCode {
-  if (!isErrorCode(value)) throw fieldError('PROTO_BAD_FIELD', path, 'is not a registered error code');
+function registeredCode(value: string, path: string, attribute: string): ErrorCode {
+  if (!isErrorCode(value)) throw fieldError('PROTO_BAD_FIELD', at(path, attribute), 'is not a registered error code');
   return value;
 }
 
@@ -460,12 +524,37 @@ function toElement(node: unknown, name: string, path: string): XmlElement {
   if (!Array.isArray(children) || (attributes !== undefined && (typeof attributes !== 'object' || attributes === null))) {
     throw new ProtocolError('PROTO_NOT_XML', `${path}: unexpected parser output`, { path });
   }
-  return { name, path, attributes: (attributes ?? NO_ATTRIBUTES) as Record<string, unknown>, children };
+  return { name, path, attributes: (attributes ?? NO_ATTRIBUTES) as Record<string, unknown>, children, plain: undefined };
+}
+
+function plainElement(plain: PlainElement, path: string): XmlElement {
+  return { name: plain.rule.name, path, attributes: NO_ATTRIBUTES, children: NO_CHILDREN, plain };
+}
+
+/**
+ * Content the fast path leaves to the full path (text where elements belong, or the reverse). Its
+ * message is never seen: decodePlainRoot catches it and the full path decides.
+ */
+function notPlain(el: XmlElement): ProtocolError {
+  return new ProtocolError('PROTO_NOT_XML', `${el.path}: left to the full path`, { path: el.path });
 }
 
 /** Unknown attributes are refused, not ignored: a misspelt `dur` must not silently mean "no limit". */
 function checkAttributes(el: XmlElement, allowed: readonly string[]): void {
-  for (const name of Object.keys(el.attributes)) {
+  const plain = el.plain;
+  if (plain !== undefined) {
+    // The fast path read only its rule's names, which are normally this very list.
+    const names = plain.rule.attributes;
+    if (names === allowed) return;
+    for (let k = 0; k < names.length; k++) {
+      if (plain.values[k] !== undefined && !allowed.includes(names[k] ?? '')) throw notPlain(el);
+    }
+    return;
+  }
+  // for…in rather than Object.keys: no array per element. The parser builds plain objects, and the
+  // hasOwn check keeps anything enumerable on a prototype out.
+  for (const name in el.attributes) {
+    if (!Object.hasOwn(el.attributes, name)) continue;
     if (!allowed.includes(name)) {
       throw fieldError('PROTO_UNKNOWN_FIELD', `${el.path}@${clip(name)}`, `is not part of <${el.name}>`);
     }
@@ -475,6 +564,15 @@ function checkAttributes(el: XmlElement, allowed: readonly string[]): void {
 /** Child elements, all named `childName`; whitespace between them is allowed, other text is not. */
 function childElements(el: XmlElement, childName: string, max: number): XmlElement[] {
   const out: XmlElement[] = [];
+  const plain = el.plain;
+  if (plain !== undefined) {
+    if (plain.text !== '') throw notPlain(el);
+    for (const child of plain.children) {
+      if (child.rule.name !== childName || out.length >= max) throw notPlain(el);
+      out.push(plainElement(child, `${el.path}/${childName}[${out.length}]`));
+    }
+    return out;
+  }
   for (const node of el.children) {
     const name = nodeName(node);
     if (name === TEXT) {
@@ -491,6 +589,10 @@ function childElements(el: XmlElement, childName: string, max: number): XmlEleme
 }
 
 function noContent(el: XmlElement): void {
+  if (el.plain !== undefined) {
+    if (el.plain.children.length > 0 || el.plain.text !== '') throw notPlain(el);
+    return;
+  }
   if (el.children.length > 0) childElements(el, '', 0);
 }
 
@@ -503,6 +605,10 @@ function checkWhitespace(el: XmlElement, value: unknown): void {
 /** The text content of a text-only element; no child elements. */
 function textContent(el: XmlElement, maxLength: number): string {
   let raw = '';
+  if (el.plain !== undefined) {
+    if (el.plain.children.length > 0) throw notPlain(el);
+    raw = el.plain.text;
+  }
   for (const node of el.children) {
     const name = nodeName(node);
     const value = ownProperty(node, TEXT);
@@ -517,10 +623,10 @@ function textContent(el: XmlElement, maxLength: number): string {
 }
 
 function optionalAttribute(el: XmlElement, name: string): string | undefined {
-  const raw = ownProperty(el.attributes, name);
+  const raw = el.plain !== undefined ? el.plain.attribute(name) : ownProperty(el.attributes, name);
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string') throw new ProtocolError('PROTO_NOT_XML', `${el.path}@${name}: unexpected parser output`);
-  return decodeAttribute(raw, `${el.path}@${name}`);
+  return decodeAttribute(raw, el.path, name);
 }
 
 function requiredAttribute(el: XmlElement, name: string): string {
@@ -530,26 +636,26 @@ function requiredAttribute(el: XmlElement, name: string): string {
 }
 
 function integer(el: XmlElement, name: string, min: number, max: number): number {
-  return parseInteger(requiredAttribute(el, name), min, max, `${el.path}@${name}`);
+  return parseInteger(requiredAttribute(el, name), min, max, el.path, name);
 }
 
 function decimal(el: XmlElement, name: string, min: number, max: number): number {
-  return parseDecimal(requiredAttribute(el, name), min, max, `${el.path}@${name}`);
+  return parseDecimal(requiredAttribute(el, name), min, max, el.path, name);
 }
 
 function flag(el: XmlElement, name: string): boolean {
-  return parseFlag(requiredAttribute(el, name), `${el.path}@${name}`);
+  return parseFlag(requiredAttribute(el, name), el.path, name);
 }
 
 function text(el: XmlElement, name: string, maxLength: number): string {
   const value = requiredAttribute(el, name);
-  checkLength(value, maxLength, `${el.path}@${name}`);
+  checkLength(value, maxLength, el.path, name);
   return value;
 }
 
 function optionalText(el: XmlElement, name: string, maxLength: number): string | undefined {
   const value = optionalAttribute(el, name);
-  if (value !== undefined) checkLength(value, maxLength, `${el.path}@${name}`);
+  if (value !== undefined) checkLength(value, maxLength, el.path, name);
   return value;
 }
 
@@ -569,7 +675,7 @@ function gateway(el: XmlElement, name: string): string {
 }
 
 function enumeration<T extends string>(el: XmlElement, name: string, allowed: readonly T[]): T {
-  return checkEnum(requiredAttribute(el, name), allowed, `${el.path}@${name}`);
+  return checkEnum(requiredAttribute(el, name), allowed, el.path, name);
 }
 
 /** Adds the command id or seq to an error raised after it was read, so the reply can reference it. */
@@ -577,3 +683,14 @@ function withRef(error: unknown, ref: string): unknown {
   if (!(error instanceof ProtocolError) || error.ref !== undefined) return error;
   return new ProtocolError(error.code, error.message, { path: error.path, ref, cause: error.cause });
 }
+
+/**
+ * The frequent kinds, as plain XML can carry them (see plain-xml.ts); the attribute lists are the
+ * ones the validation allows. Hello and the rest stay on the full path. Exported for the tests.
+ */
+export const PLAIN_ROOTS: readonly PlainRule[] = [
+  { name: 'result', attributes: RESULT_ATTRIBUTES },
+  { name: 'telemetry', attributes: TELEMETRY_ATTRIBUTES, child: { name: 's', attributes: SAMPLE_ATTRIBUTES } },
+  { name: 'ack', attributes: ACK_ATTRIBUTES },
+  { name: 'event', attributes: EVENT_ATTRIBUTES, child: { name: 'd', attributes: DETAIL_ATTRIBUTES, text: true } },
+];

@@ -54,6 +54,11 @@ export function fieldError(code: ProtocolErrorCode, path: string, problem: strin
   return new ProtocolError(code, `${describePath(path)}: ${problem}`, { path, ref });
 }
 
+/** The path of an attribute: `at('command', 'dl')` is `command@dl`; without an attribute, `path` itself. */
+export function at(path: string, attribute: string | undefined): string {
+  return attribute === undefined ? path : `${path}@${attribute}`;
+}
+
 /** `command@dl` → `attribute dl of command`; `error#text` → `text of error`; element paths as they are. */
 export function describePath(path: string): string {
   const at = path.lastIndexOf('@');

@@ -1,9 +1,11 @@
 /**
  * The wire syntax of field values, as parse/format pairs that decode.ts and encode.ts share, so both
  * directions enforce the same rules and ranges. Every check names the field by its path
- * (`command@dl`) and throws a ProtocolError; nothing here trusts its input's type.
+ * (`command@dl`) and throws a ProtocolError; nothing here trusts its input's type. The parsers take
+ * the path of an attribute in two parts (`command`, `dl`), joined only when there is an error to
+ * report: decoding a message then builds no path strings at all.
  */
-import { fieldError } from './errors.js';
+import { at, fieldError } from './errors.js';
 import { LIMITS, type ChannelPower, type RelayState } from './messages.js';
 
 // --- integers ------------------------------------------------------------------------------------
@@ -12,19 +14,19 @@ import { LIMITS, type ChannelPower, type RelayState } from './messages.js';
  * Decimal digits, no sign, no leading zero, no exponent. Hand-written: this runs for most attributes
  * of every message and a regex would be the slowest part of decoding a command.
  */
-export function parseInteger(raw: string, min: number, max: number, path: string): number {
+export function parseInteger(raw: string, min: number, max: number, path: string, attribute?: string): number {
   const n = raw.length;
   // 16 digits cover every safe integer; anything longer is out of range or malformed.
   if (n === 0 || n > 16 || (n > 1 && raw.charCodeAt(0) === 0x30)) {
-    throw fieldError('PROTO_BAD_FIELD', path, 'must be a decimal integer without leading zeros');
+    throw fieldError('PROTO_BAD_FIELD', at(path, attribute), 'must be a decimal integer without leading zeros');
   }
   let value = 0;
   for (let i = 0; i < n; i++) {
     const d = raw.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) throw fieldError('PROTO_BAD_FIELD', path, 'must be a decimal integer without leading zeros');
+    if (d < 0 || d > 9) throw fieldError('PROTO_BAD_FIELD', at(path, attribute), 'must be a decimal integer without leading zeros');
     value = value * 10 + d;
   }
-  if (value < min || value > max) throw fieldError('PROTO_BAD_FIELD', path, `must be in ${min}..${max}`);
+  if (value < min || value > max) throw fieldError('PROTO_BAD_FIELD', at(path, attribute), `must be in ${min}..${max}`);
   return value;
 }
 
@@ -41,12 +43,12 @@ export function formatInteger(value: unknown, min: number, max: number, path: st
 const DECIMAL = /^-?(?:0|[1-9][0-9]{0,9})(?:\.[0-9]{1,3})?$/;
 
 /** An optional minus, digits, at most 3 decimals; no exponent, no `+`, no `.5`. */
-export function parseDecimal(raw: string, min: number, max: number, path: string): number {
+export function parseDecimal(raw: string, min: number, max: number, path: string, attribute?: string): number {
   if (!DECIMAL.test(raw)) {
-    throw fieldError('PROTO_BAD_FIELD', path, 'must be a decimal number with at most 3 decimals');
+    throw fieldError('PROTO_BAD_FIELD', at(path, attribute), 'must be a decimal number with at most 3 decimals');
   }
   const value = Number(raw) + 0; // + 0 turns "-0" into 0
-  if (value < min || value > max) throw fieldError('PROTO_BAD_FIELD', path, `must be in ${min}..${max}`);
+  if (value < min || value > max) throw fieldError('PROTO_BAD_FIELD', at(path, attribute), `must be in ${min}..${max}`);
   return value;
 }
 
@@ -66,10 +68,10 @@ export function formatDecimal(value: unknown, min: number, max: number, path: st
 
 // --- flags and enumerations ----------------------------------------------------------------------
 
-export function parseFlag(raw: string, path: string): boolean {
+export function parseFlag(raw: string, path: string, attribute?: string): boolean {
   if (raw === '1') return true;
   if (raw === '0') return false;
-  throw fieldError('PROTO_BAD_FIELD', path, 'must be 0 or 1');
+  throw fieldError('PROTO_BAD_FIELD', at(path, attribute), 'must be 0 or 1');
 }
 
 export function formatFlag(value: unknown, path: string): string {
@@ -77,9 +79,9 @@ export function formatFlag(value: unknown, path: string): string {
   return value ? '1' : '0';
 }
 
-export function checkEnum<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
+export function checkEnum<T extends string>(value: unknown, allowed: readonly T[], path: string, attribute?: string): T {
   for (const a of allowed) if (value === a) return a;
-  throw fieldError('PROTO_BAD_FIELD', path, `must be one of ${allowed.join(', ')}`);
+  throw fieldError('PROTO_BAD_FIELD', at(path, attribute), `must be one of ${allowed.join(', ')}`);
 }
 
 // --- strings -------------------------------------------------------------------------------------
@@ -100,8 +102,8 @@ export function checkText(value: unknown, maxLength: number, path: string): stri
   return value;
 }
 
-export function checkLength(value: string, maxLength: number, path: string): void {
-  if (value.length > maxLength) throw fieldError('PROTO_BAD_FIELD', path, `must be at most ${maxLength} characters`);
+export function checkLength(value: string, maxLength: number, path: string, attribute?: string): void {
+  if (value.length > maxLength) throw fieldError('PROTO_BAD_FIELD', at(path, attribute), `must be at most ${maxLength} characters`);
 }
 
 /** An identifier-like field; the length bound sits in the pattern. */
@@ -113,14 +115,14 @@ export function checkPattern(value: unknown, pattern: RegExp, path: string): str
 }
 
 /** Space-separated tokens (`labels="north zone-3"`); '' is the empty list. */
-export function parseTokens(raw: string, pattern: RegExp, max: number, path: string): string[] {
+export function parseTokens(raw: string, pattern: RegExp, max: number, path: string, attribute?: string): string[] {
   if (raw === '') return [];
   const tokens = raw.split(' ');
-  if (tokens.length > max) throw fieldError('PROTO_TOO_MANY', path, `more than ${max} entries`);
+  if (tokens.length > max) throw fieldError('PROTO_TOO_MANY', at(path, attribute), `more than ${max} entries`);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] ?? '';
-    if (!pattern.test(token)) throw fieldError('PROTO_BAD_FIELD', path, `entry ${i + 1} must match ${String(pattern)}`);
-    if (tokens.indexOf(token) !== i) throw fieldError('PROTO_DUPLICATE', path, `entry ${i + 1} appears twice`);
+    if (!pattern.test(token)) throw fieldError('PROTO_BAD_FIELD', at(path, attribute), `entry ${i + 1} must match ${String(pattern)}`);
+    if (tokens.indexOf(token) !== i) throw fieldError('PROTO_DUPLICATE', at(path, attribute), `entry ${i + 1} appears twice`);
   }
   return tokens;
 }
@@ -143,84 +145,124 @@ export function formatTokens(value: unknown, pattern: RegExp, max: number, path:
 // --- channel lists -------------------------------------------------------------------------------
 
 /**
- * Splits a space-separated list and bounds it before any entry is parsed, so a 64 KiB attribute costs
- * one split. Single spaces only: our peers write canonical lists.
+ * Duplicate detection for channel ids (1..999) without allocating: a channel is in the list being
+ * parsed or formatted when its stamp equals `listStamp`, which every list takes afresh. Parsing and
+ * formatting are synchronous and never nested, so one table serves every call.
  */
-function entries(raw: string, min: number, max: number, path: string): string[] {
-  if (raw === '') {
-    if (min > 0) throw fieldError('PROTO_BAD_FIELD', path, `must list at least ${min} channel`);
-    return [];
+const channelStamps = new Uint32Array(LIMITS.maxChannelId + 1);
+let listStamp = 0;
+
+function newListStamp(): number {
+  if (listStamp === 0xffff_ffff) {
+    channelStamps.fill(0);
+    listStamp = 0;
   }
-  const list = raw.split(' ');
-  if (list.length > max) throw fieldError('PROTO_TOO_MANY', path, `more than ${max} entries`);
-  return list;
+  return ++listStamp;
 }
 
-/** Parses the channel part of one list entry (`12` or the `12` of `12:1`). */
-function parseChannel(raw: string, path: string, index: number): number {
-  const n = raw.length;
-  if (n === 0 || n > 3 || raw.charCodeAt(0) === 0x30) throw badEntry(path, index);
+/**
+ * Counts the entries of a space-separated list and bounds them before any entry is parsed, so a
+ * 64 KiB attribute costs one pass. Single spaces only: our peers write canonical lists, and an empty
+ * entry (two spaces, a leading or trailing one) is malformed.
+ */
+function countEntries(raw: string, min: number, max: number, path: string, attribute: string | undefined): number {
+  if (raw === '') {
+    if (min > 0) throw fieldError('PROTO_BAD_FIELD', at(path, attribute), `must list at least ${min} channel`);
+    return 0;
+  }
+  let count = 1;
+  for (let at = raw.indexOf(' '); at !== -1; at = raw.indexOf(' ', at + 1)) count++;
+  if (count > max) throw fieldError('PROTO_TOO_MANY', at(path, attribute), `more than ${max} entries`);
+  return count;
+}
+
+/** Where the entry starting at `from` ends: the next space or the end of the list. */
+function entryEnd(raw: string, from: number): number {
+  const space = raw.indexOf(' ', from);
+  return space === -1 ? raw.length : space;
+}
+
+/** Parses a channel id, `raw` from `from` to `to` (`12` or the `12` of `12:1`). */
+function parseChannel(raw: string, from: number, to: number, path: string, attribute: string | undefined, index: number): number {
+  const n = to - from;
+  if (n === 0 || n > 3 || raw.charCodeAt(from) === 0x30) throw badEntry(path, attribute, index);
   let value = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const d = raw.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) throw badEntry(path, index);
+    if (d < 0 || d > 9) throw badEntry(path, attribute, index);
     value = value * 10 + d;
   }
   return value; // 1..999 by construction
 }
 
-function badEntry(path: string, index: number): Error {
-  return fieldError('PROTO_BAD_FIELD', path, `entry ${index + 1} is malformed`);
+/** Marks a channel as seen in the current list; throws when it already was. */
+function once(channel: number, stamp: number, path: string, attribute: string | undefined): void {
+  if (channelStamps[channel] === stamp) throw duplicate(path, attribute, channel);
+  channelStamps[channel] = stamp;
 }
 
-function duplicate(path: string, channel: number): Error {
-  return fieldError('PROTO_DUPLICATE', path, `channel ${channel} appears twice`);
+/** The first `:` of the entry from..to, or -1. */
+function colonIn(raw: string, from: number, to: number): number {
+  const colon = raw.indexOf(':', from);
+  return colon === -1 || colon >= to ? -1 : colon;
+}
+
+function badEntry(path: string, attribute: string | undefined, index: number): Error {
+  return fieldError('PROTO_BAD_FIELD', at(path, attribute), `entry ${index + 1} is malformed`);
+}
+
+function duplicate(path: string, attribute: string | undefined, channel: number): Error {
+  return fieldError('PROTO_DUPLICATE', at(path, attribute), `channel ${channel} appears twice`);
 }
 
 /** `ch="1 2"`: channel ids, unique. */
-export function parseChannelList(raw: string, min: number, max: number, path: string): number[] {
-  const list = entries(raw, min, max, path);
+export function parseChannelList(raw: string, min: number, max: number, path: string, attribute?: string): number[] {
+  const count = countEntries(raw, min, max, path, attribute);
+  const stamp = newListStamp();
   const out: number[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const channel = parseChannel(list[i] ?? '', path, i);
-    if (out.includes(channel)) throw duplicate(path, channel);
+  for (let i = 0, from = 0; i < count; i++) {
+    const to = entryEnd(raw, from);
+    const channel = parseChannel(raw, from, to, path, attribute, i);
+    once(channel, stamp, path, attribute);
     out.push(channel);
+    from = to + 1;
   }
   return out;
 }
 
 /** `relays="1:0 2:1"`: channel:on, unique channels. */
-export function parseRelays(raw: string, path: string): RelayState[] {
-  const list = entries(raw, 0, LIMITS.maxChannelEntries, path);
-  const seen = new Set<number>();
+export function parseRelays(raw: string, path: string, attribute?: string): RelayState[] {
+  const count = countEntries(raw, 0, LIMITS.maxChannelEntries, path, attribute);
+  const stamp = newListStamp();
   const out: RelayState[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const entry = list[i] ?? '';
-    const colon = entry.indexOf(':');
-    const state = entry.slice(colon + 1);
-    if (colon === -1 || (state !== '0' && state !== '1')) throw badEntry(path, i);
-    const channel = parseChannel(entry.slice(0, colon), path, i);
-    if (seen.has(channel)) throw duplicate(path, channel);
-    seen.add(channel);
-    out.push({ channel, on: state === '1' });
+  for (let i = 0, from = 0; i < count; i++) {
+    const to = entryEnd(raw, from);
+    const colon = colonIn(raw, from, to);
+    // The state is the one character after the first colon: `0` or `1`.
+    const state = to - colon === 2 ? raw.charCodeAt(colon + 1) : -1;
+    if (colon === -1 || (state !== 0x30 && state !== 0x31)) throw badEntry(path, attribute, i);
+    const channel = parseChannel(raw, from, colon, path, attribute, i);
+    once(channel, stamp, path, attribute);
+    out.push({ channel, on: state === 0x31 });
+    from = to + 1;
   }
   return out;
 }
 
 /** `chkw="1:3.2 2:0"`: channel:kW, unique channels. */
-export function parseChannelPowers(raw: string, path: string): ChannelPower[] {
-  const list = entries(raw, 0, LIMITS.maxChannelEntries, path);
-  const seen = new Set<number>();
+export function parseChannelPowers(raw: string, path: string, attribute?: string): ChannelPower[] {
+  const count = countEntries(raw, 0, LIMITS.maxChannelEntries, path, attribute);
+  const stamp = newListStamp();
   const out: ChannelPower[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const entry = list[i] ?? '';
-    const colon = entry.indexOf(':');
-    if (colon === -1) throw badEntry(path, i);
-    const channel = parseChannel(entry.slice(0, colon), path, i);
-    if (seen.has(channel)) throw duplicate(path, channel);
-    seen.add(channel);
-    const kw = parseDecimal(entry.slice(colon + 1), -LIMITS.maxAbsKw, LIMITS.maxAbsKw, path);
+  for (let i = 0, from = 0; i < count; i++) {
+    const to = entryEnd(raw, from);
+    const colon = colonIn(raw, from, to);
+    if (colon === -1) throw badEntry(path, attribute, i);
+    const channel = parseChannel(raw, from, colon, path, attribute, i);
+    once(channel, stamp, path, attribute);
+    const kw = parseDecimal(raw.slice(colon + 1, to), -LIMITS.maxAbsKw, LIMITS.maxAbsKw, path, attribute);
     out.push({ channel, kw });
+    from = to + 1;
   }
   return out;
 }
@@ -232,11 +274,9 @@ function checkList(value: unknown, min: number, max: number, path: string): read
   return value;
 }
 
-function formatChannel(value: unknown, path: string, seen: Set<number>): string {
+function formatChannel(value: unknown, path: string, stamp: number): string {
   const text = formatInteger(value, LIMITS.minChannelId, LIMITS.maxChannelId, path);
-  const channel = value as number;
-  if (seen.has(channel)) throw duplicate(path, channel);
-  seen.add(channel);
+  once(value as number, stamp, path, undefined);
   return text;
 }
 
@@ -248,19 +288,19 @@ function field(entry: unknown, name: string, path: string): unknown {
 
 export function formatChannelList(value: unknown, min: number, max: number, path: string): string {
   const list = checkList(value, min, max, path);
-  const seen = new Set<number>();
+  const stamp = newListStamp();
   let out = '';
-  for (let i = 0; i < list.length; i++) out += (i === 0 ? '' : ' ') + formatChannel(list[i], path, seen);
+  for (let i = 0; i < list.length; i++) out += (i === 0 ? '' : ' ') + formatChannel(list[i], path, stamp);
   return out;
 }
 
 export function formatRelays(value: unknown, path: string): string {
   const list = checkList(value, 0, LIMITS.maxChannelEntries, path);
-  const seen = new Set<number>();
+  const stamp = newListStamp();
   let out = '';
   for (let i = 0; i < list.length; i++) {
     const entry = list[i];
-    const channel = formatChannel(field(entry, 'channel', path), path, seen);
+    const channel = formatChannel(field(entry, 'channel', path), path, stamp);
     out += `${i === 0 ? '' : ' '}${channel}:${formatFlag(field(entry, 'on', path), path)}`;
   }
   return out;
@@ -268,11 +308,11 @@ export function formatRelays(value: unknown, path: string): string {
 
 export function formatChannelPowers(value: unknown, path: string): string {
   const list = checkList(value, 0, LIMITS.maxChannelEntries, path);
-  const seen = new Set<number>();
+  const stamp = newListStamp();
   let out = '';
   for (let i = 0; i < list.length; i++) {
     const entry = list[i];
-    const channel = formatChannel(field(entry, 'channel', path), path, seen);
+    const channel = formatChannel(field(entry, 'channel', path), path, stamp);
     const kw = formatDecimal(field(entry, 'kw', path), -LIMITS.maxAbsKw, LIMITS.maxAbsKw, path);
     out += `${i === 0 ? '' : ' '}${channel}:${kw}`;
   }

@@ -6,7 +6,7 @@
  * Entities stay unexpanded in the parser; decodeAttribute / decodeText expand the five predefined
  * ones and numeric references here, and refuse everything else.
  */
-import { clip, fieldError, ProtocolError, type ProtocolErrorCode } from './errors.js';
+import { at, clip, fieldError, ProtocolError, type ProtocolErrorCode } from './errors.js';
 import { LIMITS, MAX_FRAME_BYTES } from './messages.js';
 
 const LT = 0x3c; // <
@@ -259,9 +259,24 @@ const MAX_REFERENCE_LENGTH = 16;
  * has already turned CR and CRLF into LF), then references are expanded. A value holding a raw
  * newline therefore comes back with a space; encode writes `&#10;` to keep it.
  */
-export function decodeAttribute(raw: string, path: string): string {
+export function decodeAttribute(raw: string, path: string, attribute?: string): string {
+  if (isLiteral(raw)) return raw;
   const normalised = raw.includes('\n') || raw.includes('\t') ? raw.replace(/[\t\n]/g, ' ') : raw;
-  return decodeReferences(normalised, path);
+  return decodeReferences(normalised, at(path, attribute));
+}
+
+/**
+ * Whether a short attribute value holds no tab, newline or `&`, so it means its literal characters.
+ * One pass in JavaScript beats three native searches on the short values of the frequent messages.
+ */
+function isLiteral(raw: string): boolean {
+  const n = raw.length;
+  if (n > 32) return false;
+  for (let i = 0; i < n; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x26 || c === 0x09 || c === 0x0a) return false;
+  }
+  return true;
 }
 
 /** Text content: whitespace is kept as is, references are expanded. */

@@ -12,7 +12,7 @@ import { decode, encode, ProtocolError, PROTOCOL_VERSIONS, type HelloMessage, ty
 import { TypedEvents } from '../../../shared/typed-events.js';
 import { loadCrl, watchCrl, type LoadedCrl } from './crl-watch.js';
 import { judgePeer, type PeerIdentity } from './peer-certificate.js';
-import { TokenBucket } from './rate-limit.js';
+import { takeToken, type TokenState } from './rate-limit.js';
 
 export interface LinkServerOptions {
   /** Default 0.0.0.0. */
@@ -77,19 +77,39 @@ export interface LinkServerEvents extends Record<string, unknown[]> {
   alarm: [Alarm];
 }
 
-interface Session {
-  info: SessionInfo | undefined;
-  ws: WebSocket;
-  gatewayId: string;
-  peer: PeerIdentity & { serial: string };
-  remoteAddress: string;
-  missedPongs: number;
-  bucket: TokenBucket;
-  helloTimer: NodeJS.Timeout | undefined;
-  closing: boolean;
-  /** Which heartbeat slice pings this session (see heartbeat()). */
-  phase: number;
-  log: Logger;
+/**
+ * One connection, from the upgrade to the close. A class, so thousands of them share one shape; it
+ * holds only what the link needs: its listeners are the server's (shared by all sessions but the
+ * message listener), its rate limit is two numbers, it has no logger of its own (see sessionLog), and
+ * the hello timer is dropped once the hello is in.
+ */
+class Session implements TokenState {
+  info: SessionInfo | undefined = undefined;
+  missedPongs = 0;
+  /** Pending until the hello arrives or the session closes. */
+  helloTimer: NodeJS.Timeout | undefined = undefined;
+  closing = false;
+  tokens: number;
+  tokensAt: number;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly gatewayId: string,
+    readonly peer: PeerIdentity & { serial: string },
+    readonly remoteAddress: string,
+    /** Which heartbeat slice pings this session (see heartbeat()). */
+    readonly phase: number,
+    burst: number,
+  ) {
+    this.tokens = burst;
+    this.tokensAt = Date.now();
+  }
+
+  stopHelloTimer(): void {
+    if (this.helloTimer === undefined) return;
+    clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+  }
 }
 
 /** ws hands over a Buffer (binaryType 'nodebuffer'); the other shapes are handled for completeness. */
@@ -101,7 +121,8 @@ function textOf(data: RawData): string {
 
 function remoteOf(socket: Duplex | TLSSocket): string {
   const s = socket as TLSSocket;
-  return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort ?? ''}` : 'unknown';
+  // Joined rather than concatenated: one flat string, not a rope of three, for each session's lifetime.
+  return s.remoteAddress ? [s.remoteAddress, ':', s.remotePort ?? ''].join('') : 'unknown';
 }
 
 /**
@@ -126,6 +147,11 @@ export class LinkServer {
   private pendingUpgrades = 0;
   private closed = false;
   private readonly o: Required<Omit<LinkServerOptions, 'crlPath' | 'ocspStaplePath' | 'logger'>> & Pick<LinkServerOptions, 'crlPath' | 'ocspStaplePath'>;
+  /** The rare WebSocket events' listeners, one set for all sessions (`this` is the socket). */
+  private readonly onWsPong: (this: WebSocket) => void;
+  private readonly onWsClose: (this: WebSocket, code: number, reason: Buffer) => void;
+  private readonly onWsError: (this: WebSocket, err: Error) => void;
+  private readonly onHelloTimeout: (s: Session) => void;
 
   private constructor(
     private readonly server: Server,
@@ -157,6 +183,26 @@ export class LinkServer {
       perMessageDeflate: false,
       clientTracking: false,
     });
+    const sessions = this.sessions;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listeners' `this` is the socket
+    const link = this;
+    this.onWsPong = function onWsPong(this: WebSocket): void {
+      const s = sessions.get(this);
+      if (s) s.missedPongs = 0;
+    };
+    this.onWsClose = function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
+      const s = sessions.get(this);
+      if (s) link.onClose(s, code, reason.toString());
+    };
+    this.onWsError = function onWsError(this: WebSocket, err: Error): void {
+      const s = sessions.get(this);
+      if (s) link.sessionLog(s, 'debug', { err: err.message }, 'websocket error');
+    };
+    this.onHelloTimeout = (s: Session): void => {
+      s.helloTimer = undefined;
+      this.security('LINK_HELLO_TIMEOUT', s.remoteAddress, `no hello within ${this.o.helloTimeoutMs} ms`, s.peer, s.gatewayId);
+      this.closeSession(s, 'LINK_HELLO_TIMEOUT', 'no hello');
+    };
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -340,40 +386,26 @@ export class LinkServer {
   }
 
   private accept(ws: WebSocket, gatewayId: string, peer: PeerIdentity & { serial: string }, remoteAddress: string): void {
-    const session: Session = {
-      info: undefined,
-      ws,
-      gatewayId,
-      peer,
-      remoteAddress,
-      missedPongs: 0,
-      phase: this.nextPhase++ % HEARTBEAT_SLICES,
-      bucket: new TokenBucket(this.o.messagesPerSecond, this.o.messageBurst),
-      helloTimer: undefined,
-      closing: false,
-      log: this.log.child({ gatewayId, remote: remoteAddress }),
-    };
+    const phase = this.nextPhase++ % HEARTBEAT_SLICES;
+    const session = new Session(ws, gatewayId, peer, remoteAddress, phase, this.o.messageBurst);
     this.sessions.set(ws, session);
     // A certificate revoked between the handshake and now (CRL applied meanwhile) is refused too.
     if (this.crl?.revoked.has(peer.serial)) {
       this.security('LINK_CERT_REVOKED', remoteAddress, 'revoked', peer, gatewayId);
       return this.closeSession(session, 'LINK_CERT_REVOKED', 'certificate revoked');
     }
-    session.helloTimer = setTimeout(() => {
-      this.security('LINK_HELLO_TIMEOUT', remoteAddress, `no hello within ${this.o.helloTimeoutMs} ms`, peer, gatewayId);
-      this.closeSession(session, 'LINK_HELLO_TIMEOUT', 'no hello');
-    }, this.o.helloTimeoutMs);
-    ws.on('pong', () => {
-      session.missedPongs = 0;
-    });
+    session.helloTimer = setTimeout(this.onHelloTimeout, this.o.helloTimeoutMs, session);
+    ws.on('pong', this.onWsPong);
+    // The one listener of its own per session: frames are the hot path, and a closure saves the
+    // lookup of the session for every one of them.
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(session, data, isBinary));
-    ws.on('close', (code: number, reason: Buffer) => this.onClose(session, code, reason.toString()));
-    ws.on('error', (err) => session.log.debug({ err: err.message }, 'websocket error'));
+    ws.on('close', this.onWsClose);
+    ws.on('error', this.onWsError);
   }
 
   private onFrame(s: Session, data: RawData, isBinary: boolean): void {
     if (s.closing) return;
-    if (!s.bucket.take()) {
+    if (!takeToken(s, this.o.messagesPerSecond, this.o.messageBurst, Date.now())) {
       this.security('LINK_RATE_LIMITED', s.remoteAddress, `more than ${this.o.messagesPerSecond} messages/s`, s.peer, s.gatewayId);
       return this.closeSession(s, 'LINK_RATE_LIMITED', 'message rate limit exceeded');
     }
@@ -404,7 +436,7 @@ export class LinkServer {
   }
 
   private onHello(s: Session, message: Message): void {
-    clearTimeout(s.helloTimer);
+    s.stopHelloTimer();
     if (message.kind !== 'hello') {
       this.security('LINK_PROTOCOL', s.remoteAddress, `first message was ${message.kind}, not hello`, s.peer, s.gatewayId);
       this.write(s, { kind: 'error', code: 'LINK_PROTOCOL', message: 'the first message must be hello' });
@@ -439,32 +471,42 @@ export class LinkServer {
       pingIntervalSeconds: Math.max(1, Math.round(this.o.pingIntervalMs / 1000)),
       telemetryIntervalSeconds: this.o.telemetryIntervalSeconds,
     });
-    s.log.info({ version, agent: message.agentVersion, viaProxy: message.viaProxy }, 'gateway connected');
+    this.sessionLog(s, 'info', { version, agent: message.agentVersion, viaProxy: message.viaProxy }, 'gateway connected');
     this.events.emit('connected', s.info);
   }
 
+  /**
+   * Logs about one session, with its gateway id and remote address as a child logger would bind them.
+   * Not a child per session: pino's child objects and their serialised bindings cost ≈ 0.5 KiB each,
+   * for every connection, to save a spread on the few lines a session logs.
+   */
+  private sessionLog(s: Session, level: 'debug' | 'info' | 'warn', fields: Record<string, unknown>, message: string): void {
+    if (this.log.isLevelEnabled(level)) this.log[level]({ gatewayId: s.gatewayId, remote: s.remoteAddress, ...fields }, message);
+  }
+
   private protocolError(s: Session, err: ProtocolError): void {
-    s.log.warn({ code: err.code, path: err.path }, err.message);
+    this.sessionLog(s, 'warn', { code: err.code, path: err.path }, err.message);
     this.write(s, err.toWire());
     if (!s.info) this.closeSession(s, 'LINK_PROTOCOL', 'invalid hello');
   }
 
   private write(s: Session, message: Message): void {
-    if (s.ws.readyState === WebSocket.OPEN) s.ws.send(encode(message));
+    // As a Buffer: ws would otherwise measure the string's UTF-8 length and then convert it, two passes.
+    if (s.ws.readyState === WebSocket.OPEN) s.ws.send(Buffer.from(encode(message)), TEXT_FRAME);
   }
 
   private closeSession(s: Session, code: keyof typeof CLOSE_CODES, reason: string): void {
     if (s.closing) return;
     s.closing = true;
-    clearTimeout(s.helloTimer);
-    s.log.info({ code }, `closing session: ${reason}`);
+    s.stopHelloTimer();
+    this.sessionLog(s, 'info', { code }, `closing session: ${reason}`);
     s.ws.close(CLOSE_CODES[code], code);
     // A peer that does not answer the close handshake is cut after a grace period.
     setTimeout(() => s.ws.terminate(), 2000).unref();
   }
 
   private onClose(s: Session, closeCode: number, reason: string): void {
-    clearTimeout(s.helloTimer);
+    s.stopHelloTimer();
     this.sessions.delete(s.ws);
     if (this.byGateway.get(s.gatewayId) === s) this.byGateway.delete(s.gatewayId);
     if (s.info) {
@@ -484,8 +526,9 @@ export class LinkServer {
     for (const s of this.sessions.values()) {
       if (s.closing || s.phase !== slice) continue;
       if (s.missedPongs >= 2) {
-        s.log.warn('missed two pongs; terminating');
+        this.sessionLog(s, 'warn', {}, 'missed two pongs; terminating');
         s.closing = true;
+        s.stopHelloTimer();
         s.ws.terminate();
         if (s.info) this.events.emit('disconnected', s.info, { code: 'LINK_PONG_TIMEOUT', closeCode: 1006, reason: 'LINK_PONG_TIMEOUT' });
         this.sessions.delete(s.ws);
@@ -498,6 +541,9 @@ export class LinkServer {
     }
   }
 }
+
+/** ws.send options for an encoded message handed over as a Buffer. */
+const TEXT_FRAME = Object.freeze({ binary: false });
 
 /** Slices of the ping interval; sessions are spread over them round-robin. */
 const HEARTBEAT_SLICES = 16;
