@@ -23,8 +23,10 @@ import { encode, type CommandMessage } from '../shared/protocol/index.js';
 export type HubMode = 'hub' | 'bare';
 
 export type ToHub =
-  | { type: 'start'; mode: HubMode; caPem: string; certPem: string; keyPem: string; crlPath: string; crlPem: string; pingIntervalMs?: number }
+  | { type: 'start'; mode: HubMode; caPem: string; certPem: string; keyPem: string; crlPath: string; crlPem: string; pingIntervalMs?: number; port?: number; maxConnections?: number }
   | { type: 'sample' }
+  /** Peers connected now, without the full GC of 'sample' (cheap enough to poll during a reconnect storm). */
+  | { type: 'count' }
   | { type: 'load'; rate: number }
   | { type: 'window-start' }
   | { type: 'window-end' }
@@ -53,13 +55,14 @@ export interface WindowReport {
   overruns: number;
   /** Answers that matched no outstanding command. */
   strays: number;
-  rttMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  rttMs: { p50: number; p90: number; p95: number; p99: number; max: number; mean: number };
   memory: MemorySample;
 }
 
 export type FromHub =
   | { type: 'listening'; port: number }
   | { type: 'sample'; memory: MemorySample }
+  | { type: 'count'; connected: number }
   | { type: 'load-started'; peers: number }
   | { type: 'window-started' }
   | { type: 'window'; report: WindowReport }
@@ -117,7 +120,7 @@ function dispatch(peer: Peer): void {
 }
 
 async function startHub(msg: Extract<ToHub, { type: 'start' }>): Promise<{ server: Server; port: number }> {
-  const link: LinkServer = await startLinkServer({ host: '127.0.0.1', port: 0, caPem: msg.caPem, certPem: msg.certPem, keyPem: msg.keyPem, crlPath: msg.crlPath, ...(msg.pingIntervalMs ? { pingIntervalMs: msg.pingIntervalMs } : {}) });
+  const link: LinkServer = await startLinkServer({ host: '127.0.0.1', port: msg.port ?? 0, caPem: msg.caPem, certPem: msg.certPem, keyPem: msg.keyPem, crlPath: msg.crlPath, ...(msg.pingIntervalMs ? { pingIntervalMs: msg.pingIntervalMs } : {}), ...(msg.maxConnections ? { maxConnections: msg.maxConnections } : {}) });
   const peers: Peer[] = [];
   const byId = new Map<string, Peer & { id: string; sessionId: string; commandId: string }>();
   let next = 0;
@@ -179,7 +182,7 @@ async function startBare(msg: Extract<ToHub, { type: 'start' }>): Promise<{ serv
       ws.on('error', () => undefined);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(msg.port ?? 0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
@@ -206,7 +209,7 @@ function summarise(values: number[]): WindowReport['rttMs'] {
   const sorted = Float64Array.from(values).sort();
   const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
   const sum = values.reduce((a, b) => a + b, 0);
-  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1), mean: sum / Math.max(1, values.length) };
+  return { p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99), max: at(1), mean: sum / Math.max(1, values.length) };
 }
 
 function main(): void {
@@ -224,7 +227,11 @@ function main(): void {
       }
       case 'sample':
         return reply({ type: 'sample', memory: memory(server) });
+      case 'count':
+        return reply({ type: 'count', connected: server?.connected() ?? 0 });
       case 'load': {
+        // A new rate replaces the old one (the fleet benchmark steps the rate up on one fleet).
+        clearInterval(loadTimer);
         const peers = server?.peers() ?? [];
         const perMs = (peers.length * msg.rate) / 1000;
         const t0 = performance.now();

@@ -90,6 +90,10 @@ export interface PeerResult {
   frameBytesPerExchange: number;
   /** TCP payload both ways (TLS records: frames + TLS overhead + pings) per exchange, from the clients' sockets. */
   wireBytesPerExchange: number;
+  /** TCP segments both ways per exchange (data and pure ACKs, pings included), from the machine's counters; undefined off Linux. */
+  tcpSegmentsPerExchange: number | undefined;
+  /** wireBytesPerExchange + TCP/IP headers of those segments: what a link would carry, Ethernet framing aside. */
+  ipBytesPerExchange: number | undefined;
   /** This (client) process's CPU in the window / exchanges. */
   clientCpuUsPerExchange: number;
   overruns: number;
@@ -126,11 +130,11 @@ const WARM_UP_CONNECTIONS = 64;
 const WS_HEADER_DOWN = 2;
 const WS_HEADER_UP = 6;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- the server process ----------------------------------------------------------------------------
 
-class HubProcess {
+export class HubProcess {
   private readonly waiting: { type: FromHub['type']; resolve: (m: FromHub) => void; reject: (e: Error) => void }[] = [];
   private readonly exited: Promise<number | null>;
 
@@ -161,6 +165,12 @@ class HubProcess {
     });
   }
 
+  /** The server dies at once, as in a crash or `kill -9` (the fleet benchmark's reconnect storm). */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited.catch(() => undefined);
+  }
+
   async stop(): Promise<void> {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     await this.call({ type: 'stop' }, 'stopped').catch(() => undefined);
@@ -171,7 +181,7 @@ class HubProcess {
 
 // --- the simulated gateways --------------------------------------------------------------------------
 
-interface Counters {
+export interface Counters {
   rxFrames: number;
   rxBytes: number;
   txFrames: number;
@@ -180,11 +190,13 @@ interface Counters {
   closedEarly: number;
 }
 
-interface Fleet {
+export interface Fleet {
   /** `raw` is the TCP socket under the TLS socket: its byte counts are what went over the wire. */
   clients: { ws: WebSocket; socket: TLSSocket; raw: Socket }[];
   counters: Counters;
   closing: boolean;
+  /** Called when an established session closes while the fleet is not closing (the fleet benchmark's reconnecting gateways). */
+  onDrop?: (gw: BenchGateway) => void;
 }
 
 /**
@@ -208,7 +220,7 @@ function answer(fleet: Fleet, ws: WebSocket, data: RawData): void {
   c.txBytes += frame.length;
 }
 
-function connectOne(fleet: Fleet, port: number, pki: BenchPki, gw: BenchGateway, mode: HubMode): Promise<void> {
+export function connectOne(fleet: Fleet, port: number, pki: BenchPki, gw: BenchGateway, mode: HubMode): Promise<void> {
   return new Promise((resolve, reject) => {
     let raw: Socket | undefined;
     // ws's own tlsConnect, but over a TCP socket we keep: a TLSSocket counts cleartext bytes, the
@@ -245,7 +257,12 @@ function connectOne(fleet: Fleet, port: number, pki: BenchPki, gw: BenchGateway,
     ws.on('error', (err) => (ready ? undefined : reject(new Error(`${gw.id}: ${err.message}`))));
     ws.on('close', (code) => {
       if (!ready) reject(new Error(`${gw.id}: closed (${code}) before the session started`));
-      else if (!fleet.closing) fleet.counters.closedEarly += 1;
+      else if (!fleet.closing) {
+        fleet.counters.closedEarly += 1;
+        const i = fleet.clients.findIndex((c) => c.ws === ws);
+        if (i >= 0) fleet.clients.splice(i, 1);
+        fleet.onDrop?.(gw);
+      }
     });
     ws.on('open', () => {
       if (mode === 'bare') return done();
@@ -259,12 +276,12 @@ function connectOne(fleet: Fleet, port: number, pki: BenchPki, gw: BenchGateway,
   });
 }
 
-function newFleet(): Fleet {
+export function newFleet(): Fleet {
   return { clients: [], counters: { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, unexpected: 0, closedEarly: 0 }, closing: false };
 }
 
 /** Connects `gateways` into `fleet`, CONNECT_CONCURRENCY at a time. */
-async function connectFleet(fleet: Fleet, port: number, pki: BenchPki, gateways: readonly BenchGateway[], mode: HubMode): Promise<void> {
+export async function connectFleet(fleet: Fleet, port: number, pki: BenchPki, gateways: readonly BenchGateway[], mode: HubMode): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < gateways.length) {
@@ -275,32 +292,34 @@ async function connectFleet(fleet: Fleet, port: number, pki: BenchPki, gateways:
   await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, worker));
 }
 
-async function closeFleet(fleet: Fleet): Promise<void> {
+export async function closeFleet(fleet: Fleet): Promise<void> {
   fleet.closing = true;
   for (const c of fleet.clients) c.ws.terminate();
   await sleep(200);
 }
 
-interface ClientSnapshot {
+export interface ClientSnapshot {
   counters: Counters;
+  /** TCP segments the machine sent so far (both ends are on loopback, so both directions); undefined off Linux. */
+  tcpSegments: number | undefined;
   bytesRead: number;
   bytesWritten: number;
   cpu: NodeJS.CpuUsage;
 }
 
-function snapshot(fleet: Fleet): ClientSnapshot {
+export function snapshot(fleet: Fleet): ClientSnapshot {
   let bytesRead = 0;
   let bytesWritten = 0;
   for (const c of fleet.clients) {
     bytesRead += c.raw.bytesRead;
     bytesWritten += c.raw.bytesWritten;
   }
-  return { counters: { ...fleet.counters }, bytesRead, bytesWritten, cpu: process.cpuUsage() };
+  return { counters: { ...fleet.counters }, tcpSegments: tcpOutSegments(), bytesRead, bytesWritten, cpu: process.cpuUsage() };
 }
 
 // --- one server, one run ---------------------------------------------------------------------------
 
-async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Required<Omit<LinkBenchOptions, 'hubProfileDir' | 'pingIntervalMs' | 'hubNodeArgs'>> & LinkBenchOptions): Promise<PeerResult> {
+export async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Required<Omit<LinkBenchOptions, 'hubProfileDir' | 'pingIntervalMs' | 'hubNodeArgs'>> & LinkBenchOptions): Promise<PeerResult> {
   const hub = HubProcess.start(o.hubProfileDir, o.hubNodeArgs);
   let fleet: Fleet | undefined;
   try {
@@ -325,7 +344,7 @@ async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Req
     const half = Math.floor(o.gateways / 2);
     await connectFleet(fleet, port, pki, pki.gateways.slice(0, half), mode);
     const mid: MemorySample = (await hub.call({ type: 'sample' }, 'sample')).memory;
-    await connectFleet(fleet, port, pki, pki.gateways.slice(half), mode);
+    await connectFleet(fleet, port, pki, pki.gateways.slice(half, o.gateways), mode);
     const connectSeconds = (performance.now() - t0) / 1000;
     const first = fleet.clients[0]?.socket;
     const tls = first ? `${first.getProtocol() ?? '?'} ${first.getCipher().name}` : '?';
@@ -368,6 +387,11 @@ async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Req
       heapBytesPerConnectionLoaded: (report.memory.heapUsed - before.heapUsed) / o.gateways,
       frameBytesPerExchange: frames / answers,
       wireBytesPerExchange: (b.bytesRead - a.bytesRead + (b.bytesWritten - a.bytesWritten)) / answers,
+      tcpSegmentsPerExchange: a.tcpSegments === undefined || b.tcpSegments === undefined ? undefined : (b.tcpSegments - a.tcpSegments) / answers,
+      ipBytesPerExchange:
+        a.tcpSegments === undefined || b.tcpSegments === undefined
+          ? undefined
+          : (b.bytesRead - a.bytesRead + (b.bytesWritten - a.bytesWritten) + TCP_IP_HEADER_BYTES * (b.tcpSegments - a.tcpSegments)) / answers,
       clientCpuUsPerExchange: clientCpu / answers,
       overruns: report.overruns,
       strays: report.strays,
@@ -395,8 +419,28 @@ async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Req
   }
 }
 
+/**
+ * TCP segments sent by this machine since boot (/proc/net/snmp, Tcp OutSegs; Linux). On loopback both
+ * ends of every connection are here, so the difference over a window counts the segments of both
+ * directions — plus those of anything else using TCP meanwhile (see othersCores).
+ */
+export function tcpOutSegments(): number | undefined {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'));
+    const names = lines[0]?.split(/\s+/) ?? [];
+    const values = lines[1]?.split(/\s+/) ?? [];
+    const value = Number(values[names.indexOf('OutSegs')]);
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** IPv4 (20) + TCP (20) + the timestamp option Linux puts on every segment (12): bytes per segment beyond its payload. */
+export const TCP_IP_HEADER_BYTES = 52;
+
 /** CPU time (µs) all CPUs of the machine spent busy since boot, from /proc/stat (Linux). */
-function machineBusyUs(): number | undefined {
+export function machineBusyUs(): number | undefined {
   try {
     const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
     return ((user + nice + system + irq + softirq + steal) * 1e6) / 100; // USER_HZ is 100 on Linux
@@ -406,7 +450,7 @@ function machineBusyUs(): number | undefined {
 }
 
 /** Highest number of open files this process may have, from /proc (Linux); undefined elsewhere. */
-function openFileLimit(): number | undefined {
+export function openFileLimit(): number | undefined {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
     const soft = line?.split(/\s{2,}/)[1];
@@ -469,7 +513,7 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunR
 
 // --- reporting -------------------------------------------------------------------------------------
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
@@ -510,6 +554,10 @@ export function formatSummary(results: readonly RunResult[]): { text: string; me
   const cpuRatio = median(results.map((r) => r.cpuRatio));
   const rssRatio = median(results.map((r) => r.rssRatio));
   const wire = median(results.map((r) => r.hub.wireBytesPerExchange));
+  const ips = results.map((r) => r.hub.ipBytesPerExchange).filter((v): v is number => v !== undefined);
+  const ip = ips.length > 0 ? median(ips) : undefined;
+  const segs = results.map((r) => r.hub.tcpSegmentsPerExchange).filter((v): v is number => v !== undefined);
+  const segments = segs.length > 0 ? median(segs) : undefined;
   const rate = results[0]?.hub.exchangesPerSecond ?? 0;
   const gateways = results[0]?.hub.gateways ?? 1;
   const perGatewayRate = rate / gateways;
@@ -525,7 +573,9 @@ export function formatSummary(results: readonly RunResult[]): { text: string; me
     `  bare p50 ${range((r) => r.bare.rttMs.p50, 2)} ms, p99 ${range((r) => r.bare.rttMs.p99, 2)} ms; CPU ${range((r) => r.bare.cpuUsPerExchange)} µs/exchange; RSS ${range((r) => r.bare.rssBytesPerConnection / 1024)} KiB/connection`,
     `  ratios hub/bare: CPU per exchange ${range((r) => r.cpuRatio, 2)}×, RSS per connection ${range((r) => r.rssRatio, 2)}× ` +
       `(after the warm-up round ${range((r) => r.rssRatioWarm, 2)}×, loaded ${range((r) => r.hub.rssBytesPerConnectionLoaded / r.bare.rssBytesPerConnectionLoaded, 2)}×, marginal ${range((r) => r.hub.rssBytesPerConnectionMarginal / r.bare.rssBytesPerConnectionMarginal, 2)}×)`,
-    `  on the wire: ${f(wire, 0)} bytes per exchange (TLS records both ways) = ${f((wire * perGatewayRate * 8) / 1000, 2)} kbit/s per gateway at ${f(perGatewayRate, 2)} exchanges/s (paper's prototype: 43.39 kbit/s)`,
+    `  on the wire: ${f(wire, 0)} bytes of TCP payload per exchange (TLS records both ways) = ${f((wire * perGatewayRate * 8) / 1000, 2)} kbit/s per gateway at ${f(perGatewayRate, 2)} exchanges/s` +
+      (ip === undefined ? '' : `; with TCP/IP headers (${f(segments ?? Number.NaN, 2)} segments per exchange) ${f(ip, 0)} bytes = ${f((ip * perGatewayRate * 8) / 1000, 2)} kbit/s`) +
+      ` (paper's prototype: 43.39 kbit/s)`,
     ...checks.map((c) => `target: ${c.name} — ${c.value} — ${c.ok ? 'met' : 'NOT met'}`),
   ];
   return { text: lines.join('\n'), met: checks.every((c) => c.ok) };
