@@ -14,6 +14,7 @@
  *
  * Run: npm run bench:link [-- --gateways 2000 --seconds 30 --rate 4 --warmup 5 --runs 3]
  *      (or: npx tsc -p tsconfig.json && node dist/bench/link.js …)
+ *      --json FILE writes every run's figures as JSON.
  *      Diagnosis (not for the figures): --hub-prof DIR writes a V8 CPU profile of each server process;
  *      --hub-node-arg FLAG (repeatable) passes a Node flag to the server processes (--perf-basic-prof for
  *      `perf record -g -p PID`); --ping-ms MS changes the hub's ping interval.
@@ -29,7 +30,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
@@ -220,6 +221,22 @@ function answer(fleet: Fleet, ws: WebSocket, data: RawData): void {
   c.txBytes += frame.length;
 }
 
+/**
+ * Each simulated gateway's TLS context (its key, certificate, our CA, TLS_PROFILE), made on its first
+ * connection and kept: parsing the PEMs again for every reconnection would make this one process —
+ * thousands of agents at once — the bottleneck of a reconnect storm, where each real agent pays that
+ * cost once, on its own machine. The handshake itself is still full every time (no resumption).
+ */
+const secureContexts = new WeakMap<BenchGateway, SecureContext>();
+function secureContextOf(gw: BenchGateway, opts: ConnectionOptions): SecureContext {
+  let context = secureContexts.get(gw);
+  if (!context) {
+    context = createSecureContext(opts);
+    secureContexts.set(gw, context);
+  }
+  return context;
+}
+
 export function connectOne(fleet: Fleet, port: number, pki: BenchPki, gw: BenchGateway, mode: HubMode): Promise<void> {
   return new Promise((resolve, reject) => {
     let raw: Socket | undefined;
@@ -227,7 +244,7 @@ export function connectOne(fleet: Fleet, port: number, pki: BenchPki, gw: BenchG
     // TCP socket under it counts TLS records.
     const createConnection = (opts: ConnectionOptions & { host: string; port: number }): TLSSocket => {
       raw = netConnect(opts.port, opts.host);
-      return tlsConnect({ ...opts, servername: isIP(opts.host) ? '' : opts.host, socket: raw });
+      return tlsConnect({ ...opts, secureContext: secureContextOf(gw, opts), servername: isIP(opts.host) ? '' : opts.host, socket: raw });
     };
     const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, {
       ca: pki.caPem,
@@ -592,6 +609,7 @@ async function main(): Promise<void> {
       'hub-prof': { type: 'string' },
       'ping-ms': { type: 'string' },
       'hub-node-arg': { type: 'string', multiple: true },
+      json: { type: 'string' },
     },
   });
   const num = (name: string, value: string | undefined, min: number): number | undefined => {
@@ -621,6 +639,9 @@ async function main(): Promise<void> {
   console.log(`\n${summary.text}`);
   const odd = results.flatMap((r) => [r.hub, r.bare]).filter((p) => p.overruns || p.strays || p.unexpectedFrames || p.closedEarly);
   for (const p of odd) console.log(`note: ${p.mode}: ${p.overruns} overruns, ${p.strays} stray answers, ${p.unexpectedFrames} unexpected frames, ${p.closedEarly} closed early`);
+  if (values.json !== undefined) {
+    writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown CPU', cores: cpus().length, options, runs: results }, null, 2)}\n`);
+  }
   if (!summary.met) process.exitCode = 1;
 }
 

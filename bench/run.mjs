@@ -1,23 +1,62 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark, one after the other (never in parallel: they measure CPU), each
-// as its own process so one cannot warm or pollute another. Figures go to docs/benchmarks.md by hand,
-// with the command and the machine. The open-file limit is raised to the hard limit first: the link
-// benchmark holds thousands of sockets in one process.
+// as its own process so one cannot warm or pollute another. Each writes its figures as JSON into
+// bench-results/ (git-ignored) and its table to stdout; docs/benchmarks.md quotes them by hand, with
+// the command, the machine and the date. The open-file limit is raised to the hard limit first: the
+// link and fleet benchmarks hold thousands of sockets per process.
+//
+//   node bench/run.mjs [name …]   runs only the named ones (codec, modbus-sim, link, fleet, peers,
+//                                 operator-click, agent); --quick runs small versions (a smoke test
+//                                 of the harness, not figures).
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
-const benches = ['codec', 'modbus-sim', 'link'];
 const root = join(import.meta.dirname, '..');
-process.stdout.write(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}\n`);
-let failed = 0;
-for (const name of benches) {
+const out = join(root, 'bench-results');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.filter((a) => !a.startsWith('--'));
+
+/** name → arguments (full run, quick run); null: the benchmark writes no JSON. */
+const benches = {
+  codec: { full: [], quick: [], json: false },
+  'modbus-sim': { full: [], quick: [], json: false },
+  // The secure-link issue's figure: 2,000 gateways × 4/s, hub against the bare echo, 3 runs.
+  link: { full: [], quick: ['--gateways', '200', '--seconds', '5', '--runs', '1'], json: true },
+  // Steady at 500/2,000/5,000, the highest sustainable rate, idle connections held, reconnect storm.
+  fleet: { full: [], quick: ['--steady', '200', '--rate-fleets', '200,400', '--idle', '500', '--storm', '500', '--seconds', '5'], json: true },
+  // Hub, echo, ocpp-rpc, MQTT through Mosquitto, both kinds of HTTPS polling. 500 gateways: at
+  // 2,000 the polling clients (one Node process for all gateways) would be the bottleneck.
+  peers: {
+    full: ['--gateways', '500', '--ramp-gateways', '1000', '--ramp-rates', '2,4,8,12,16,24,32'],
+    quick: ['--gateways', '100', '--seconds', '5', '--ramp-gateways', '0'],
+    json: true,
+  },
+  'operator-click': { full: [], quick: ['--clicks', '20'], json: true },
+  agent: { full: [], quick: ['--seconds', '10', '--warmup', '3'], json: true },
+};
+
+const unknown = only.filter((n) => !(n in benches));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')} (known: ${Object.keys(benches).join(', ')})\n`);
+  process.exit(2);
+}
+mkdirSync(out, { recursive: true });
+process.stdout.write(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${new Date().toISOString()}\n`);
+const failed = [];
+for (const [name, b] of Object.entries(benches)) {
+  if (only.length > 0 && !only.includes(name)) continue;
   process.stdout.write(`\n## ${name}\n\n`);
   const script = join(root, 'dist', 'bench', `${name}.js`);
+  const argv = [script, ...(quick ? b.quick : b.full), ...(b.json ? ['--json', join(out, `${name}.json`)] : [])];
   const r =
     process.platform === 'win32'
-      ? spawnSync(process.execPath, [script], { stdio: 'inherit' })
-      : spawnSync('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, script], { stdio: 'inherit' });
-  if (r.status !== 0) failed += 1;
+      ? spawnSync(process.execPath, argv, { stdio: 'inherit' })
+      : spawnSync('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...argv], { stdio: 'inherit' });
+  // Exit 1: the benchmark ran and a target was missed (it says which); anything else: it failed.
+  if (r.status !== 0) failed.push(`${name} (exit ${r.status ?? r.signal})`);
 }
-process.exitCode = failed ? 1 : 0;
+process.stdout.write(`\nJSON in ${out}${failed.length > 0 ? `\nmissed a target or failed: ${failed.join(', ')}` : ''}\n`);
+process.exitCode = failed.length > 0 ? 1 : 0;
