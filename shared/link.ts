@@ -48,8 +48,16 @@ export const CLOSE_CODES = {
 } as const satisfies Partial<Record<ErrorCode, number>>;
 
 export const LINK_DEFAULTS = Object.freeze({
-  /** Ping interval; a peer that misses two pongs is closed. */
-  pingIntervalMs: 15_000,
+  /**
+   * The hub pings every session once per interval. The hub cuts a session whose last two pings went
+   * unanswered: a black-holed link is cut 2–3 intervals after its last pong (16–24 s). The agent
+   * drops a link on which nothing (ping, pong or message) arrived for 2.5 intervals (20 s). 8 s keeps
+   * both under the 30 s the fault suite asserts (docs/operations.md, "Fault suite"), with room for a
+   * late timer on a busy hub: at 10 s the hub's worst case would be 30 s exactly.
+   */
+  pingIntervalMs: 8_000,
+  /** The agent drops a link silent for this many of the hub's ping intervals (as the welcome states them). */
+  agentSilenceIntervals: 2.5,
   /** TLS handshake must finish within this. */
   handshakeTimeoutMs: 10_000,
   /** After connecting, hello must arrive within this. */

@@ -400,7 +400,7 @@ export class LinkClient {
     const { ws, connection } = session;
     this.state = 'connected';
     this.reconnector.connected();
-    this.livenessWindowMs = Math.round(2.5 * welcome.pingIntervalSeconds * 1000);
+    this.livenessWindowMs = Math.round(LINK_DEFAULTS.agentSilenceIntervals * welcome.pingIntervalSeconds * 1000);
     this.alive();
     const ageMs = jittered(this.options.maxConnectionAgeMs ?? LINK_DEFAULTS.maxConnectionAgeMs, 0.1, this.random);
     this.sessionTimer(ageMs, () => {
@@ -427,7 +427,10 @@ export class LinkClient {
 
   private livenessWindowMs = 0;
 
-  /** The hub pings every pingInterval; silence for 2.5 intervals means a half-open link. */
+  /**
+   * The hub pings every pingInterval; silence for 2.5 intervals means a half-open link (a path that
+   * black-holes traffic sends no FIN or RST, so only this timer ends it: 20 s at the default 8 s).
+   */
   private alive(): void {
     if (this.state !== 'connected' || this.livenessWindowMs <= 0) return;
     clearTimeout(this.livenessTimer);
