@@ -180,6 +180,14 @@ export class LinkServer {
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: LINK_DEFAULTS.maxPayloadBytes,
+      // Our peers send each XML document as one frame; nothing legitimate fragments a message of at
+      // most 64 KiB into more than a few frames. ws's default (16,384 fragments) let one gateway pin
+      // ~5 MB of one-byte fragments and stall the hub's event loop for the others (1008 on excess).
+      maxFragments: 64,
+      // ws's default, set explicitly (STYLE.md): raw chunks queued before parsing. (ws's other
+      // limit here, maxPendingAutoPongs = 60, is not in @types/ws; its default cuts a peer that
+      // pings without reading, as test/security/abuse.test.ts checks.)
+      maxBufferedChunks: 256 * 1024,
       perMessageDeflate: false,
       clientTracking: false,
     });
@@ -208,13 +216,26 @@ export class LinkServer {
   /** Starts listening; resolves once the port is bound. */
   static async start(options: LinkServerOptions): Promise<LinkServer> {
     const crl = options.crlPath ? await loadCrl(options.crlPath, options.caPem) : undefined;
+    const handshakeTimeout = Math.min(options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs, 10_000);
     const server = createServer({
       ...hubTlsContext(options, crl?.pem),
       requestCert: true,
       // Judged in the upgrade handler so each refusal gets its reason and an HTTP answer.
       rejectUnauthorized: false,
-      handshakeTimeout: Math.min(options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs, 10_000),
+      handshakeTimeout,
+      // After the TLS handshake (which needs no certificate: that is judged at the upgrade) the
+      // upgrade request must be complete within the same time. Node's defaults (60 s for the
+      // headers, checked every 30 s) let anyone hold a connection for up to 90 s by dripping header
+      // bytes (test/security/abuse.test.ts). Upgraded sockets leave the HTTP server's list, so these
+      // limits never touch a session.
+      headersTimeout: handshakeTimeout,
+      requestTimeout: handshakeTimeout,
+      connectionsCheckingInterval: 1000,
     });
+    // headersTimeout starts with the first byte of a request; a peer that sends nothing at all after
+    // the handshake was held forever (no idle timeout by default). ws clears this on upgrade
+    // (setSocket → setTimeout(0)), so it only ever cuts connections that never became sessions.
+    server.setTimeout(handshakeTimeout);
     const link = new LinkServer(server, options);
     link.crl = crl;
     link.install();
