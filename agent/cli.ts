@@ -1,15 +1,15 @@
+/**
+ * The `lmgw-agent` command line. Each command loads what it needs when it runs (dynamic imports):
+ * a running agent never loads the CA and CSR code that only `enroll` uses, and `enroll` never loads
+ * Modbus, SQLite or the link. On a small gateway every module held in memory counts (docs/operations.md).
+ */
+// First, before any other module is evaluated: V8 settings for a small gateway (see heap.ts).
+import './heap.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino, type Level, type Logger } from 'pino';
-import { writeExclusive } from '../certs/ca.js';
-import { createGatewayCsr } from '../certs/csr.js';
 import { LmgwError } from '../shared/errors.js';
-import { loadAgentConfig, readAgentTls } from './config.js';
-import { probeDevices, startAgent } from './daemon.js';
-import { linkUrl } from './link/client.js';
-import { selectProxy } from './link/proxy.js';
-import { connectTls } from './link/tls-connect.js';
 import { AGENT_VERSION } from './version.js';
 
 const HELP = `lmgw-agent ${AGENT_VERSION} — the LMGW gateway agent
@@ -127,6 +127,7 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
       const logger = agentLogger(io.env);
       // Listen for the signal from the start: a SIGTERM while the devices are read still stops cleanly.
       const stopping = io.stopSignal();
+      const [{ loadAgentConfig, readAgentTls }, { startAgent }] = await Promise.all([import('./config.js'), import('./daemon.js')]);
       const config = loadAgentConfig(configPath, io.env);
       const tls = readAgentTls(config);
       logger.info(
@@ -152,6 +153,7 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
       const outDir = resolve(required(str('out'), '--out'));
       const keyFile = join(outDir, 'gateway.key');
       const csrFile = join(outDir, `${id}.csr`);
+      const [{ writeExclusive }, { createGatewayCsr }] = await Promise.all([import('../certs/ca.js'), import('../certs/csr.js')]);
       // Validates the id and makes the key before anything touches the disk.
       const { keyPem, csrPem } = await createGatewayCsr(id);
       try {
@@ -177,6 +179,13 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
     }
     case 'check': {
       const configPath = required(str('config'), '--config');
+      const [{ loadAgentConfig, readAgentTls }, { probeDevices }, { linkUrl }, { selectProxy }, { connectTls }] = await Promise.all([
+        import('./config.js'),
+        import('./daemon.js'),
+        import('./link/client.js'),
+        import('./link/proxy.js'),
+        import('./link/tls-connect.js'),
+      ]);
       const config = loadAgentConfig(configPath, io.env);
       const tls = readAgentTls(config);
       const deviceCount = config.deviceSetups.length;

@@ -7,6 +7,12 @@
  * commits on a power cut, and the agent then could reuse a telemetry seq the hub has already stored
  * (the hub would drop the new batch as a replay) or execute a command id a second time. The agent
  * commits about once a second, so the fsync per commit costs nothing that matters.
+ *
+ * Every commit is FULL; what keeps their number down is the stores: statements prepared once, one
+ * transaction per command result (with its channel states), channel rows written only when they
+ * changed, and telemetry acks applied in the next sample's transaction (agent/telemetry/store.ts).
+ * A per-table NORMAL was considered and refused: the commit that could be lost on a power cut is
+ * always one of the above (a telemetry seq, a command record, a timer), and none of them may be.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -14,6 +20,7 @@ import { dirname } from 'node:path';
 import { LmgwError } from '../shared/errors.js';
 
 export type AgentDb = Database.Database;
+export type AgentStatement = Database.Statement;
 
 const SCHEMA_VERSION = 1;
 
@@ -70,6 +77,9 @@ export function openAgentDb(path: string): AgentDb {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
+    // The database is small and its hot pages (open batch, recent command ids) few; the OS page
+    // cache holds the rest. SQLite's default (2 MiB per connection) is RSS the agent does not need.
+    db.pragma('cache_size = -512');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new LmgwError('CONFIG_INVALID', `the agent database ${path} is from a newer agent (schema ${version}); refusing to use it`);
@@ -84,12 +94,33 @@ export function openAgentDb(path: string): AgentDb {
   return db;
 }
 
+const prepared = new WeakMap<AgentDb, Map<string, AgentStatement>>();
+
+/**
+ * The statement for `sql` on `db`, prepared on first use and kept for the life of the connection:
+ * the agent runs the same few statements every second, and preparing them each time was a
+ * measurable part of its CPU.
+ */
+export function statement(db: AgentDb, sql: string): AgentStatement {
+  let statements = prepared.get(db);
+  if (!statements) {
+    statements = new Map();
+    prepared.set(db, statements);
+  }
+  let stmt = statements.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    statements.set(sql, stmt);
+  }
+  return stmt;
+}
+
 export function getMeta(db: AgentDb, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  const row = statement(db, 'SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
   return row?.value;
 }
 
 export function setMeta(db: AgentDb, key: string, value: string | undefined): void {
-  if (value === undefined) db.prepare('DELETE FROM meta WHERE key = ?').run(key);
-  else db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  if (value === undefined) statement(db, 'DELETE FROM meta WHERE key = ?').run(key);
+  else statement(db, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
 }

@@ -8,7 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
-import { verifyOcspResponse } from '../../certs/ocsp.js';
+import type { verifyOcspResponse } from '../../certs/ocsp-verify.js';
 import { type ErrorCode, LmgwError } from '../../shared/errors.js';
 import { LINK_DEFAULTS, TLS_PROFILE } from '../../shared/link.js';
 import { openTunnel, parseProxyUrl } from './proxy.js';
@@ -181,20 +181,45 @@ export async function connectTls(options: TlsConnectOptions): Promise<TlsConnect
     });
     socket.once('close', () => fail(new LmgwError('LINK_CONNECT_FAILED', `${target} closed the connection during the TLS handshake`)));
 
+    function failWith(err: unknown): void {
+      fail(err instanceof LmgwError ? err : new LmgwError('LINK_CONNECT_FAILED', `checking ${target}: ${(err as Error).message}`, { cause: err }));
+    }
+    function settle(connection: TlsConnection): void {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve(connection);
+    }
     function onSecure(): void {
+      let checked: { connection: TlsConnection; leaf: X509Certificate };
       try {
-        const connection = check();
-        if (settled) return;
-        settled = true;
-        cleanup();
-        resolve(connection);
+        checked = check();
       } catch (err) {
-        fail(err instanceof LmgwError ? err : new LmgwError('LINK_CONNECT_FAILED', `checking ${target}: ${(err as Error).message}`, { cause: err }));
+        failWith(err);
+        return;
       }
+      const stapled = staple;
+      if (!stapled) {
+        settle(checked.connection);
+        return;
+      }
+      // The verifier is loaded on the first stapled handshake only (see certs/ocsp-verify.ts); the
+      // socket stays unused meanwhile, and the handshake timer, close and abort still end it.
+      loadOcspVerifier().then(
+        (verify) => {
+          if (settled) return;
+          try {
+            settle(checkStaple(verify, stapled, checked));
+          } catch (err) {
+            failWith(err);
+          }
+        },
+        failWith,
+      );
     }
     socket.once('secureConnect', onSecure);
 
-    function check(): TlsConnection {
+    function check(): { connection: TlsConnection; leaf: X509Certificate } {
       const peer: PeerCertificate = socket.getPeerCertificate(true);
       if (!peer.raw || peer.raw.length === 0) throw new LmgwError('LINK_CONNECT_FAILED', `${target} presented no certificate`);
       const leaf = new X509Certificate(peer.raw);
@@ -221,28 +246,41 @@ export async function connectTls(options: TlsConnectOptions): Promise<TlsConnect
       if (mismatch) {
         throw new LmgwError('LINK_SERVER_IDENTITY', `the console certificate (${subject}) does not name "${identityName}": ${mismatch.message}`);
       }
-      let ocsp: TlsConnection['ocsp'] = 'none';
-      if (staple) {
-        const status = verifyOcspResponse(staple, options.caPem, leaf.serialNumber, options.now?.() ?? new Date());
-        if (status.status === 'revoked') {
-          throw new LmgwError('LINK_SERVER_REVOKED', `the console certificate (${subject}, serial ${leaf.serialNumber}) is revoked since ${status.revocationTime?.toISOString() ?? 'an unknown time'} (stapled OCSP)`);
-        }
-        if (status.status !== 'good') {
-          throw new LmgwError('LINK_OCSP_STAPLE', `the stapled OCSP response says "${status.status}" for the console certificate ${leaf.serialNumber}`);
-        }
-        ocsp = 'good';
-      }
-      return {
+      const connection: TlsConnection = {
         socket,
         viaProxy: proxy !== undefined,
         ...(proxy ? { proxy: proxy.redacted } : {}),
-        ocsp,
+        ocsp: 'none',
         subject,
         serial: leaf.serialNumber.toLowerCase(),
         protocol: socket.getProtocol(),
       };
+      return { connection, leaf };
+    }
+
+    /** A stapled OCSP response must verify and say good; then the connection reports it. */
+    function checkStaple(verify: OcspVerifier, stapled: Buffer, { connection, leaf }: { connection: TlsConnection; leaf: X509Certificate }): TlsConnection {
+      const status = verify(stapled, options.caPem, leaf.serialNumber, options.now?.() ?? new Date());
+      if (status.status === 'revoked') {
+        throw new LmgwError(
+          'LINK_SERVER_REVOKED',
+          `the console certificate (${connection.subject}, serial ${leaf.serialNumber}) is revoked since ${status.revocationTime?.toISOString() ?? 'an unknown time'} (stapled OCSP)`,
+        );
+      }
+      if (status.status !== 'good') {
+        throw new LmgwError('LINK_OCSP_STAPLE', `the stapled OCSP response says "${status.status}" for the console certificate ${leaf.serialNumber}`);
+      }
+      return { ...connection, ocsp: 'good' };
     }
   });
+}
+
+type OcspVerifier = typeof verifyOcspResponse;
+
+/** certs/ocsp-verify.js, imported when first needed (a console that staples nothing never loads it). */
+async function loadOcspVerifier(): Promise<OcspVerifier> {
+  const verifier = await import('../../certs/ocsp-verify.js');
+  return verifier.verifyOcspResponse;
 }
 
 function oneLine(name: string): string {

@@ -198,10 +198,15 @@ export class CommandExecutor {
         this.log.warn({ id: command.id, code: plan.code, reason: plan.message }, 'command rejected');
         return result;
       }
-      this.store.startCommand(command.id, receivedAt, command.deadline);
-      const result = await this.apply(plan);
-      this.store.finishCommand(command.id, result, receivedAt, command.deadline);
-      this.log.info({ id: command.id, op: command.op, status: result.status, code: result.status === 'ok' ? undefined : result.code }, 'command executed');
+      // A read switches nothing, so executing one twice does no harm: it needs no "started" record,
+      // only the done record below (a repeated id still gets the stored result, as the hub expects).
+      // Shed and restore commit "started" before the LM is touched — the guard against a second execution.
+      if (command.op !== 'read') this.store.startCommand(command.id, receivedAt, command.deadline);
+      const result = await this.apply(plan, undefined, false);
+      // The result and the channel states read back with it in one commit.
+      this.store.finishCommand(command.id, result, receivedAt, command.deadline, this.states.values());
+      // Debug only: the daemon logs one info line per command with the result and whether it was sent.
+      this.log.debug({ id: command.id, op: command.op, status: result.status, code: result.status === 'ok' ? undefined : result.code }, 'command executed');
       return result;
     });
   }
@@ -259,8 +264,11 @@ export class CommandExecutor {
     return { ...base, changes, read, shedSeconds: command.op === 'shed' ? command.durationSeconds : undefined };
   }
 
-  /** Switches and reads back; the result and the channel states reflect what was read, not what was asked. */
-  private async apply(plan: Plan, reason?: AutoRestoreReason): Promise<ResultMessage> {
+  /**
+   * Switches and reads back; the result and the channel states reflect what was read, not what was
+   * asked. With `save` false the caller commits the channel states (with the command's result).
+   */
+  private async apply(plan: Plan, reason?: AutoRestoreReason, save = true): Promise<ResultMessage> {
     this.generation++;
     const now = this.now();
     const wanted = new Map<number, boolean>();
@@ -287,7 +295,7 @@ export class CommandExecutor {
       }),
     ]);
 
-    this.applyReadings(readings, now, plan, wanted, reason);
+    this.applyReadings(readings, now, plan, wanted, reason, save);
 
     const relays = readings.flatMap((r) => r.relays).sort((a, b) => a.channel - b.channel);
     const kw = Math.round(readings.reduce((sum, r) => sum + r.kw, 0) * 1_000) / 1_000;
@@ -297,7 +305,7 @@ export class CommandExecutor {
   }
 
   /** Channel states from read-backs; timers armed for what is really off, cleared for what is really on. */
-  private applyReadings(readings: readonly DeviceReading[], now: number, plan: Plan | undefined, wanted: ReadonlyMap<number, boolean>, reason?: AutoRestoreReason): void {
+  private applyReadings(readings: readonly DeviceReading[], now: number, plan: Plan | undefined, wanted: ReadonlyMap<number, boolean>, reason?: AutoRestoreReason, save = true): void {
     let changed = false;
     for (const relay of readings.flatMap((r) => r.relays)) {
       const state = this.states.get(relay.channel);
@@ -327,7 +335,8 @@ export class CommandExecutor {
         this.retryAt.delete(relay.channel);
       }
     }
-    this.store.saveChannels(this.states.values());
+    // Writes only the channels whose row changed: an unchanged reading costs no commit.
+    if (save) this.store.saveChannels(this.states.values());
     if (changed) this.events.emit('changed');
     if (reason === undefined) this.schedule();
   }

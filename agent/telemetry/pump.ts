@@ -95,6 +95,8 @@ export class TelemetryPump {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.sampling;
+    // Acks not yet on disk: a clean stop writes them, so the next start replays nothing needlessly.
+    this.store.flush();
   }
 
   setLinkUp(up: boolean): void {
