@@ -75,6 +75,8 @@ export interface IdleResult {
 
 export interface StormResult {
   gateways: number;
+  /** The first connection of the whole fleet, 64 handshakes at a time: the hub's handshake rate without a storm. */
+  connectSeconds: number;
   /** From the kill until every gateway had a session again. */
   allBackSeconds: number;
   /** From the new hub listening until every gateway was back. */
@@ -86,6 +88,10 @@ export interface StormResult {
   perSecond: number[];
   /** Connection attempts (refused ones included) during the storm. */
   attempts: number;
+  /** The new hub's CPU from its start until all were back, per gateway: what one reconnection costs the hub. */
+  hubCpuMsPerReconnect: number;
+  /** The gateway workers' CPU over the same time, per gateway (the simulated agents' side of the handshakes and the refused attempts). */
+  clientCpuMsPerReconnect: number;
 }
 
 class WorkerProcess {
@@ -93,7 +99,9 @@ class WorkerProcess {
   private readonly child: ChildProcess;
 
   constructor() {
-    this.child = fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // LMGW_BENCH_WORKER_NODE_ARGS: Node flags for the gateway workers, for diagnosis (e.g. --cpu-prof).
+    const execArgv = (process.env.LMGW_BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    this.child = fork(WORKER_SCRIPT, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (m: FromWorker) => {
       if (m.type === 'failed') {
         for (const w of this.waiting.splice(0)) w.reject(new Error(`gateway worker failed: ${m.message}`));
@@ -129,10 +137,14 @@ function startMessage(mode: HubMode, pki: BenchPki, crlPath: string, extra: { po
   return { type: 'start' as const, mode, caPem: pki.caPem, certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, crlPath, crlPem: pki.crlPem, ...extra };
 }
 
-/** Splits `gateways` over as many workers as the open-file limit needs. */
+/**
+ * Splits `gateways` over worker processes: as many as the open-file limit needs, and at least two, so
+ * the client side of thousands of TLS handshakes (each gateway signs its CertificateVerify) can use
+ * both cores while the server waits on it.
+ */
 function shares(gateways: number): { from: number; to: number }[] {
   const perWorker = Math.max(1, (openFileLimit() ?? 20_000) - FD_RESERVE);
-  const count = Math.max(1, Math.ceil(gateways / perWorker));
+  const count = Math.min(gateways, Math.max(2, Math.ceil(gateways / perWorker)));
   const size = Math.ceil(gateways / count);
   return Array.from({ length: count }, (_, i) => ({ from: i * size, to: Math.min(gateways, (i + 1) * size) }));
 }
@@ -235,11 +247,15 @@ async function idle(pki: BenchPki, pkiFile: string, crlPath: string, gateways: n
 async function storm(pki: BenchPki, pkiFile: string, crlPath: string, gateways: number, limitSeconds: number): Promise<StormResult> {
   log(`storm: ${gateways} gateways, the hub killed and restarted`);
   let server = HubProcess.start(undefined);
-  const workers = shares(Math.max(gateways, 2)).map((share) => ({ share, worker: new WorkerProcess() }));
+  const workers = shares(gateways).map((share) => ({ share, worker: new WorkerProcess() }));
   try {
     const { port } = await server.call(startMessage('hub', pki, crlPath, { maxConnections: gateways + 100 }), 'listening');
+    const t0 = performance.now();
     await Promise.all(workers.map(({ share, worker }) => worker.call({ type: 'connect', port, mode: 'hub', pkiFile, from: share.from, to: share.to, reconnect: true }, 'connected')));
-    log(`  all ${gateways} connected; killing the hub`);
+    const connectSeconds = (performance.now() - t0) / 1000;
+    log(`  all ${gateways} connected in ${connectSeconds.toFixed(1)} s (64 handshakes at a time); killing the hub`);
+    const atKill = await Promise.all(workers.map(({ worker }) => worker.call({ type: 'status' }, 'status')));
+    const clientCpuAtKill = atKill.reduce((sum, s) => sum + s.cpuUs, 0);
     for (const { worker } of workers) worker.tell({ type: 'mark' });
     const killedAt = performance.now();
     await server.kill();
@@ -248,13 +264,15 @@ async function storm(pki: BenchPki, pkiFile: string, crlPath: string, gateways: 
     const listeningAt = performance.now();
     log(`  the new hub listens after ${((listeningAt - killedAt) / 1000).toFixed(2)} s`);
     let back = 0;
+    let hubCpuUs = 0;
     while (back < gateways) {
       if (performance.now() - killedAt > limitSeconds * 1000) throw new Error(`only ${back} of ${gateways} back after ${limitSeconds} s`);
       await sleep(200);
-      back = (await server.call({ type: 'count' }, 'count')).connected;
+      ({ connected: back, cpuUs: hubCpuUs } = await server.call({ type: 'count' }, 'count'));
     }
     const allBackAt = performance.now();
     const statuses = await Promise.all(workers.map(({ worker }) => worker.call({ type: 'status' }, 'status')));
+    const clientCpuUs = statuses.reduce((sum, s) => sum + s.cpuUs, 0) - clientCpuAtKill;
     // Worker clocks are relative to their own mark, sent with the kill (within a millisecond of it).
     const times = statuses.flatMap((s) => s.backAt).map((ms) => ms / 1000).sort((a, b) => a - b);
     const at = (p: number): number => times[Math.min(times.length - 1, Math.ceil(p * times.length) - 1)] ?? Number.NaN;
@@ -262,12 +280,15 @@ async function storm(pki: BenchPki, pkiFile: string, crlPath: string, gateways: 
     for (const t of times) perSecond[Math.floor(t)] = (perSecond[Math.floor(t)] ?? 0) + 1;
     const result: StormResult = {
       gateways,
+      connectSeconds,
       allBackSeconds: (allBackAt - killedAt) / 1000,
       afterListeningSeconds: (allBackAt - listeningAt) / 1000,
       restartSeconds: (listeningAt - killedAt) / 1000,
       backAt: { p50: at(0.5), p90: at(0.9), p99: at(0.99) },
       perSecond: Array.from(perSecond, (n) => n ?? 0),
       attempts: statuses.reduce((sum, s) => sum + s.attempts, 0),
+      hubCpuMsPerReconnect: hubCpuUs / 1000 / gateways,
+      clientCpuMsPerReconnect: clientCpuUs / 1000 / gateways,
     };
     log(`  all back ${result.allBackSeconds.toFixed(1)} s after the kill (${result.afterListeningSeconds.toFixed(1)} s after the new hub listened); ${result.attempts} attempts; per second: ${result.perSecond.join(' ')}`);
     return result;
@@ -363,6 +384,8 @@ export function formatFleetReport(r: FleetReport): string {
       `- ${s.gateways.toLocaleString('en-US')} gateways: all back ${f(s.allBackSeconds)} s after the kill (the new hub listened after ${f(s.restartSeconds, 2)} s; ${f(s.afterListeningSeconds)} s after that); ` +
         `50 % back at ${f(s.backAt.p50)} s, 90 % at ${f(s.backAt.p90)} s, 99 % at ${f(s.backAt.p99)} s; ${s.attempts.toLocaleString('en-US')} connection attempts`,
       `- back per second after the kill: ${s.perSecond.join(' ')}`,
+      `- for comparison, the fleet's first connection (64 handshakes at a time, no storm): ${f(s.connectSeconds)} s`,
+      `- CPU per gateway brought back: the hub ${f(s.hubCpuMsPerReconnect, 2)} ms (${f((s.hubCpuMsPerReconnect * s.gateways) / 1000)} s in all), the simulated agents ${f(s.clientCpuMsPerReconnect, 2)} ms (${f((s.clientCpuMsPerReconnect * s.gateways) / 1000)} s in all, refused attempts included) — on this machine both share the same cores`,
       `- target all back within 30 s: ${verdict(s.allBackSeconds <= 30)}`,
     );
   }

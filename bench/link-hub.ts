@@ -62,7 +62,7 @@ export interface WindowReport {
 export type FromHub =
   | { type: 'listening'; port: number }
   | { type: 'sample'; memory: MemorySample }
-  | { type: 'count'; connected: number }
+  | { type: 'count'; connected: number; cpuUs: number }
   | { type: 'load-started'; peers: number }
   | { type: 'window-started' }
   | { type: 'window'; report: WindowReport }
@@ -228,7 +228,7 @@ function main(): void {
       case 'sample':
         return reply({ type: 'sample', memory: memory(server) });
       case 'count':
-        return reply({ type: 'count', connected: server?.connected() ?? 0 });
+        return reply({ type: 'count', connected: server?.connected() ?? 0, cpuUs: ((c) => c.user + c.system)(process.cpuUsage()) });
       case 'load': {
         // A new rate replaces the old one (the fleet benchmark steps the rate up on one fleet).
         clearInterval(loadTimer);

@@ -68,6 +68,13 @@ export const LINK_DEFAULTS = Object.freeze({
   messagesPerSecond: 50,
   messageBurst: 200,
   maxConnections: 10_000,
+  /**
+   * TLS handshakes in progress at once; a connection beyond this is closed as soon as it is
+   * accepted, before any TLS work, and its agent retries after its jittered back-off. In a reconnect
+   * storm this keeps the hub's CPU on handshakes that finish, instead of on thousands at once that
+   * would run into the handshake timeout and be lost.
+   */
+  maxPendingHandshakes: 256,
   /** Retry-After (s) sent with an overload refusal. */
   overloadRetryAfterSeconds: 30,
   /** The agent re-handshakes after this (±10 %), so revocation is re-checked. */

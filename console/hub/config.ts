@@ -90,6 +90,7 @@ export const HubConfigSchema = z
       .object({
         pingIntervalSeconds: z.number().int().min(1).max(3600).default(LINK_DEFAULTS.pingIntervalMs / 1000),
         maxConnections: z.number().int().min(1).max(1_000_000).default(LINK_DEFAULTS.maxConnections),
+        maxPendingHandshakes: z.number().int().min(1).max(100_000).default(LINK_DEFAULTS.maxPendingHandshakes),
         messagesPerSecond: z.number().int().min(1).max(10_000).default(LINK_DEFAULTS.messagesPerSecond),
         messageBurst: z.number().int().min(1).max(100_000).default(LINK_DEFAULTS.messageBurst),
         telemetryIntervalSeconds: z.number().int().min(1).max(3600).default(1),
@@ -98,6 +99,7 @@ export const HubConfigSchema = z
       .default({
         pingIntervalSeconds: LINK_DEFAULTS.pingIntervalMs / 1000,
         maxConnections: LINK_DEFAULTS.maxConnections,
+        maxPendingHandshakes: LINK_DEFAULTS.maxPendingHandshakes,
         messagesPerSecond: LINK_DEFAULTS.messagesPerSecond,
         messageBurst: LINK_DEFAULTS.messageBurst,
         telemetryIntervalSeconds: 1,

@@ -45,6 +45,7 @@ export function hubOptionsFromConfig(i: HubOptionsInputs): HubOptions {
       ...(config.tls.ocspStaple ? { ocspStaplePath: config.tls.ocspStaple } : {}),
       pingIntervalMs: config.link.pingIntervalSeconds * 1000,
       maxConnections: config.link.maxConnections,
+      maxPendingHandshakes: config.link.maxPendingHandshakes,
       messagesPerSecond: config.link.messagesPerSecond,
       messageBurst: config.link.messageBurst,
       telemetryIntervalSeconds: config.link.telemetryIntervalSeconds,

@@ -2,6 +2,7 @@ import { randomBytes, constants as cryptoConstants } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
@@ -32,6 +33,8 @@ export interface LinkServerOptions {
   handshakeTimeoutMs?: number;
   helloTimeoutMs?: number;
   maxConnections?: number;
+  /** TLS handshakes in progress at once (LINK_DEFAULTS.maxPendingHandshakes); more are closed on accept. */
+  maxPendingHandshakes?: number;
   messagesPerSecond?: number;
   messageBurst?: number;
   overloadRetryAfterSeconds?: number;
@@ -169,6 +172,7 @@ export class LinkServer {
       handshakeTimeoutMs: Math.min(options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs, 10_000),
       helloTimeoutMs: options.helloTimeoutMs ?? LINK_DEFAULTS.helloTimeoutMs,
       maxConnections: options.maxConnections ?? LINK_DEFAULTS.maxConnections,
+      maxPendingHandshakes: options.maxPendingHandshakes ?? LINK_DEFAULTS.maxPendingHandshakes,
       messagesPerSecond: options.messagesPerSecond ?? LINK_DEFAULTS.messagesPerSecond,
       messageBurst: options.messageBurst ?? LINK_DEFAULTS.messageBurst,
       overloadRetryAfterSeconds: options.overloadRetryAfterSeconds ?? LINK_DEFAULTS.overloadRetryAfterSeconds,
@@ -302,6 +306,7 @@ export class LinkServer {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('LMGW link: WebSocket only\n');
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.admitHandshakes();
     this.server.on('tlsClientError', (err, socket) => {
       this.log.debug({ remote: remoteOf(socket), err: err.message }, 'TLS handshake failed');
     });
@@ -336,6 +341,54 @@ export class LinkServer {
     }
     this.pingTimer = setInterval(() => this.heartbeat(), this.o.pingIntervalMs / HEARTBEAT_SLICES);
     this.pingTimer.unref();
+  }
+
+  /**
+   * At most maxPendingHandshakes TLS handshakes at a time. A TCP connection beyond that is closed the
+   * moment it is accepted — before its ClientHello is read, so it costs no cryptography — and its
+   * agent comes back after its jittered back-off. Without this, a hub restarted under 10,000 agents
+   * starts thousands of handshakes at once, finishes few of them inside the handshake timeout and
+   * spends its CPU on handshakes that are thrown away (bench/fleet.ts, storm). So that silent
+   * connections cannot hold every slot for the whole handshake timeout, a handshake still pending
+   * after STALE_HANDSHAKE_MS gives its slot to a newcomer when all slots are taken: locking agents
+   * out then takes a steady stream of new connections, which is what a firewall's rate limit stops.
+   */
+  private admitHandshakes(): void {
+    // In progress, oldest first, by the peer's address and port (unique among open connections).
+    const pending = new Map<string, { socket: Socket; since: number }>();
+    let shed = 0;
+    let shedReport: NodeJS.Timeout | undefined;
+    const report = (): void => {
+      shed += 1;
+      // One line per second at most, however many are shed.
+      shedReport ??= setTimeout(() => {
+        this.log.warn({ closed: shed, limit: this.o.maxPendingHandshakes }, 'connections closed on accept: TLS handshakes at the limit');
+        shed = 0;
+        shedReport = undefined;
+      }, 1000).unref();
+    };
+    this.server.on('connection', (socket: Socket) => {
+      if (socket.remoteAddress === undefined) return;
+      const key = [socket.remoteAddress, ':', socket.remotePort ?? ''].join('');
+      const now = Date.now();
+      if (pending.size >= this.o.maxPendingHandshakes) {
+        const [oldestKey, oldest] = pending.entries().next().value ?? [];
+        if (oldestKey === undefined || oldest === undefined || now - oldest.since < STALE_HANDSHAKE_MS) {
+          socket.destroy();
+          return report();
+        }
+        pending.delete(oldestKey);
+        oldest.socket.destroy();
+        report();
+      }
+      pending.set(key, { socket, since: now });
+      socket.once('close', () => {
+        if (pending.get(key)?.socket === socket) pending.delete(key);
+      });
+    });
+    this.server.on('secureConnection', (tls: TLSSocket) => {
+      pending.delete([tls.remoteAddress ?? '', ':', tls.remotePort ?? ''].join(''));
+    });
   }
 
   /** A new CRL: new TLS context (fresh session-ticket keys), and revoked sessions closed at once. */
@@ -565,6 +618,9 @@ export class LinkServer {
 
 /** ws.send options for an encoded message handed over as a Buffer. */
 const TEXT_FRAME = Object.freeze({ binary: false });
+
+/** A TLS handshake pending longer than this may lose its slot to a newcomer (see admitHandshakes). */
+const STALE_HANDSHAKE_MS = 5000;
 
 /** Slices of the ping interval; sessions are spread over them round-robin. */
 const HEARTBEAT_SLICES = 16;

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateAuthority } from '../../../../certs/ca.js';
 import { EKU } from '../../../../certs/profiles.js';
@@ -177,6 +178,38 @@ describe('sessions', () => {
       expect(b).toMatchObject({ kind: 'refused', status: 503, refusal: 'LINK_OVERLOADED', retryAfter: '7' });
       if (a.kind === 'open') a.ws.close();
     } finally {
+      await small.close();
+    }
+  });
+
+  it('beyond the pending-handshake limit a connection is closed on accept, and a stalled handshake gives up its slot after 5 s', async () => {
+    const small = await startHub({ maxPendingHandshakes: 2 });
+    const silent: Socket[] = [];
+    const open = (): Promise<{ socket: Socket; closedAfterMs: Promise<number> }> =>
+      new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const socket = netConnect(small.port, '127.0.0.1', () => resolve({ socket, closedAfterMs: new Promise((r) => socket.once('close', () => r(Date.now() - t0))) }));
+        socket.on('error', () => undefined);
+        socket.once('error', reject);
+        silent.push(socket);
+      });
+    try {
+      // Two TCP connections that never send a ClientHello take both slots.
+      const first = await open();
+      await open();
+      // A third is closed at once, before any TLS: no handshake work for the hub.
+      const third = await open();
+      expect(await third.closedAfterMs).toBeLessThan(1000);
+      // A real gateway meanwhile is refused the same way (its TLS connection fails) …
+      await expect(dial(small.port, await gateway('pending-a'))).rejects.toThrow(/ECONNRESET|socket disconnected|socket hang up/);
+      // … until the oldest silent handshake has waited 5 s: then a newcomer takes its slot.
+      await new Promise((r) => setTimeout(r, 5200));
+      const d = await dial(small.port, await gateway('pending-b'));
+      expect(d.kind).toBe('open');
+      expect(await first.closedAfterMs).toBeGreaterThanOrEqual(5000);
+      if (d.kind === 'open') d.ws.close();
+    } finally {
+      for (const s of silent) s.destroy();
       await small.close();
     }
   });
