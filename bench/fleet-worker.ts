@@ -78,8 +78,8 @@ function main(): void {
       }
       case 'stop':
         if (fleet) await closeFleet(fleet);
-        reply({ type: 'stopped' });
-        process.disconnect();
+        // Exit rather than wait for the reconnection timers still pending (up to a minute of back-off).
+        process.send?.({ type: 'stopped' } satisfies FromWorker, () => process.exit(0));
         return;
     }
   };

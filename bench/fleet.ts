@@ -22,7 +22,6 @@
  * sustainable rate ≥ 0.9× the echo's; 20,000 held at ≤ 1.15× the echo's RSS per connection;
  * 10,000 back within 30 s of a hub restart.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { closeFleet, connectFleet, HubProcess, machineBusyUs, measurePeer, newFleet, openFileLimit, sleep, type PeerResult } from './link.js';
 import type { HubMode, MemorySample, WindowReport } from './link-hub.js';
 import type { FromWorker, ToWorker } from './fleet-worker.js';
+import { IpcChild } from './ipc-child.js';
 import { makeBenchPki, type BenchPki } from './link-pki.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./fleet-worker.js', import.meta.url));
@@ -94,43 +94,12 @@ export interface StormResult {
   clientCpuMsPerReconnect: number;
 }
 
-class WorkerProcess {
-  private readonly waiting: { type: FromWorker['type']; resolve: (m: FromWorker) => void; reject: (e: Error) => void }[] = [];
-  private readonly child: ChildProcess;
-
-  constructor() {
-    // LMGW_BENCH_WORKER_NODE_ARGS: Node flags for the gateway workers, for diagnosis (e.g. --cpu-prof).
-    const execArgv = (process.env.LMGW_BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-    this.child = fork(WORKER_SCRIPT, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.child.on('message', (m: FromWorker) => {
-      if (m.type === 'failed') {
-        for (const w of this.waiting.splice(0)) w.reject(new Error(`gateway worker failed: ${m.message}`));
-        return;
-      }
-      const i = this.waiting.findIndex((w) => w.type === m.type);
-      if (i >= 0) this.waiting.splice(i, 1)[0]?.resolve(m);
-    });
-    this.child.once('exit', (code) => {
-      for (const w of this.waiting.splice(0)) w.reject(new Error(`gateway worker exited (${code ?? 'signal'})`));
-    });
-  }
-
-  call<T extends FromWorker['type']>(message: ToWorker, answer: T): Promise<Extract<FromWorker, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ type: answer, resolve: resolve as (m: FromWorker) => void, reject });
-      this.child.send(message);
-    });
-  }
-
-  tell(message: ToWorker): void {
-    this.child.send(message);
-  }
-
-  async stop(): Promise<void> {
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
-    await this.call({ type: 'stop' }, 'stopped').catch(() => undefined);
-    clearTimeout(timer);
-  }
+/** A share of the simulated gateways in a process of its own (fleet-worker.ts). */
+type WorkerProcess = IpcChild<ToWorker, FromWorker>;
+function startWorker(): WorkerProcess {
+  // LMGW_BENCH_WORKER_NODE_ARGS: Node flags for the gateway workers, for diagnosis (e.g. --cpu-prof).
+  const execArgv = (process.env.LMGW_BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  return IpcChild.start<ToWorker, FromWorker>(WORKER_SCRIPT, 'gateway worker', execArgv);
 }
 
 function startMessage(mode: HubMode, pki: BenchPki, crlPath: string, extra: { port?: number; maxConnections?: number } = {}) {
@@ -216,7 +185,7 @@ async function idle(pki: BenchPki, pkiFile: string, crlPath: string, gateways: n
   for (const mode of MODES) {
     log(`idle: ${mode}, ${gateways} gateways connected and idle`);
     const server = HubProcess.start(undefined);
-    const workers = shares(gateways).map((share) => ({ share, worker: new WorkerProcess() }));
+    const workers = shares(gateways).map((share) => ({ share, worker: startWorker() }));
     try {
       const { port } = await server.call(startMessage(mode, pki, crlPath, { maxConnections: gateways + 100 }), 'listening');
       const before = (await server.call({ type: 'sample' }, 'sample')).memory;
@@ -247,7 +216,7 @@ async function idle(pki: BenchPki, pkiFile: string, crlPath: string, gateways: n
 async function storm(pki: BenchPki, pkiFile: string, crlPath: string, gateways: number, limitSeconds: number): Promise<StormResult> {
   log(`storm: ${gateways} gateways, the hub killed and restarted`);
   let server = HubProcess.start(undefined);
-  const workers = shares(gateways).map((share) => ({ share, worker: new WorkerProcess() }));
+  const workers = shares(gateways).map((share) => ({ share, worker: startWorker() }));
   try {
     const { port } = await server.call(startMessage('hub', pki, crlPath, { maxConnections: gateways + 100 }), 'listening');
     const t0 = performance.now();

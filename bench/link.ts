@@ -24,7 +24,6 @@
  * Targets (secure-link issue): 2,000 gateways × 4/s with p99 ≤ 25 ms; hub CPU per exchange ≤ 1.3× the
  * bare server's; hub RSS per connection ≤ 1.15× the bare server's.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +36,7 @@ import { WebSocket, type RawData } from 'ws';
 import { LINK_PATH, TLS_PROFILE } from '../shared/link.js';
 import { encode } from '../shared/protocol/index.js';
 import type { FromHub, HubMode, MemorySample, ToHub, WindowReport } from './link-hub.js';
+import { IpcChild } from './ipc-child.js';
 import { makeBenchPki, type BenchGateway, type BenchPki } from './link-pki.js';
 
 export interface LinkBenchOptions {
@@ -135,50 +135,14 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 // --- the server process ----------------------------------------------------------------------------
 
-export class HubProcess {
-  private readonly waiting: { type: FromHub['type']; resolve: (m: FromHub) => void; reject: (e: Error) => void }[] = [];
-  private readonly exited: Promise<number | null>;
-
-  constructor(private readonly child: ChildProcess) {
-    child.on('message', (m: FromHub) => {
-      if (m.type === 'failed') {
-        for (const w of this.waiting.splice(0)) w.reject(new Error(`server process failed: ${m.message}`));
-        return;
-      }
-      const i = this.waiting.findIndex((w) => w.type === m.type);
-      if (i >= 0) this.waiting.splice(i, 1)[0]?.resolve(m);
-    });
-    this.exited = new Promise((resolve) => child.once('exit', (code) => {
-      for (const w of this.waiting.splice(0)) w.reject(new Error(`server process exited (${code ?? 'signal'})`));
-      resolve(code);
-    }));
-  }
-
-  static start(profileDir: string | undefined, nodeArgs: readonly string[] = []): HubProcess {
+/** The server process of one measurement (bench/link-hub.ts). */
+export type HubProcess = IpcChild<ToHub, FromHub>;
+export const HubProcess = {
+  start(profileDir: string | undefined, nodeArgs: readonly string[] = []): HubProcess {
     const execArgv = ['--expose-gc', ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...nodeArgs];
-    return new HubProcess(fork(HUB_SCRIPT, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  }
-
-  call<T extends FromHub['type']>(message: ToHub, answer: T): Promise<Extract<FromHub, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ type: answer, resolve: resolve as (m: FromHub) => void, reject });
-      this.child.send(message);
-    });
-  }
-
-  /** The server dies at once, as in a crash or `kill -9` (the fleet benchmark's reconnect storm). */
-  async kill(): Promise<void> {
-    this.child.kill('SIGKILL');
-    await this.exited.catch(() => undefined);
-  }
-
-  async stop(): Promise<void> {
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
-    await this.call({ type: 'stop' }, 'stopped').catch(() => undefined);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
+    return IpcChild.start<ToHub, FromHub>(HUB_SCRIPT, 'server process', execArgv);
+  },
+};
 
 // --- the simulated gateways --------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@
  * (iproute2) for segment counts (without it they are left out); an open-file limit above the number of
  * gateways. Progress goes to stderr, the Markdown table to stdout.
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from 'node:https';
@@ -70,6 +70,7 @@ import { RPCClient } from 'ocpp-rpc';
 import { WebSocket, type RawData } from 'ws';
 import { LINK_DEFAULTS, LINK_PATH, TLS_PROFILE } from '../shared/link.js';
 import { encode } from '../shared/protocol/index.js';
+import { IpcChild } from './ipc-child.js';
 import type { FromHub, HubMode, ToHub, WindowReport } from './link-hub.js';
 import { makeBenchPki, type BenchGateway, type BenchPki } from './link-pki.js';
 import type { FromPeer, PeerMemorySample, PeerMode, PeerWindowReport, ToPeer } from './peers-server.js';
@@ -204,45 +205,10 @@ type FromServer = FromHub | FromPeer;
 type ToServer = ToHub | ToPeer;
 
 /** A forked server process (link-hub.js or peers-server.js) spoken to over IPC. */
-class ServerProcess {
-  private readonly waiting: { type: FromServer['type']; resolve: (m: FromServer) => void; reject: (e: Error) => void }[] = [];
-  private readonly exited: Promise<number | null>;
-
-  constructor(private readonly child: ChildProcess) {
-    child.on('message', (m: FromServer) => {
-      if (m.type === 'failed') {
-        for (const w of this.waiting.splice(0)) w.reject(new Error(`server process failed: ${m.message}`));
-        return;
-      }
-      const i = this.waiting.findIndex((w) => w.type === m.type);
-      if (i >= 0) this.waiting.splice(i, 1)[0]?.resolve(m);
-    });
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code) => {
-        for (const w of this.waiting.splice(0)) w.reject(new Error(`server process exited (${code ?? 'signal'})`));
-        resolve(code);
-      }),
-    );
-  }
-
-  static start(script: string): ServerProcess {
-    return new ServerProcess(fork(script, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  }
-
-  call<T extends FromServer['type']>(message: ToServer, answer: T): Promise<Extract<FromServer, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ type: answer, resolve: resolve as (m: FromServer) => void, reject });
-      this.child.send(message);
-    });
-  }
-
-  async stop(): Promise<void> {
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
-    await this.call({ type: 'stop' }, 'stopped').catch(() => undefined);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
+type ServerProcess = IpcChild<ToServer, FromServer>;
+const ServerProcess = {
+  start: (script: string): ServerProcess => IpcChild.start<ToServer, FromServer>(script, 'server process', ['--expose-gc']),
+};
 
 // --- mosquitto ----------------------------------------------------------------------------------------
 
