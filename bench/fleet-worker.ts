@@ -12,6 +12,7 @@ import { Reconnector } from '../agent/link/reconnect.js';
 import { closeFleet, connectFleet, connectOne, newFleet, type Fleet } from './link.js';
 import type { HubMode } from './link-hub.js';
 import type { BenchGateway, BenchPki } from './link-pki.js';
+import { serveParent } from './ipc-child.js';
 
 export type ToWorker =
   | { type: 'connect'; port: number; mode: HubMode; pkiFile: string; from: number; to: number; reconnect: boolean }
@@ -84,16 +85,10 @@ function main(): void {
     }
   };
 
-  process.on('message', (msg: ToWorker) => {
-    handle(msg).catch((err: unknown) => {
-      reply({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
-    });
-  });
+  serveParent(handle, USAGE);
 }
 
-if (process.send === undefined) {
-  console.error('bench/fleet-worker holds simulated gateways for the fleet benchmark; run `npm run bench:fleet` instead.');
-  process.exitCode = 2;
-} else {
-  main();
-}
+const USAGE =
+  'bench/fleet-worker holds simulated gateways for the fleet benchmark; run `npm run bench:fleet` instead.';
+
+main();

@@ -66,3 +66,22 @@ export class IpcChild<To extends Typed, From extends Typed> {
     clearTimeout(timer);
   }
 }
+
+/**
+ * The other end, in the child's script: hands every message from the parent to `handle` in order of
+ * arrival; an error is answered `failed` with its stack (rejecting the parent's waiting calls).
+ * Started directly instead of forked, the script prints `usage` and exits 2.
+ */
+export function serveParent<To extends Typed>(handle: (message: To) => Promise<void>, usage: string): void {
+  if (process.send === undefined) {
+    console.error(usage);
+    process.exitCode = 2;
+    return;
+  }
+  process.on('message', (message: To) => {
+    handle(message).catch((err: unknown) => {
+      process.send?.({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      process.exitCode = 1;
+    });
+  });
+}

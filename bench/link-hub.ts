@@ -19,6 +19,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { hubTlsContext, startLinkServer, type LinkServer } from '../console/hub/link/server.js';
 import { LINK_DEFAULTS } from '../shared/link.js';
 import { encode, type CommandMessage } from '../shared/protocol/index.js';
+import { serveParent } from './ipc-child.js';
 
 export type HubMode = 'hub' | 'bare';
 
@@ -284,17 +285,10 @@ function main(): void {
     }
   };
 
-  process.on('message', (msg: ToHub) => {
-    handle(msg).catch((err: unknown) => {
-      reply({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-      process.exitCode = 1;
-    });
-  });
+  serveParent(handle, USAGE);
 }
 
-if (process.send === undefined) {
-  console.error('bench/link-hub is the server half of the link benchmark; run `npm run bench:link` instead.');
-  process.exitCode = 2;
-} else {
-  main();
-}
+const USAGE =
+  'bench/link-hub is the server half of the link benchmark; run `npm run bench:link` instead.';
+
+main();

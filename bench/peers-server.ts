@@ -46,6 +46,7 @@ import {
   POLL_PATH,
   RESULT_PATH,
 } from './peers-wire.js';
+import { serveParent } from './ipc-child.js';
 
 export type PeerMode = 'ocpp' | 'mqtt' | 'poll-short' | 'poll-long';
 
@@ -512,17 +513,10 @@ function main(): void {
     }
   };
 
-  process.on('message', (msg: ToPeer) => {
-    handle(msg).catch((err: unknown) => {
-      reply({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-      process.exitCode = 1;
-    });
-  });
+  serveParent(handle, USAGE);
 }
 
-if (process.send === undefined) {
-  console.error('bench/peers-server is the server half of the peers benchmark; run `npm run bench:peers` instead.');
-  process.exitCode = 2;
-} else {
-  main();
-}
+const USAGE =
+  'bench/peers-server is the server half of the peers benchmark; run `npm run bench:peers` instead.';
+
+main();
