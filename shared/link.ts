@@ -49,9 +49,10 @@ export const CLOSE_CODES = {
 
 export const LINK_DEFAULTS = Object.freeze({
   /**
-   * The hub pings every session once per interval. The hub cuts a session whose last two pings went
-   * unanswered: a black-holed link is cut 2–3 intervals after its last pong (16–24 s). The agent
-   * drops a link on which nothing (ping, pong or message) arrived for 2.5 intervals (20 s). 8 s keeps
+   * The hub looks at every session once per interval: it pings one unless messages went both ways
+   * since the last look, and cuts one it heard nothing from (message or pong) for two intervals: a
+   * black-holed link is cut 2–3 intervals after the peer's last word (16–24 s). The agent drops a
+   * link on which nothing (ping, pong or message) arrived for 2.5 intervals (20 s). 8 s keeps
    * both under the 30 s the fault suite asserts (docs/operations.md, "Fault suite"), with room for a
    * late timer on a busy hub: at 10 s the hub's worst case would be 30 s exactly.
    */

@@ -13,17 +13,19 @@ function rethrowLater(err: unknown): void {
 }
 
 export class TypedEvents<E extends EventMap> {
-  private readonly listeners = new Map<keyof E, Set<AnyListener>>();
+  /**
+   * Each event's listeners as an array that is replaced, never changed, when one is added or removed:
+   * emit walks the array it found, so a listener added or removed during an emit takes effect from
+   * the next one, and the hot path (the hub emits a message event per frame) copies nothing.
+   */
+  private readonly listeners = new Map<keyof E, readonly AnyListener[]>();
 
   constructor(private readonly onListenerError: (err: unknown) => void = rethrowLater) {}
 
   on<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {
-    let set = this.listeners.get(event);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(event, set);
-    }
-    set.add(listener as unknown as AnyListener);
+    const current = this.listeners.get(event) ?? [];
+    // Like a Set: adding a listener twice keeps one.
+    if (!current.includes(listener as unknown as AnyListener)) this.listeners.set(event, [...current, listener as unknown as AnyListener]);
     return () => this.off(event, listener);
   }
 
@@ -36,13 +38,17 @@ export class TypedEvents<E extends EventMap> {
   }
 
   off<K extends keyof E>(event: K, listener: Listener<E[K]>): void {
-    this.listeners.get(event)?.delete(listener as unknown as AnyListener);
+    const current = this.listeners.get(event);
+    if (!current?.includes(listener as unknown as AnyListener)) return;
+    const rest = current.filter((l) => l !== (listener as unknown as AnyListener));
+    if (rest.length > 0) this.listeners.set(event, rest);
+    else this.listeners.delete(event);
   }
 
   emit<K extends keyof E>(event: K, ...args: E[K]): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    for (const listener of [...set]) {
+    const listeners = this.listeners.get(event);
+    if (!listeners) return;
+    for (const listener of listeners) {
       try {
         listener(...args);
       } catch (err) {
@@ -52,6 +58,6 @@ export class TypedEvents<E extends EventMap> {
   }
 
   listenerCount<K extends keyof E>(event: K): number {
-    return this.listeners.get(event)?.size ?? 0;
+    return this.listeners.get(event)?.length ?? 0;
   }
 }

@@ -13,8 +13,14 @@ export interface PeerIdentity {
   fingerprint256?: string;
 }
 
+/**
+ * What an accepted gateway's session keeps of its certificate: no fingerprint (refusals carry it, for
+ * the security log). Kept for every session's lifetime, so nothing more than the fleet view shows.
+ */
+export type AcceptedPeer = Pick<PeerIdentity, 'subject' | 'issuer' | 'notAfter'> & { serial: string };
+
 export type PeerVerdict =
-  | { ok: true; gatewayId: string; peer: Required<Pick<PeerIdentity, 'serial'>> & PeerIdentity }
+  | { ok: true; gatewayId: string; peer: AcceptedPeer }
   | { ok: false; code: ErrorCode; status: 401 | 403; detail: string; peer: PeerIdentity };
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -44,7 +50,7 @@ function distinguishedName(multiline: string): string {
 /** The last issuer seen: every gateway has the same one, so its sessions share one string. */
 let lastIssuer = '';
 
-function describe(cert: X509Certificate): PeerIdentity {
+function describe(cert: X509Certificate): Omit<PeerIdentity, 'fingerprint256'> {
   const serial = cert.serialNumber;
   const notAfter = new Date(cert.validTo);
   const issuer = distinguishedName(cert.issuer);
@@ -54,7 +60,6 @@ function describe(cert: X509Certificate): PeerIdentity {
     issuer: lastIssuer,
     serial: serial ? serial.toLowerCase().replace(/^(00)+(?=[0-9a-f]{2})/, '') : undefined,
     notAfter: Number.isNaN(notAfter.getTime()) ? undefined : notAfter.toISOString(),
-    fingerprint256: cert.fingerprint256,
   };
 }
 
@@ -85,7 +90,8 @@ export function judgePeer(socket: TLSSocket): PeerVerdict {
   if (cert === undefined) {
     return { ok: false, code: 'LINK_NO_CERT', status: 401, detail: 'no client certificate presented', peer: {} };
   }
-  const peer = describe(cert);
+  const described = describe(cert);
+  const peer: PeerIdentity = { ...described, fingerprint256: cert.fingerprint256 };
   if (!socket.authorized) {
     const reason = String(socket.authorizationError ?? 'UNKNOWN');
     const code = VERIFY_ERRORS[reason] ?? 'LINK_BAD_CERT';
@@ -98,8 +104,9 @@ export function judgePeer(socket: TLSSocket): PeerVerdict {
   if (gatewayId === undefined) {
     return { ok: false, code: 'LINK_BAD_CERT', status: 403, detail: 'the certificate names no valid gateway id', peer };
   }
-  if (peer.serial === undefined) {
+  const { serial } = described;
+  if (serial === undefined) {
     return { ok: false, code: 'LINK_BAD_CERT', status: 403, detail: 'the certificate has no serial number', peer };
   }
-  return { ok: true, gatewayId, peer: { ...peer, serial: peer.serial } };
+  return { ok: true, gatewayId, peer: { ...described, serial } };
 }

@@ -12,7 +12,7 @@ import { CLOSE_CODES, LINK_DEFAULTS, LINK_PATH, REFUSAL_HEADER, TLS_PROFILE } fr
 import { decode, encode, ProtocolError, PROTOCOL_VERSIONS, type HelloMessage, type Message } from '../../../shared/protocol/index.js';
 import { TypedEvents } from '../../../shared/typed-events.js';
 import { loadCrl, watchCrl, type LoadedCrl } from './crl-watch.js';
-import { judgePeer, type PeerIdentity } from './peer-certificate.js';
+import { judgePeer, type AcceptedPeer, type PeerIdentity } from './peer-certificate.js';
 import { takeToken, type TokenState } from './rate-limit.js';
 
 export interface LinkServerOptions {
@@ -45,15 +45,15 @@ export interface LinkServerOptions {
   logger?: Logger;
 }
 
-/** A gateway's live session, as the fleet logic sees it. */
+/** A gateway's live session, as the fleet logic sees it (the same object from connected to disconnected). */
 export interface SessionInfo {
-  gatewayId: string;
-  sessionId: string;
-  peer: PeerIdentity & { serial: string };
-  remoteAddress: string;
-  connectedAt: number;
-  version: number;
-  hello: HelloMessage;
+  readonly gatewayId: string;
+  readonly sessionId: string;
+  readonly peer: Readonly<AcceptedPeer>;
+  readonly remoteAddress: string;
+  readonly connectedAt: number;
+  readonly version: number;
+  readonly hello: HelloMessage;
 }
 
 export interface SecurityEvent {
@@ -84,11 +84,23 @@ export interface LinkServerEvents extends Record<string, unknown[]> {
  * One connection, from the upgrade to the close. A class, so thousands of them share one shape; it
  * holds only what the link needs: its listeners are the server's (shared by all sessions but the
  * message listener), its rate limit is two numbers, it has no logger of its own (see sessionLog), and
- * the hello timer is dropped once the hello is in.
+ * the hello timer is dropped once the hello is in. After a valid hello it is `live` and is itself the
+ * SessionInfo the events hand out (no second object per session); listeners see only that interface.
  */
-class Session implements TokenState {
-  info: SessionInfo | undefined = undefined;
-  missedPongs = 0;
+class Session implements SessionInfo, TokenState {
+  /** Between a valid hello and the close: the fleet logic knows this session. */
+  live = false;
+  sessionId = '';
+  connectedAt = 0;
+  version = 0;
+  /** Set with `live`; read only when live. */
+  hello!: HelloMessage;
+  /** Heartbeat visits in a row that found nothing heard from the peer (see heartbeat()). */
+  silentIntervals = 0;
+  /** A frame or a pong arrived since the last heartbeat visit. */
+  heard = false;
+  /** A frame went to the peer since the last heartbeat visit. */
+  spoke = false;
   /** Pending until the hello arrives or the session closes. */
   helloTimer: NodeJS.Timeout | undefined = undefined;
   closing = false;
@@ -98,7 +110,7 @@ class Session implements TokenState {
   constructor(
     readonly ws: WebSocket,
     readonly gatewayId: string,
-    readonly peer: PeerIdentity & { serial: string },
+    readonly peer: AcceptedPeer,
     readonly remoteAddress: string,
     /** Which heartbeat slice pings this session (see heartbeat()). */
     readonly phase: number,
@@ -200,7 +212,7 @@ export class LinkServer {
     const link = this;
     this.onWsPong = function onWsPong(this: WebSocket): void {
       const s = sessions.get(this);
-      if (s) s.missedPongs = 0;
+      if (s) s.heard = true;
     };
     this.onWsClose = function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
       const s = sessions.get(this);
@@ -269,7 +281,7 @@ export class LinkServer {
   }
 
   get connected(): SessionInfo[] {
-    return [...this.byGateway.values()].flatMap((s) => (s.info ? [s.info] : []));
+    return [...this.byGateway.values()].filter((s) => s.live);
   }
 
   on<K extends keyof LinkServerEvents>(event: K, listener: (...args: LinkServerEvents[K]) => void): () => void {
@@ -279,7 +291,7 @@ export class LinkServer {
   /** Sends one message to a connected gateway; false when it is not connected. */
   send(gatewayId: string, message: Message): boolean {
     const s = this.byGateway.get(gatewayId);
-    if (!s?.info || s.ws.readyState !== WebSocket.OPEN) return false;
+    if (!s?.live || s.ws.readyState !== WebSocket.OPEN) return false;
     this.write(s, message);
     return true;
   }
@@ -355,7 +367,7 @@ export class LinkServer {
    */
   private admitHandshakes(): void {
     // In progress, oldest first, by the peer's address and port (unique among open connections).
-    const pending = new Map<string, { socket: Socket; since: number }>();
+    const pending = new Map<string, { socket: Socket; since: number; onClose: () => void }>();
     let shed = 0;
     let shedReport: NodeJS.Timeout | undefined;
     const report = (): void => {
@@ -381,13 +393,20 @@ export class LinkServer {
         oldest.socket.destroy();
         report();
       }
-      pending.set(key, { socket, since: now });
-      socket.once('close', () => {
+      const onClose = (): void => {
         if (pending.get(key)?.socket === socket) pending.delete(key);
-      });
+      };
+      pending.set(key, { socket, since: now, onClose });
+      socket.once('close', onClose);
     });
     this.server.on('secureConnection', (tls: TLSSocket) => {
-      pending.delete([tls.remoteAddress ?? '', ':', tls.remotePort ?? ''].join(''));
+      const key = [tls.remoteAddress ?? '', ':', tls.remotePort ?? ''].join('');
+      const done = pending.get(key);
+      if (!done) return;
+      pending.delete(key);
+      // Not left on the socket for the session's lifetime (≈ 0.25 KiB each: the once wrapper, the
+      // closure and its key).
+      done.socket.off('close', done.onClose);
     });
   }
 
@@ -459,7 +478,7 @@ export class LinkServer {
     });
   }
 
-  private accept(ws: WebSocket, gatewayId: string, peer: PeerIdentity & { serial: string }, remoteAddress: string): void {
+  private accept(ws: WebSocket, gatewayId: string, peer: AcceptedPeer, remoteAddress: string): void {
     const phase = this.nextPhase++ % HEARTBEAT_SLICES;
     const session = new Session(ws, gatewayId, peer, remoteAddress, phase, this.o.messageBurst);
     this.sessions.set(ws, session);
@@ -479,6 +498,7 @@ export class LinkServer {
 
   private onFrame(s: Session, data: RawData, isBinary: boolean): void {
     if (s.closing) return;
+    s.heard = true;
     if (!takeToken(s, this.o.messagesPerSecond, this.o.messageBurst, Date.now())) {
       this.security('LINK_RATE_LIMITED', s.remoteAddress, `more than ${this.o.messagesPerSecond} messages/s`, s.peer, s.gatewayId);
       return this.closeSession(s, 'LINK_RATE_LIMITED', 'message rate limit exceeded');
@@ -491,13 +511,13 @@ export class LinkServer {
       if (err instanceof ProtocolError) return this.protocolError(s, err);
       throw err;
     }
-    if (!s.info) return this.onHello(s, message);
+    if (!s.live) return this.onHello(s, message);
     switch (message.kind) {
       case 'result':
       case 'telemetry':
       case 'event':
       case 'error':
-        this.events.emit('message', s.info, message);
+        this.events.emit('message', s, message);
         return;
       case 'hello':
       case 'welcome':
@@ -528,15 +548,11 @@ export class LinkServer {
     }
     const previous = this.byGateway.get(s.gatewayId);
     if (previous && previous !== s) this.closeSession(previous, 'LINK_REPLACED', 'a newer session of this gateway connected');
-    s.info = {
-      gatewayId: s.gatewayId,
-      sessionId: randomBytes(8).toString('hex'),
-      peer: s.peer,
-      remoteAddress: s.remoteAddress,
-      connectedAt: Date.now(),
-      version,
-      hello: message,
-    };
+    s.sessionId = randomBytes(8).toString('hex');
+    s.connectedAt = Date.now();
+    s.version = version;
+    s.hello = message;
+    s.live = true;
     this.byGateway.set(s.gatewayId, s);
     this.write(s, {
       kind: 'welcome',
@@ -546,7 +562,7 @@ export class LinkServer {
       telemetryIntervalSeconds: this.o.telemetryIntervalSeconds,
     });
     this.sessionLog(s, 'info', { version, agent: message.agentVersion, viaProxy: message.viaProxy }, 'gateway connected');
-    this.events.emit('connected', s.info);
+    this.events.emit('connected', s);
   }
 
   /**
@@ -561,12 +577,14 @@ export class LinkServer {
   private protocolError(s: Session, err: ProtocolError): void {
     this.sessionLog(s, 'warn', { code: err.code, path: err.path }, err.message);
     this.write(s, err.toWire());
-    if (!s.info) this.closeSession(s, 'LINK_PROTOCOL', 'invalid hello');
+    if (!s.live) this.closeSession(s, 'LINK_PROTOCOL', 'invalid hello');
   }
 
   private write(s: Session, message: Message): void {
     // As a Buffer: ws would otherwise measure the string's UTF-8 length and then convert it, two passes.
-    if (s.ws.readyState === WebSocket.OPEN) s.ws.send(Buffer.from(encode(message)), TEXT_FRAME);
+    if (s.ws.readyState !== WebSocket.OPEN) return;
+    s.ws.send(Buffer.from(encode(message)), TEXT_FRAME);
+    s.spoke = true;
   }
 
   private closeSession(s: Session, code: keyof typeof CLOSE_CODES, reason: string): void {
@@ -583,35 +601,46 @@ export class LinkServer {
     s.stopHelloTimer();
     this.sessions.delete(s.ws);
     if (this.byGateway.get(s.gatewayId) === s) this.byGateway.delete(s.gatewayId);
-    if (s.info) {
+    if (s.live) {
+      s.live = false;
       const known = Object.entries(CLOSE_CODES).find(([, c]) => c === closeCode)?.[0] as ErrorCode | undefined;
-      this.events.emit('disconnected', s.info, { code: known ?? 'NORMAL', closeCode, reason });
+      this.events.emit('disconnected', s, { code: known ?? 'NORMAL', closeCode, reason });
     }
   }
 
   /**
-   * One timer for all sessions: ping, and cut a peer that missed two pongs. Each tick serves one of
-   * HEARTBEAT_SLICES slices, so every session is still pinged once per interval but 2,000 pings and
-   * their pongs do not all land in the same millisecond (that burst was half the hub's p99 in
-   * bench:link).
+   * One timer for all sessions. Each tick serves one of HEARTBEAT_SLICES slices, so every session is
+   * visited once per ping interval but 2,000 pings and their pongs do not all land in the same
+   * millisecond (that burst was half the hub's p99 in bench:link). A visit:
+   * - cuts the peer if nothing (frame or pong) came from it in the last two intervals — a half-open
+   *   link is cut 2–3 intervals after the peer's last word;
+   * - pings unless the link carried traffic both ways since the last visit. Traffic already proves
+   *   the peer alive to us, and feeds the agent's own silence timer (it drops a link silent for 2.5
+   *   intervals); a ping would only add a frame each way, 500 of them a second at 2,000 gateways. A
+   *   quiet session — or one whose frames go only one way — is pinged as before. (MQTT's keep-alive
+   *   works the same way: PINGREQ only when nothing else was sent.)
    */
   private heartbeat(): void {
     const slice = this.heartbeatTick++ % HEARTBEAT_SLICES;
     for (const s of this.sessions.values()) {
       if (s.closing || s.phase !== slice) continue;
-      if (s.missedPongs >= 2) {
-        this.sessionLog(s, 'warn', {}, 'missed two pongs; terminating');
+      s.silentIntervals = s.heard ? 0 : s.silentIntervals + 1;
+      if (s.silentIntervals >= 2) {
+        this.sessionLog(s, 'warn', {}, 'nothing heard for two ping intervals; terminating');
         s.closing = true;
         s.stopHelloTimer();
         s.ws.terminate();
-        if (s.info) this.events.emit('disconnected', s.info, { code: 'LINK_PONG_TIMEOUT', closeCode: 1006, reason: 'LINK_PONG_TIMEOUT' });
         this.sessions.delete(s.ws);
         if (this.byGateway.get(s.gatewayId) === s) this.byGateway.delete(s.gatewayId);
-        s.info = undefined;
+        if (s.live) {
+          s.live = false;
+          this.events.emit('disconnected', s, { code: 'LINK_PONG_TIMEOUT', closeCode: 1006, reason: 'LINK_PONG_TIMEOUT' });
+        }
         continue;
       }
-      s.missedPongs += 1;
-      s.ws.ping();
+      if (!(s.heard && s.spoke)) s.ws.ping();
+      s.heard = false;
+      s.spoke = false;
     }
   }
 }

@@ -35,7 +35,7 @@ beforeAll(async () => {
 });
 
 describe('judgePeer', () => {
-  it('accepts a gateway certificate and describes it as the security log records it', async () => {
+  it('accepts a gateway certificate and keeps what the fleet view shows of it (no fingerprint)', async () => {
     const cert = await aCertificate({ kind: 'gateway', commonName: 'site-0001', gatewayId: 'site-0001' });
     const verdict = judgePeer(aSocket(cert));
     expect(verdict).toEqual({
@@ -47,7 +47,6 @@ describe('judgePeer', () => {
         issuer: 'CN=Test CA, O=DSO\\, Inc.',
         serial: cert.serialNumber.toLowerCase().replace(/^(00)+(?=[0-9a-f]{2})/, ''),
         notAfter: new Date(cert.validTo).toISOString(),
-        fingerprint256: cert.fingerprint256,
       },
     });
   });
@@ -59,7 +58,7 @@ describe('judgePeer', () => {
       ok: false,
       code: 'LINK_CERT_EXPIRED',
       status: 403,
-      peer: { subject: 'CN=site-0002' },
+      peer: { subject: 'CN=site-0002', fingerprint256: gateway.fingerprint256 },
     });
     expect(judgePeer(aSocket(gateway, 'SOMETHING_NEW'))).toMatchObject({ ok: false, code: 'LINK_BAD_CERT' });
     const server = await aCertificate({ kind: 'server', commonName: 'site-0003', dnsNames: ['localhost'] });

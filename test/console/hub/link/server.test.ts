@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { CertificateAuthority } from '../../../../certs/ca.js';
 import { EKU } from '../../../../certs/profiles.js';
 import { startLinkServer, type Alarm, type LinkServer, type SecurityEvent } from '../../../../console/hub/link/server.js';
@@ -155,7 +156,7 @@ describe('sessions', () => {
     second.ws.close();
   });
 
-  it('a peer that stops answering pings is cut after two missed pongs', async () => {
+  it('a silent peer that stops answering pings is cut after two intervals without a word', async () => {
     const quick = await startHub({ pingIntervalMs: 150 });
     try {
       const d = await dial(quick.port, await gateway('site-mute'), { autoPong: false });
@@ -165,6 +166,45 @@ describe('sessions', () => {
       const closed = await d.closed;
       expect(closed.code).toBe(1006);
       expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('traffic both ways stands in for pings; one-way traffic is still pinged; a peer heard from is not cut, a silent one is', async () => {
+    const quick = await startHub({ pingIntervalMs: 150 });
+    // The "fleet logic": every telemetry batch from site-busy is acknowledged, site-oneway's are not.
+    quick.on('message', (s, m) => {
+      if (m.kind === 'telemetry' && s.gatewayId === 'site-busy') quick.send(s.gatewayId, { kind: 'ack', seq: m.seq });
+    });
+    const open = async (id: string): Promise<{ d: Extract<Dialled, { kind: 'open' }>; pings: () => number; talk: NodeJS.Timeout }> => {
+      const d = await dial(quick.port, await gateway(id), { autoPong: false });
+      if (d.kind !== 'open') throw new Error('expected the upgrade');
+      let pings = 0;
+      d.ws.on('ping', () => (pings += 1));
+      send(d.ws, aHello(id));
+      let seq = 0;
+      const talk = setInterval(() => send(d.ws, { kind: 'telemetry', seq: ++seq, samples: [{ time: Date.now(), kw: 1, relays: [] }] }), 40);
+      return { d, pings: () => pings, talk };
+    };
+    try {
+      const busy = await open('site-busy');
+      const oneway = await open('site-oneway');
+      // 1.2 s = 8 ping intervals. Neither answers pings, both are heard from: neither is cut.
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(busy.pings()).toBe(0);
+      expect(oneway.pings()).toBeGreaterThanOrEqual(5);
+      expect(busy.d.ws.readyState).toBe(WebSocket.OPEN);
+      expect(oneway.d.ws.readyState).toBe(WebSocket.OPEN);
+      expect(busy.d.messages.filter((m) => m.kind === 'ack').length).toBeGreaterThan(20);
+      // Quiet now, and still not answering pings: cut within 2–3 intervals.
+      clearInterval(busy.talk);
+      const t0 = Date.now();
+      expect((await busy.d.closed).code).toBe(1006);
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(busy.pings()).toBeGreaterThanOrEqual(1);
+      clearInterval(oneway.talk);
+      oneway.d.ws.terminate();
     } finally {
       await quick.close();
     }
