@@ -28,8 +28,10 @@ export type ToHub =
   | { type: 'sample' }
   /** Peers connected now, without the full GC of 'sample' (cheap enough to poll during a reconnect storm). */
   | { type: 'count' }
+  /** Commands per second per peer; 0 stops the load. */
   | { type: 'load'; rate: number }
-  | { type: 'window-start' }
+  /** `resume`: add the coming window to the previous ones (counts, CPU, round trips) instead of starting afresh. */
+  | { type: 'window-start'; resume?: boolean }
   | { type: 'window-end' }
   | { type: 'stop' };
 
@@ -81,6 +83,24 @@ function commandId(n: number): string {
   return `c${n.toString(36).padStart(6, '0')}`;
 }
 
+/**
+ * The hub's command ids also say which peer they went to: `c`, the peer's slot (4 base-36 digits),
+ * then a sequence (2 digits). The answer's id leads straight back to its peer, as the bare server's
+ * per-socket listener does, so neither server pays a lookup of its own harness per answer.
+ */
+const SLOTS = 36 ** 4;
+function slotCommandId(slot: number, seq: number): string {
+  return `c${slot.toString(36).padStart(4, '0')}${(seq % 1296).toString(36).padStart(2, '0')}`;
+}
+function slotOf(id: string): number {
+  let slot = 0;
+  for (let i = 1; i < 5; i++) {
+    const c = id.charCodeAt(i);
+    slot = slot * 36 + (c <= 0x39 ? c - 0x30 : c - 0x57);
+  }
+  return slot;
+}
+
 interface Peer {
   send(): void;
   pending: boolean;
@@ -123,22 +143,28 @@ function dispatch(peer: Peer): void {
 async function startHub(msg: Extract<ToHub, { type: 'start' }>): Promise<{ server: Server; port: number }> {
   const link: LinkServer = await startLinkServer({ host: '127.0.0.1', port: msg.port ?? 0, caPem: msg.caPem, certPem: msg.certPem, keyPem: msg.keyPem, crlPath: msg.crlPath, ...(msg.pingIntervalMs ? { pingIntervalMs: msg.pingIntervalMs } : {}), ...(msg.maxConnections ? { maxConnections: msg.maxConnections } : {}) });
   const peers: Peer[] = [];
-  const byId = new Map<string, Peer & { id: string; sessionId: string; commandId: string }>();
-  let next = 0;
+  type HubPeer = Peer & { id: string; sessionId: string; commandId: string; seq: number; slot: number };
+  const byId = new Map<string, HubPeer>();
+  const bySlot: (HubPeer | undefined)[] = [];
+  let nextSlot = 0;
   link.on('connected', (info) => {
-    const peer = {
+    const slot = nextSlot++ % SLOTS;
+    const peer: HubPeer = {
       id: info.gatewayId,
       sessionId: info.sessionId,
       commandId: '',
+      seq: 0,
+      slot,
       pending: false,
       sentAt: 0,
       send(): void {
-        this.commandId = commandId(next++);
+        this.commandId = slotCommandId(this.slot, this.seq++);
         link.send(this.id, aCommand(this.commandId));
       },
     };
     peers.push(peer);
     byId.set(info.gatewayId, peer);
+    bySlot[slot] = peer;
   });
   // The warm-up round's gateways leave before the load starts.
   link.on('disconnected', (info) => {
@@ -146,11 +172,12 @@ async function startHub(msg: Extract<ToHub, { type: 'start' }>): Promise<{ serve
     if (peer?.sessionId !== info.sessionId) return;
     peers.splice(peers.indexOf(peer), 1);
     byId.delete(info.gatewayId);
+    bySlot[peer.slot] = undefined;
   });
   link.on('message', (info, message) => {
     if (message.kind !== 'result') return void (strays += 1);
-    const peer = byId.get(info.gatewayId);
-    answered(peer && peer.commandId === message.commandId ? peer : undefined);
+    const peer = bySlot[slotOf(message.commandId)];
+    answered(peer && peer.commandId === message.commandId && peer.id === info.gatewayId ? peer : undefined);
   });
   return { server: { peers: () => peers, connected: () => link.connected.length, close: () => link.close() }, port: link.port };
 }
@@ -218,6 +245,8 @@ function main(): void {
   let server: Server | undefined;
   let loadTimer: NodeJS.Timeout | undefined;
   let window: { started: number; cpu: NodeJS.CpuUsage; elu: ReturnType<typeof performance.eventLoopUtilization> } | undefined;
+  /** The earlier windows since the last fresh start: seconds, CPU and event-loop time. */
+  let before = { seconds: 0, user: 0, system: 0, active: 0, idle: 0 };
 
   const handle = async (msg: ToHub): Promise<void> => {
     switch (msg.type) {
@@ -234,6 +263,7 @@ function main(): void {
         // A new rate replaces the old one (the fleet benchmark steps the rate up on one fleet).
         clearInterval(loadTimer);
         const peers = server?.peers() ?? [];
+        if (msg.rate <= 0) return reply({ type: 'load-started', peers: peers.length });
         const perMs = (peers.length * msg.rate) / 1000;
         const t0 = performance.now();
         let due = 0;
@@ -247,25 +277,34 @@ function main(): void {
         return reply({ type: 'load-started', peers: peers.length });
       }
       case 'window-start':
-        exchanges = 0;
-        sent = 0;
-        overruns = 0;
-        strays = 0;
-        rtts = [];
+        if (msg.resume !== true) {
+          exchanges = 0;
+          sent = 0;
+          overruns = 0;
+          strays = 0;
+          rtts = [];
+          before = { seconds: 0, user: 0, system: 0, active: 0, idle: 0 };
+        }
         recording = true;
         window = { started: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
         return reply({ type: 'window-started' });
       case 'window-end': {
         if (!window) throw new Error('window-end before window-start');
         const cpu = process.cpuUsage(window.cpu);
-        const elu = performance.eventLoopUtilization(window.elu).utilization;
-        const seconds = (performance.now() - window.started) / 1000;
+        const elu = performance.eventLoopUtilization(window.elu);
+        before = {
+          seconds: before.seconds + (performance.now() - window.started) / 1000,
+          user: before.user + cpu.user,
+          system: before.system + cpu.system,
+          active: before.active + elu.active,
+          idle: before.idle + elu.idle,
+        };
         recording = false;
         const report: WindowReport = {
-          seconds,
-          cpuUserUs: cpu.user,
-          cpuSystemUs: cpu.system,
-          elu,
+          seconds: before.seconds,
+          cpuUserUs: before.user,
+          cpuSystemUs: before.system,
+          elu: before.active / Math.max(1e-9, before.active + before.idle),
           exchanges,
           sent,
           overruns,
@@ -273,7 +312,6 @@ function main(): void {
           rttMs: summarise(rtts),
           memory: memory(server),
         };
-        rtts = [];
         return reply({ type: 'window', report });
       }
       case 'stop':

@@ -2,7 +2,8 @@
  * Benchmark of the secure link: N simulated gateways in this process, each a real TLS + WebSocket
  * client with its own certificate, exchange `rate` command/result pairs per second with a server in
  * a child process (bench/link-hub.ts), so that the server's CPU and RSS are its own. Two servers in
- * the same run, one after the other against the same clients and workload:
+ * the same run, both connected at once, each with its own fleet of the same clients, taking turns
+ * under the same workload (`slices` windows each, alternating), so both meet the same machine:
  *
  * - hub: the real hub (`startLinkServer`), which sends an XML shed command; the gateway answers a
  *   result with the same id; the hub decodes and validates it.
@@ -12,7 +13,7 @@
  * The simulated gateway is the same for both: it cuts the id out of the command with indexOf (no XML
  * parser) and answers an 85-byte result frame built from a template.
  *
- * Run: npm run bench:link [-- --gateways 2000 --seconds 30 --rate 4 --warmup 5 --runs 3]
+ * Run: npm run bench:link [-- --gateways 2000 --seconds 30 --rate 4 --warmup 5 --runs 3 --slices 3]
  *      (or: npx tsc -p tsconfig.json && node dist/bench/link.js …)
  *      --json FILE writes every run's figures as JSON.
  *      Diagnosis (not for the figures): --hub-prof DIR writes a V8 CPU profile of each server process;
@@ -49,6 +50,11 @@ export interface LinkBenchOptions {
   warmup?: number;
   /** Repetitions of the hub/bare pair (alternating which goes first). Default 3. */
   runs?: number;
+  /**
+   * Each run's measured seconds are split into this many windows per server, the two servers taking
+   * turns (both stay connected), so both meet the same machine. Default 3.
+   */
+  slices?: number;
   /** Diagnosis only: the hub's ping interval (default: the hub's own, LINK_DEFAULTS.pingIntervalMs). */
   pingIntervalMs?: number;
   /** Write a V8 CPU profile of every server process here. */
@@ -108,6 +114,8 @@ export interface PeerResult {
    * more than a few percent is disturbed by other work.
    */
   othersCores: number | undefined;
+  /** The memory samples, for the progress log. */
+  memoryLine: string;
 }
 
 export interface RunResult {
@@ -300,7 +308,42 @@ export function snapshot(fleet: Fleet): ClientSnapshot {
 
 // --- one server, one run ---------------------------------------------------------------------------
 
-export async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: Required<Omit<LinkBenchOptions, 'hubProfileDir' | 'pingIntervalMs' | 'hubNodeArgs'>> & LinkBenchOptions): Promise<PeerResult> {
+type PeerOptions = Required<Omit<LinkBenchOptions, 'hubProfileDir' | 'pingIntervalMs' | 'hubNodeArgs' | 'slices'>> & LinkBenchOptions;
+
+/** A server with its fleet connected and idle, and its memory samples so far. */
+export interface ConnectedPeer {
+  mode: HubMode;
+  hub: HubProcess;
+  fleet: Fleet;
+  gateways: number;
+  connectSeconds: number;
+  tls: string;
+  before: MemorySample;
+  warm: MemorySample;
+  mid: MemorySample;
+  half: number;
+  idle: MemorySample;
+  /** What the client side counted over the measured windows so far. */
+  tally: Tally;
+  /** The server's report over the measured windows so far (it adds them up). */
+  report: WindowReport | undefined;
+}
+
+/** Client-side counts summed over measured windows. */
+interface Tally {
+  answers: number;
+  frameBytes: number;
+  wireBytes: number;
+  segments: number | undefined;
+  clientCpuUs: number;
+  machineUs: number | undefined;
+}
+
+/**
+ * Starts the server process, takes the memory samples (before, after a warm-up round, with half and
+ * all the gateways connected and idle) and leaves the fleet connected for measureWindow.
+ */
+export async function connectPeer(mode: HubMode, pki: BenchPki, crlPath: string, o: PeerOptions): Promise<ConnectedPeer> {
   const hub = HubProcess.start(o.hubProfileDir, o.hubNodeArgs);
   let fleet: Fleet | undefined;
   try {
@@ -329,74 +372,116 @@ export async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string,
     const connectSeconds = (performance.now() - t0) / 1000;
     const first = fleet.clients[0]?.socket;
     const tls = first ? `${first.getProtocol() ?? '?'} ${first.getCipher().name}` : '?';
-    o.log(`  ${mode}: ${fleet.clients.length} gateways connected in ${connectSeconds.toFixed(1)} s (${tls}); warming up ${o.warmup} s`);
+    o.log(`  ${mode}: ${fleet.clients.length} gateways connected in ${connectSeconds.toFixed(1)} s (${tls})`);
     const idle: MemorySample = (await hub.call({ type: 'sample' }, 'sample')).memory;
-    const { peers } = await hub.call({ type: 'load', rate: o.rate }, 'load-started');
-    if (peers !== o.gateways) throw new Error(`${mode}: the server sees ${peers} peers, expected ${o.gateways}`);
-    await sleep(o.warmup * 1000);
-    const machineA = machineBusyUs();
-    const a = snapshot(fleet);
-    await hub.call({ type: 'window-start' }, 'window-started');
-    await sleep(o.seconds * 1000);
-    const { report } = await hub.call({ type: 'window-end' }, 'window');
-    const b = snapshot(fleet);
-    const machineB = machineBusyUs();
-    if (report.memory.connected !== o.gateways) throw new Error(`${mode}: ${report.memory.connected} of ${o.gateways} still connected at the end`);
-    const mb = (m: MemorySample): string =>
-      `rss ${(m.rss / 1048576).toFixed(1)} heapUsed ${(m.heapUsed / 1048576).toFixed(1)} heapTotal ${(m.heapTotal / 1048576).toFixed(1)} external ${(m.external / 1048576).toFixed(1)} MiB`;
-    o.log(`  ${mode} memory: before ${mb(before)}; after the warm-up round ${mb(warm)}; ${half} connected ${mb(mid)}; ${o.gateways} connected ${mb(idle)}; after the window ${mb(report.memory)}`);
-    const answers = b.counters.txFrames - a.counters.txFrames;
-    const frames =
-      b.counters.rxBytes - a.counters.rxBytes + WS_HEADER_DOWN * (b.counters.rxFrames - a.counters.rxFrames) +
-      (b.counters.txBytes - a.counters.txBytes) + WS_HEADER_UP * answers;
-    const clientCpu = b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
-    const result: PeerResult = {
-      mode,
-      gateways: o.gateways,
-      connectSeconds,
-      exchangesPerSecond: report.exchanges / report.seconds,
-      rttMs: report.rttMs,
-      cpuUsPerExchange: (report.cpuUserUs + report.cpuSystemUs) / report.exchanges,
-      elu: report.elu,
-      cpuUserUsPerExchange: report.cpuUserUs / report.exchanges,
-      cpuSystemUsPerExchange: report.cpuSystemUs / report.exchanges,
-      rssBytesPerConnection: (idle.rss - before.rss) / o.gateways,
-      rssBytesPerConnectionWarm: (idle.rss - warm.rss) / o.gateways,
-      heapBytesPerConnection: (idle.heapUsed - before.heapUsed) / o.gateways,
-      rssBytesPerConnectionMarginal: (idle.rss - mid.rss) / (o.gateways - half),
-      rssBytesPerConnectionLoaded: (report.memory.rss - before.rss) / o.gateways,
-      heapBytesPerConnectionLoaded: (report.memory.heapUsed - before.heapUsed) / o.gateways,
-      frameBytesPerExchange: frames / answers,
-      wireBytesPerExchange: (b.bytesRead - a.bytesRead + (b.bytesWritten - a.bytesWritten)) / answers,
-      tcpSegmentsPerExchange: a.tcpSegments === undefined || b.tcpSegments === undefined ? undefined : (b.tcpSegments - a.tcpSegments) / answers,
-      ipBytesPerExchange:
-        a.tcpSegments === undefined || b.tcpSegments === undefined
-          ? undefined
-          : (b.bytesRead - a.bytesRead + (b.bytesWritten - a.bytesWritten) + TCP_IP_HEADER_BYTES * (b.tcpSegments - a.tcpSegments)) / answers,
-      clientCpuUsPerExchange: clientCpu / answers,
-      overruns: report.overruns,
-      strays: report.strays,
-      unexpectedFrames: b.counters.unexpected - a.counters.unexpected,
-      closedEarly: fleet.counters.closedEarly,
-      tls,
-      othersCores:
-        machineA === undefined || machineB === undefined
-          ? undefined
-          : Math.max(0, machineB - machineA - clientCpu - report.cpuUserUs - report.cpuSystemUs) / 1e6 / report.seconds,
-    };
-    o.log(
-      `  ${mode}: ${Math.round(result.exchangesPerSecond)} exchanges/s, p50 ${result.rttMs.p50.toFixed(2)} ms, p99 ${result.rttMs.p99.toFixed(2)} ms, ` +
-        `${result.cpuUsPerExchange.toFixed(1)} µs CPU/exchange (user ${result.cpuUserUsPerExchange.toFixed(1)}, sys ${result.cpuSystemUsPerExchange.toFixed(1)}), ` +
-        `RSS/connection ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB idle (${(result.rssBytesPerConnectionWarm / 1024).toFixed(1)} after the warm-up round), ` +
-        `${(result.rssBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load, ` +
-        `${(result.rssBytesPerConnectionMarginal / 1024).toFixed(1)} KiB marginal; ` +
-        `heap/connection ${(result.heapBytesPerConnection / 1024).toFixed(1)} KiB idle, ${(result.heapBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load; ` +
-        `other load on the machine ${result.othersCores === undefined ? '?' : result.othersCores.toFixed(2)} cores`,
-    );
-    return result;
-  } finally {
+    const tally: Tally = { answers: 0, frameBytes: 0, wireBytes: 0, segments: 0, clientCpuUs: 0, machineUs: 0 };
+    return { mode, hub, fleet, gateways: o.gateways, connectSeconds, tls, before, warm, mid, half, idle, tally, report: undefined };
+  } catch (err) {
     if (fleet) await closeFleet(fleet);
     await hub.stop();
+    throw err;
+  }
+}
+
+/**
+ * One measured window: the load starts, runs `warmupSeconds` unmeasured and `seconds` measured, and
+ * stops. The server and the client side add each window to what earlier ones counted.
+ */
+export async function measureWindow(p: ConnectedPeer, rate: number, warmupSeconds: number, seconds: number): Promise<void> {
+  const { peers } = await p.hub.call({ type: 'load', rate }, 'load-started');
+  if (peers !== p.gateways) throw new Error(`${p.mode}: the server sees ${peers} peers, expected ${p.gateways}`);
+  await sleep(warmupSeconds * 1000);
+  const machineA = machineBusyUs();
+  const a = snapshot(p.fleet);
+  await p.hub.call({ type: 'window-start', resume: p.report !== undefined }, 'window-started');
+  await sleep(seconds * 1000);
+  const { report } = await p.hub.call({ type: 'window-end' }, 'window');
+  const b = snapshot(p.fleet);
+  const machineB = machineBusyUs();
+  await p.hub.call({ type: 'load', rate: 0 }, 'load-started');
+  if (report.memory.connected !== p.gateways) throw new Error(`${p.mode}: ${report.memory.connected} of ${p.gateways} still connected at the end`);
+  const t = p.tally;
+  const answers = b.counters.txFrames - a.counters.txFrames;
+  t.answers += answers;
+  t.frameBytes +=
+    b.counters.rxBytes - a.counters.rxBytes + WS_HEADER_DOWN * (b.counters.rxFrames - a.counters.rxFrames) + (b.counters.txBytes - a.counters.txBytes) + WS_HEADER_UP * answers;
+  t.wireBytes += b.bytesRead - a.bytesRead + (b.bytesWritten - a.bytesWritten);
+  t.segments = t.segments === undefined || a.tcpSegments === undefined || b.tcpSegments === undefined ? undefined : t.segments + (b.tcpSegments - a.tcpSegments);
+  const clientCpu = b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
+  t.clientCpuUs += clientCpu;
+  const previous = p.report;
+  const serverCpu = report.cpuUserUs + report.cpuSystemUs - (previous ? previous.cpuUserUs + previous.cpuSystemUs : 0);
+  t.machineUs = t.machineUs === undefined || machineA === undefined || machineB === undefined ? undefined : t.machineUs + Math.max(0, machineB - machineA - clientCpu - serverCpu);
+  p.report = report;
+}
+
+/** The figures of a server over all its measured windows. */
+export function peerResult(p: ConnectedPeer): PeerResult {
+  const { report, tally: t, before, warm, mid, idle, half } = p;
+  if (!report) throw new Error(`${p.mode}: no measured window`);
+  const mb = (m: MemorySample): string =>
+    `rss ${(m.rss / 1048576).toFixed(1)} heapUsed ${(m.heapUsed / 1048576).toFixed(1)} heapTotal ${(m.heapTotal / 1048576).toFixed(1)} external ${(m.external / 1048576).toFixed(1)} MiB`;
+  const memoryLine = `before ${mb(before)}; after the warm-up round ${mb(warm)}; ${half} connected ${mb(mid)}; ${p.gateways} connected ${mb(idle)}; after the load ${mb(report.memory)}`;
+  const result: PeerResult = {
+    mode: p.mode,
+    gateways: p.gateways,
+    connectSeconds: p.connectSeconds,
+    exchangesPerSecond: report.exchanges / report.seconds,
+    rttMs: report.rttMs,
+    cpuUsPerExchange: (report.cpuUserUs + report.cpuSystemUs) / report.exchanges,
+    elu: report.elu,
+    cpuUserUsPerExchange: report.cpuUserUs / report.exchanges,
+    cpuSystemUsPerExchange: report.cpuSystemUs / report.exchanges,
+    rssBytesPerConnection: (idle.rss - before.rss) / p.gateways,
+    rssBytesPerConnectionWarm: (idle.rss - warm.rss) / p.gateways,
+    heapBytesPerConnection: (idle.heapUsed - before.heapUsed) / p.gateways,
+    rssBytesPerConnectionMarginal: (idle.rss - mid.rss) / (p.gateways - half),
+    rssBytesPerConnectionLoaded: (report.memory.rss - before.rss) / p.gateways,
+    heapBytesPerConnectionLoaded: (report.memory.heapUsed - before.heapUsed) / p.gateways,
+    frameBytesPerExchange: t.frameBytes / t.answers,
+    wireBytesPerExchange: t.wireBytes / t.answers,
+    tcpSegmentsPerExchange: t.segments === undefined ? undefined : t.segments / t.answers,
+    ipBytesPerExchange: t.segments === undefined ? undefined : (t.wireBytes + TCP_IP_HEADER_BYTES * t.segments) / t.answers,
+    clientCpuUsPerExchange: t.clientCpuUs / t.answers,
+    overruns: report.overruns,
+    strays: report.strays,
+    unexpectedFrames: p.fleet.counters.unexpected,
+    closedEarly: p.fleet.counters.closedEarly,
+    tls: p.tls,
+    othersCores: t.machineUs === undefined ? undefined : t.machineUs / 1e6 / report.seconds,
+    memoryLine,
+  };
+  return result;
+}
+
+export function logPeerResult(log: (line: string) => void, result: PeerResult): void {
+  log(`  ${result.mode} memory: ${result.memoryLine}`);
+  log(
+    `  ${result.mode}: ${Math.round(result.exchangesPerSecond)} exchanges/s, p50 ${result.rttMs.p50.toFixed(2)} ms, p99 ${result.rttMs.p99.toFixed(2)} ms, ` +
+      `${result.cpuUsPerExchange.toFixed(1)} µs CPU/exchange (user ${result.cpuUserUsPerExchange.toFixed(1)}, sys ${result.cpuSystemUsPerExchange.toFixed(1)}), ` +
+      `RSS/connection ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB idle (${(result.rssBytesPerConnectionWarm / 1024).toFixed(1)} after the warm-up round), ` +
+      `${(result.rssBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load, ` +
+      `${(result.rssBytesPerConnectionMarginal / 1024).toFixed(1)} KiB marginal; ` +
+      `heap/connection ${(result.heapBytesPerConnection / 1024).toFixed(1)} KiB idle, ${(result.heapBytesPerConnectionLoaded / 1024).toFixed(1)} KiB under load; ` +
+      `other load on the machine ${result.othersCores === undefined ? '?' : result.othersCores.toFixed(2)} cores`,
+  );
+}
+
+export async function disconnectPeer(p: ConnectedPeer): Promise<void> {
+  await closeFleet(p.fleet);
+  await p.hub.stop();
+}
+
+/** One server on its own: connect, one window of o.seconds after o.warmup s, disconnect (bench/fleet.ts). */
+export async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string, o: PeerOptions): Promise<PeerResult> {
+  const p = await connectPeer(mode, pki, crlPath, o);
+  try {
+    await measureWindow(p, o.rate, o.warmup, o.seconds);
+    const result = peerResult(p);
+    logPeerResult(o.log, result);
+    return result;
+  } finally {
+    await disconnectPeer(p);
   }
 }
 
@@ -448,6 +533,7 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunR
     rate: options.rate ?? 4,
     warmup: options.warmup ?? 5,
     runs: options.runs ?? 3,
+    slices: options.slices ?? 3,
     log: options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
     ...(options.hubProfileDir ? { hubProfileDir: options.hubProfileDir } : {}),
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
@@ -471,11 +557,26 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunR
     for (let run = 1; run <= o.runs; run++) {
       // Alternate which server goes first, so neither always meets a warmer or cooler machine.
       const order: HubMode[] = run % 2 === 1 ? ['hub', 'bare'] : ['bare', 'hub'];
-      o.log(`run ${run}/${o.runs}: ${order.join(', then ')}`);
-      const measured = new Map<HubMode, PeerResult>();
-      for (const mode of order) measured.set(mode, await measurePeer(mode, pki, crlPath, o));
-      const hub = measured.get('hub');
-      const bare = measured.get('bare');
+      o.log(`run ${run}/${o.runs}: both servers connected (${order.join(' first, then ')}), then ${o.slices} windows of ${f(o.seconds / o.slices)} s each, taking turns`);
+      const connected: ConnectedPeer[] = [];
+      try {
+        for (const mode of order) connected.push(await connectPeer(mode, pki, crlPath, o));
+        // Turns of a few seconds each, so that both servers meet the same machine: on a shared
+        // machine the speed of everything drifts by 10–20 % from one minute to the next.
+        for (let slice = 0; slice < o.slices; slice++) {
+          const turn = slice % 2 === 0 ? connected : [...connected].reverse();
+          for (const p of turn) await measureWindow(p, o.rate, slice === 0 ? o.warmup : Math.min(o.warmup, 2), o.seconds / o.slices);
+        }
+      } finally {
+        for (const p of connected) await disconnectPeer(p);
+      }
+      const [hub, bare] = (['hub', 'bare'] as const).map((mode) => {
+        const p = connected.find((c) => c.mode === mode);
+        if (!p) throw new Error('unreachable');
+        const result = peerResult(p);
+        logPeerResult(o.log, result);
+        return result;
+      });
       if (!hub || !bare) throw new Error('unreachable');
       results.push({
         run,
@@ -570,6 +671,7 @@ async function main(): Promise<void> {
       rate: { type: 'string' },
       warmup: { type: 'string' },
       runs: { type: 'string' },
+      slices: { type: 'string' },
       'hub-prof': { type: 'string' },
       'ping-ms': { type: 'string' },
       'hub-node-arg': { type: 'string', multiple: true },
@@ -588,6 +690,7 @@ async function main(): Promise<void> {
     ...(values.rate === undefined ? {} : { rate: num('rate', values.rate, 0.1) }),
     ...(values.warmup === undefined ? {} : { warmup: num('warmup', values.warmup, 0) }),
     ...(values.runs === undefined ? {} : { runs: num('runs', values.runs, 1) }),
+    ...(values.slices === undefined ? {} : { slices: num('slices', values.slices, 1) }),
     ...(values['hub-prof'] === undefined ? {} : { hubProfileDir: values['hub-prof'] }),
     ...(values['ping-ms'] === undefined ? {} : { pingIntervalMs: num('ping-ms', values['ping-ms'], 1000) }),
     ...(values['hub-node-arg'] === undefined ? {} : { hubNodeArgs: values['hub-node-arg'] }),
@@ -596,7 +699,7 @@ async function main(): Promise<void> {
   const first = results[0]?.hub;
   console.log(
     `link benchmark — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${new Date().toISOString().slice(0, 10)}; ` +
-      `${first?.gateways ?? '?'} gateways × ${options.rate ?? 4}/s, ${options.seconds ?? 30} s measured after ${options.warmup ?? 5} s warm-up, ${first?.tls ?? ''}\n`,
+      `${first?.gateways ?? '?'} gateways × ${options.rate ?? 4}/s, ${options.seconds ?? 30} s measured per server and run in ${options.slices ?? 3} turns (${options.warmup ?? 5} s warm-up before the first), ${first?.tls ?? ''}\n`,
   );
   console.log(formatRunsTable(results));
   const summary = formatSummary(results);

@@ -1,6 +1,6 @@
 /**
  * The fast path in front of the scanner and the parser, for the frequent messages (result,
- * telemetry, ack, event). It reads only "plain" XML — the narrow form our own encoder writes when
+ * telemetry, ack, event) and the hello that opens every connection. It reads only "plain" XML — the narrow form our own encoder writes when
  * no value needs escaping — into a compact element (attribute values by position), which holds
  * exactly what fast-xml-parser's tree holds for it (parserShape() rebuilds that tree), so decode.ts
  * runs the very same validation on it. Anything else it does not try to understand: it returns
@@ -10,8 +10,8 @@
  * Plain means, all at once:
  * - no XML declaration, no whitespace before, between or after elements, one root;
  * - an element named by its rule, at least one attribute, then `/>` or `>`…`</name>` right after the
- *   last attribute; the root's content is only child elements of its rule's one child name, a
- *   child's content only text (when its rule allows text) — never deeper;
+ *   last attribute; an element's content is only child elements of its rule's one child name
+ *   (hello → dev → ch), or only text when its rule allows text;
  * - attributes written ` name="value"`: one space before, no space around `=`, double quotes, each
  *   name from the element's rule and at most once;
  * - attribute values and text only printable ASCII (U+0020..U+007E) without `"` in values and

@@ -20,7 +20,7 @@ import { decode, decodeFull, decodePlain, PLAIN_ROOTS, XML_PARSER_OPTIONS } from
 import { encode, ProtocolError, type Message } from '../../../shared/protocol/index.js';
 import { parserShape, readPlain } from '../../../shared/protocol/plain-xml.js';
 import { scanXml } from '../../../shared/protocol/xml-scan.js';
-import { ack, event, message, result, telemetry } from './arbitraries.js';
+import { ack, event, hello, message, result, telemetry } from './arbitraries.js';
 import { mutate, mutationFrom, SNIPPETS } from './mutations.js';
 
 const SEED = Number(process.env.PLAIN_SEED ?? 777_001);
@@ -53,6 +53,14 @@ const plainHot: fc.Arbitrary<Message> = fc.oneof(
   fc.tuple(event, fc.array(plainText(40), { maxLength: 32 })).map(
     ([e, texts]): Message => ({ ...e, details: e.details.map((d, i) => ({ key: d.key, value: texts[i] ?? '' })) }),
   ),
+  // Hello opens every connection: site name, models and channel names without anything to escape.
+  fc.tuple(hello, fc.array(plainText(32), { minLength: 1, maxLength: 32 })).map(([h, texts]): Message => {
+    let k = 0;
+    const text = (): string => texts[k++ % texts.length] || 'x';
+    const copy = { ...h, devices: h.devices.map((d) => ({ ...d, model: text(), channels: d.channels.map((c) => ({ ...c, name: text() })) })) };
+    if (h.siteName !== undefined) copy.siteName = text();
+    return copy;
+  }),
 );
 
 /** Rewrites that keep a frame valid XML of the same message but (mostly) leave plain XML. */
@@ -65,6 +73,8 @@ const REWRITES: readonly ((frame: string) => string)[] = [
   (f) => f.replace(/"\/>/g, '" />'),
   (f) => f.replace(/"\/>/, '"></$TAG>'),
   (f) => f.replace(/><(s|d) /g, '>\n  <$1 '),
+  (f) => f.replace(/><(dev|ch) /g, '>\n<$1 '),
+  (f) => f.replace(/<ch ([^>]*)\/>/, '<ch $1></ch>'),
   (f) => f.replace(/v="1"/, 'v="&#49;"'),
   (f) => f.replace(/ t="(\d)/, ' t="&#x3$1;'),
   (f) => f.replace(/ id="([^"]*)"/, ' id="$1" '),
@@ -114,6 +124,16 @@ const PLAIN_SNIPPETS: readonly string[] = [
   '<d k="z">v</d>',
   '<d k="y"/>',
   '<d k="w"></d>',
+  '<dev id="lm1" model="m" health="ok"/>',
+  '<dev id="lm2" model="m" health="ok">',
+  '</dev>',
+  '<ch id="9" name="n" prio="1" shed="1" kw="1" minOn="0" minOff="0"/>',
+  '<ch id="9" name="n" prio="1" shed="1" kw="1" minOn="0" minOff="0"></ch>',
+  ' labels="a b"',
+  ' site="s"',
+  ' proxy="1"',
+  ' maxOff="5"',
+  ' on="1"',
   '</s>',
   '</d>',
   '<s>',
@@ -223,7 +243,11 @@ describe('decode: the plain fast path against the full path', () => {
   });
 
   it('plain token soup', () => {
-    const token = fc.constantFrom(...PLAIN_SNIPPETS, '<result', '<telemetry', '<ack', '<event', ' v="1"', ' id="c1"', ' st="ok"', ' t="1"', '</telemetry>', '</event>', '</result>');
+    const token = fc.constantFrom(
+      ...PLAIN_SNIPPETS,
+      '<result', '<telemetry', '<ack', '<event', '<hello', ' v="1"', ' id="c1"', ' st="ok"', ' t="1"', ' gw="site-1" vmin="1" vmax="1" agent="1.0"',
+      '</telemetry>', '</event>', '</result>', '</hello>',
+    );
     run('token soup', fc.array(token, { maxLength: 30 }).map((t) => t.join('')), 10_000);
   });
 
