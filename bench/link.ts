@@ -13,7 +13,7 @@
  * The simulated gateway is the same for both: it cuts the id out of the command with indexOf (no XML
  * parser) and answers an 85-byte result frame built from a template.
  *
- * Run: npm run bench:link [-- --gateways 2000 --seconds 30 --rate 4 --warmup 5 --runs 3 --slices 3]
+ * Run: npm run bench:link [-- --gateways 2000 --seconds 30 --rate 4 --warmup 5 --runs 5 --slices 3]
  *      (or: npx tsc -p tsconfig.json && node dist/bench/link.js …)
  *      --json FILE writes every run's figures as JSON.
  *      Diagnosis (not for the figures): --hub-prof DIR writes a V8 CPU profile of each server process;
@@ -48,7 +48,11 @@ export interface LinkBenchOptions {
   rate?: number;
   /** Seconds of load before the measured window. Default 5. */
   warmup?: number;
-  /** Repetitions of the hub/bare pair (alternating which goes first). Default 3. */
+  /**
+   * Repetitions of the hub/bare pair (alternating which goes first), each with fresh server
+   * processes. Default 5: the same server code measures up to 20 % apart from one process to the
+   * next on this shared machine, so the median needs a few of them.
+   */
   runs?: number;
   /**
    * Each run's measured seconds are split into this many windows per server, the two servers taking
@@ -532,7 +536,7 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunR
     seconds: options.seconds ?? 30,
     rate: options.rate ?? 4,
     warmup: options.warmup ?? 5,
-    runs: options.runs ?? 3,
+    runs: options.runs ?? 5,
     slices: options.slices ?? 3,
     log: options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
     ...(options.hubProfileDir ? { hubProfileDir: options.hubProfileDir } : {}),

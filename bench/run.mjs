@@ -23,8 +23,8 @@ const only = args.filter((a) => !a.startsWith('--'));
 const benches = {
   codec: { full: [], quick: [], json: false },
   'modbus-sim': { full: [], quick: [], json: false },
-  // The secure-link issue's figure: 2,000 gateways × 4/s, hub against the bare echo, 3 runs.
-  link: { full: [], quick: ['--gateways', '200', '--seconds', '5', '--runs', '1'], json: true },
+  // The secure-link issue's figure: 2,000 gateways × 4/s, hub against the bare echo, 5 runs.
+  link: { full: [], quick: ['--gateways', '200', '--seconds', '6', '--runs', '1', '--warmup', '2'], json: true },
   // Steady at 500/2,000/5,000, the highest sustainable rate, idle connections held, reconnect storm.
   fleet: { full: [], quick: ['--steady', '200', '--rate-fleets', '200,400', '--idle', '500', '--storm', '500', '--seconds', '5'], json: true },
   // Hub, echo, ocpp-rpc, MQTT through Mosquitto, both kinds of HTTPS polling. 500 gateways: at

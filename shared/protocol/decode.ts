@@ -692,9 +692,10 @@ function withRef(error: unknown, ref: string): unknown {
  * Exported for the tests.
  */
 export const PLAIN_ROOTS: readonly PlainRule[] = [
-  { name: 'hello', attributes: HELLO_ATTRIBUTES, child: { name: 'dev', attributes: DEVICE_ATTRIBUTES, child: { name: 'ch', attributes: CHANNEL_ATTRIBUTES } } },
   { name: 'result', attributes: RESULT_ATTRIBUTES },
   { name: 'telemetry', attributes: TELEMETRY_ATTRIBUTES, child: { name: 's', attributes: SAMPLE_ATTRIBUTES } },
   { name: 'ack', attributes: ACK_ATTRIBUTES },
   { name: 'event', attributes: EVENT_ATTRIBUTES, child: { name: 'd', attributes: DETAIL_ATTRIBUTES, text: true } },
+  // Last: once per connection, so the per-exchange kinds are tried first.
+  { name: 'hello', attributes: HELLO_ATTRIBUTES, child: { name: 'dev', attributes: DEVICE_ATTRIBUTES, child: { name: 'ch', attributes: CHANNEL_ATTRIBUTES } } },
 ];
