@@ -544,10 +544,10 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunR
     ...(options.hubNodeArgs ? { hubNodeArgs: options.hubNodeArgs } : {}),
   };
   const limit = openFileLimit();
-  if (limit !== undefined && limit < o.gateways + 256) {
+  if (limit !== undefined && limit < 2 * o.gateways + 256) {
     throw new Error(
-      `the open-file limit is ${limit}, too low for ${o.gateways} gateways (each is a socket in this process and in the server's); ` +
-        `raise it with \`ulimit -n ${o.gateways + 1024}\` (npm run bench does) or pass --gateways`,
+      `the open-file limit is ${limit}, too low for ${o.gateways} gateways (each is a socket in this process for each of the two servers, and one in its server's); ` +
+        `raise it with \`ulimit -n ${2 * o.gateways + 1024}\` (npm run bench does) or pass --gateways`,
     );
   }
   const t0 = performance.now();

@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   LINK_RATE_LIMITED: 'A peer sent messages faster than the per-connection limit.',
   LINK_OVERLOADED: 'The hub is at its connection limit; the refusal carries a retry-after hint.',
   LINK_REPLACED: 'A newer session of the same gateway replaced this one.',
-  LINK_PONG_TIMEOUT: 'The peer missed two pings; the connection was considered dead.',
+  LINK_PONG_TIMEOUT: 'Nothing (message, ping or pong) came from the peer for too long (the console allows two ping intervals, the agent 2.5); the connection was considered dead.',
   LINK_SHUTDOWN: 'The hub is shutting down.',
   LINK_CRL_EXPIRING: 'The CRL the hub uses is close to its nextUpdate; renew it with `lmgw-ca crl`.',
   LINK_CRL_EXPIRED: 'The CRL the hub uses has expired; every client is refused until it is renewed.',
