@@ -183,6 +183,8 @@ describe('LinkClient with the hub', () => {
     expect(await disconnected).toBe('LINK_SHUTDOWN');
     const again = await aHub({ port });
     await waitFor(() => again.connected.length === 1, 10_000, 'the reconnect');
+    // The hub counts the session at the hello, the agent only once the welcome is in: a moment later.
+    await waitFor(() => client.connected, 2_000, 'the agent to count itself connected');
     expect(client.connected).toBe(true);
   });
 
