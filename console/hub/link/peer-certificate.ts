@@ -91,22 +91,23 @@ export function judgePeer(socket: TLSSocket): PeerVerdict {
     return { ok: false, code: 'LINK_NO_CERT', status: 401, detail: 'no client certificate presented', peer: {} };
   }
   const described = describe(cert);
-  const peer: PeerIdentity = { ...described, fingerprint256: cert.fingerprint256 };
+  // The fingerprint is for the security log of a refusal; an accepted gateway does not keep it, so
+  // it is computed (a SHA-256 of the certificate) only when refusing.
+  const refuse = (code: ErrorCode, status: 401 | 403, detail: string): PeerVerdict => ({
+    ok: false,
+    code,
+    status,
+    detail,
+    peer: { ...described, fingerprint256: cert.fingerprint256 },
+  });
   if (!socket.authorized) {
     const reason = String(socket.authorizationError ?? 'UNKNOWN');
-    const code = VERIFY_ERRORS[reason] ?? 'LINK_BAD_CERT';
-    return { ok: false, code, status: 403, detail: `OpenSSL: ${reason}`, peer };
+    return refuse(VERIFY_ERRORS[reason] ?? 'LINK_BAD_CERT', 403, `OpenSSL: ${reason}`);
   }
-  if (!(cert.keyUsage ?? []).includes(CLIENT_AUTH)) {
-    return { ok: false, code: 'LINK_WRONG_USAGE', status: 403, detail: 'the certificate is not for client authentication', peer };
-  }
+  if (!(cert.keyUsage ?? []).includes(CLIENT_AUTH)) return refuse('LINK_WRONG_USAGE', 403, 'the certificate is not for client authentication');
   const gatewayId = gatewayIdOf(cert);
-  if (gatewayId === undefined) {
-    return { ok: false, code: 'LINK_BAD_CERT', status: 403, detail: 'the certificate names no valid gateway id', peer };
-  }
+  if (gatewayId === undefined) return refuse('LINK_BAD_CERT', 403, 'the certificate names no valid gateway id');
   const { serial } = described;
-  if (serial === undefined) {
-    return { ok: false, code: 'LINK_BAD_CERT', status: 403, detail: 'the certificate has no serial number', peer };
-  }
+  if (serial === undefined) return refuse('LINK_BAD_CERT', 403, 'the certificate has no serial number');
   return { ok: true, gatewayId, peer: { ...described, serial } };
 }
