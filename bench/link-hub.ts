@@ -78,15 +78,11 @@ const TICK_MS = 2;
 function aCommand(id: string): CommandMessage {
   return { kind: 'command', id, op: 'shed', deadline: Date.now() + 30_000, selector: { channels: [1, 2] }, durationSeconds: 900 };
 }
-/** Command ids of one width, so every frame has the same size: `c` + 6 base-36 digits. */
-function commandId(n: number): string {
-  return `c${n.toString(36).padStart(6, '0')}`;
-}
-
 /**
- * The hub's command ids also say which peer they went to: `c`, the peer's slot (4 base-36 digits),
- * then a sequence (2 digits). The answer's id leads straight back to its peer, as the bare server's
- * per-socket listener does, so neither server pays a lookup of its own harness per answer.
+ * Command ids of one width, so every frame has the same size: `c`, the peer's slot (4 base-36
+ * digits), then a sequence (2 digits). In the hub the answer's id leads straight back to its peer, as
+ * the bare server's per-socket listener does, so neither server pays a lookup of its own harness per
+ * answer. (The bare server sends one fixed frame.)
  */
 const SLOTS = 36 ** 4;
 function slotCommandId(slot: number, seq: number): string {
@@ -190,7 +186,7 @@ async function startBare(msg: Extract<ToHub, { type: 'start' }>): Promise<{ serv
     rejectUnauthorized: true,
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: LINK_DEFAULTS.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
-  const frame = Buffer.from(encode(aCommand(commandId(0))));
+  const frame = Buffer.from(encode(aCommand(slotCommandId(0, 0))));
   const peers: Peer[] = [];
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -246,7 +242,7 @@ function main(): void {
   let loadTimer: NodeJS.Timeout | undefined;
   let window: { started: number; cpu: NodeJS.CpuUsage; elu: ReturnType<typeof performance.eventLoopUtilization> } | undefined;
   /** The earlier windows since the last fresh start: seconds, CPU and event-loop time. */
-  let before = { seconds: 0, user: 0, system: 0, active: 0, idle: 0 };
+  let earlier = { seconds: 0, user: 0, system: 0, active: 0, idle: 0 };
 
   const handle = async (msg: ToHub): Promise<void> => {
     switch (msg.type) {
@@ -283,7 +279,7 @@ function main(): void {
           overruns = 0;
           strays = 0;
           rtts = [];
-          before = { seconds: 0, user: 0, system: 0, active: 0, idle: 0 };
+          earlier = { seconds: 0, user: 0, system: 0, active: 0, idle: 0 };
         }
         recording = true;
         window = { started: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
@@ -292,19 +288,19 @@ function main(): void {
         if (!window) throw new Error('window-end before window-start');
         const cpu = process.cpuUsage(window.cpu);
         const elu = performance.eventLoopUtilization(window.elu);
-        before = {
-          seconds: before.seconds + (performance.now() - window.started) / 1000,
-          user: before.user + cpu.user,
-          system: before.system + cpu.system,
-          active: before.active + elu.active,
-          idle: before.idle + elu.idle,
+        earlier = {
+          seconds: earlier.seconds + (performance.now() - window.started) / 1000,
+          user: earlier.user + cpu.user,
+          system: earlier.system + cpu.system,
+          active: earlier.active + elu.active,
+          idle: earlier.idle + elu.idle,
         };
         recording = false;
         const report: WindowReport = {
-          seconds: before.seconds,
-          cpuUserUs: before.user,
-          cpuSystemUs: before.system,
-          elu: before.active / Math.max(1e-9, before.active + before.idle),
+          seconds: earlier.seconds,
+          cpuUserUs: earlier.user,
+          cpuSystemUs: earlier.system,
+          elu: earlier.active / Math.max(1e-9, earlier.active + earlier.idle),
           exchanges,
           sent,
           overruns,

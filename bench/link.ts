@@ -118,8 +118,6 @@ export interface PeerResult {
    * more than a few percent is disturbed by other work.
    */
   othersCores: number | undefined;
-  /** The memory samples, for the progress log. */
-  memoryLine: string;
 }
 
 export interface RunResult {
@@ -423,10 +421,7 @@ export async function measureWindow(p: ConnectedPeer, rate: number, warmupSecond
 export function peerResult(p: ConnectedPeer): PeerResult {
   const { report, tally: t, before, warm, mid, idle, half } = p;
   if (!report) throw new Error(`${p.mode}: no measured window`);
-  const mb = (m: MemorySample): string =>
-    `rss ${(m.rss / 1048576).toFixed(1)} heapUsed ${(m.heapUsed / 1048576).toFixed(1)} heapTotal ${(m.heapTotal / 1048576).toFixed(1)} external ${(m.external / 1048576).toFixed(1)} MiB`;
-  const memoryLine = `before ${mb(before)}; after the warm-up round ${mb(warm)}; ${half} connected ${mb(mid)}; ${p.gateways} connected ${mb(idle)}; after the load ${mb(report.memory)}`;
-  const result: PeerResult = {
+  return {
     mode: p.mode,
     gateways: p.gateways,
     connectSeconds: p.connectSeconds,
@@ -453,13 +448,17 @@ export function peerResult(p: ConnectedPeer): PeerResult {
     closedEarly: p.fleet.counters.closedEarly,
     tls: p.tls,
     othersCores: t.machineUs === undefined ? undefined : t.machineUs / 1e6 / report.seconds,
-    memoryLine,
   };
-  return result;
 }
 
-export function logPeerResult(log: (line: string) => void, result: PeerResult): void {
-  log(`  ${result.mode} memory: ${result.memoryLine}`);
+/** Two progress lines: the server's memory samples, then its figures. */
+export function logPeerResult(log: (line: string) => void, p: ConnectedPeer, result: PeerResult): void {
+  const mb = (m: MemorySample): string =>
+    `rss ${(m.rss / 1048576).toFixed(1)} heapUsed ${(m.heapUsed / 1048576).toFixed(1)} heapTotal ${(m.heapTotal / 1048576).toFixed(1)} external ${(m.external / 1048576).toFixed(1)} MiB`;
+  log(
+    `  ${p.mode} memory: before ${mb(p.before)}; after the warm-up round ${mb(p.warm)}; ${p.half} connected ${mb(p.mid)}; ` +
+      `${p.gateways} connected ${mb(p.idle)}${p.report ? `; after the load ${mb(p.report.memory)}` : ''}`,
+  );
   log(
     `  ${result.mode}: ${Math.round(result.exchangesPerSecond)} exchanges/s, p50 ${result.rttMs.p50.toFixed(2)} ms, p99 ${result.rttMs.p99.toFixed(2)} ms, ` +
       `${result.cpuUsPerExchange.toFixed(1)} µs CPU/exchange (user ${result.cpuUserUsPerExchange.toFixed(1)}, sys ${result.cpuSystemUsPerExchange.toFixed(1)}), ` +
@@ -482,7 +481,7 @@ export async function measurePeer(mode: HubMode, pki: BenchPki, crlPath: string,
   try {
     await measureWindow(p, o.rate, o.warmup, o.seconds);
     const result = peerResult(p);
-    logPeerResult(o.log, result);
+    logPeerResult(o.log, p, result);
     return result;
   } finally {
     await disconnectPeer(p);
@@ -565,8 +564,8 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunR
       const connected: ConnectedPeer[] = [];
       try {
         for (const mode of order) connected.push(await connectPeer(mode, pki, crlPath, o));
-        // Turns of a few seconds each, so that both servers meet the same machine: on a shared
-        // machine the speed of everything drifts by 10–20 % from one minute to the next.
+        // Turns of o.seconds / o.slices each, so that both servers meet the same machine: on a
+        // shared machine the speed of everything drifts by 10–20 % from one minute to the next.
         for (let slice = 0; slice < o.slices; slice++) {
           const turn = slice % 2 === 0 ? connected : [...connected].reverse();
           for (const p of turn) await measureWindow(p, o.rate, slice === 0 ? o.warmup : Math.min(o.warmup, 2), o.seconds / o.slices);
@@ -578,7 +577,7 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunR
         const p = connected.find((c) => c.mode === mode);
         if (!p) throw new Error('unreachable');
         const result = peerResult(p);
-        logPeerResult(o.log, result);
+        logPeerResult(o.log, p, result);
         return result;
       });
       if (!hub || !bare) throw new Error('unreachable');
