@@ -213,9 +213,18 @@ describe('the hub domain with real agents and lm-sim (issue 5 flows)', () => {
       for (const id of SITES) {
         for (const [resolution, size] of [['1m', 60_000], ['15m', 900_000]] as const) {
           const bucket = Math.floor((Date.now() - 1000) / size) * size;
-          const raw = db.prepare('SELECT kw FROM telemetry_raw WHERE gateway_id = ? AND time >= ? AND time < ?').all(id, bucket, bucket + size) as { kw: number }[];
+          const rawNow = (): { kw: number }[] =>
+            db.prepare('SELECT kw FROM telemetry_raw WHERE gateway_id = ? AND time >= ? AND time < ?').all(id, bucket, bucket + size) as { kw: number }[];
+          // Telemetry keeps arriving (1 Hz per site): compare only when no sample came in between
+          // reading the raw rows and asking for the roll-up.
+          let raw: { kw: number }[] = [];
+          let rolled: LoadPoint[] = [];
+          for (let attempt = 0; attempt < 10; attempt++) {
+            raw = rawNow();
+            rolled = await api<LoadPoint[]>('loadHistory', { gatewayId: id, from: bucket, to: bucket + size, resolution });
+            if (rawNow().length === raw.length) break;
+          }
           expect(raw.length, `${id} has samples in the ${resolution} bucket`).toBeGreaterThan(0);
-          const rolled = await api<LoadPoint[]>('loadHistory', { gatewayId: id, from: bucket, to: bucket + size, resolution });
           expect(rolled.map((p) => p.time)).toEqual([bucket]);
           expect(rolled[0]?.kw).toBeCloseTo(raw.reduce((sum, r) => sum + r.kw, 0) / raw.length, 9);
         }
