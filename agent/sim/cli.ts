@@ -8,11 +8,13 @@ import { LmgwError } from '../../shared/errors.js';
 import { formatCliError } from '../../shared/cli.js';
 import { loadProfile } from '../lm/profile.js';
 import { describeFaults, parseFaults } from './faults.js';
+import { fleetMain } from './fleet-cli.js';
 import { LmSimulator } from './simulator.js';
 
 const HELP = `lm-sim — a simulated load manager (Modbus TCP and RTU)
 
 Usage: lm-sim --profile FILE (--port N | --rtu PATH) [options]
+       lm-sim fleet --gateways N --console URL --pki DIR   simulated gateways (lm-sim fleet --help)
 
   --profile FILE   device profile (JSON, as the agent uses): relays, measurements and their encodings
   --port N         serve Modbus TCP on port N (0 = any free port; the line "listening" names it)
@@ -64,6 +66,7 @@ function readControl(path: string): string {
 
 /** Starts the simulator; resolves once it serves, with a function that stops it. */
 export async function main(argv: readonly string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<(() => Promise<void>) | undefined> {
+  if (argv[0] === 'fleet') return fleetMain(argv.slice(1), out);
   let values;
   try {
     ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
