@@ -14,4 +14,10 @@ export interface Transport {
    * stream, 'open' again after a gap (the stream has no replay: refetch what you show).
    */
   start(onEvent: (event: unknown) => void, onState: (state: StreamState) => void): () => void;
+  /**
+   * Which gateways' per-second load figures the stream should carry (the browser-mode stream sends
+   * only those). Kept by the transport and sent again after every reconnect. Absent where the carrier
+   * sends every gateway's figures (the desktop bridge).
+   */
+  watch?(gatewayIds: readonly string[]): void;
 }

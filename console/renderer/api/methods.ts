@@ -1,16 +1,17 @@
 /**
  * The operator calls as they travel (docs/operator-api.md): every OperatorService method but
- * `subscribe`, its params as one JSON object, its result as the service returns it. Derived from the
+ * `subscribe` and `watch` (the event stream's), its params as one JSON object, its result as the service returns it. Derived from the
  * contract (console/hub/operator/types.ts), so a change there shows up here as a type error.
  */
 import type { OperatorContext, OperatorService } from '../../hub/operator/types.js';
 
-export type OperatorMethod = Exclude<keyof OperatorService, 'subscribe'>;
+export type OperatorMethod = Exclude<keyof OperatorService, 'subscribe' | 'watch'>;
 
 /** The methods that take a bare id in the service but `{ <name>: id }` on the wire. */
 interface IdParams {
   gateway: { gatewayId: string };
   cancelShed: { eventId: string };
+  shedEvent: { eventId: string };
   acknowledgeAlarm: { alarmId: string };
 }
 

@@ -20,17 +20,25 @@ import type {
   RevocationReasonChoice,
   SecurityEventRecord,
   ShedEventRecord,
+  ShedEventSummary,
   ShedPreview,
   ShedRequest,
 } from '../../hub/operator/types.js';
+import type { MAX_WATCHED_GATEWAYS as HubMaxWatched } from '../../hub/operator/types.js';
 import type { OperatorMethod, OperatorParams, OperatorResult } from './methods.js';
 import { toOperatorError } from './operator-error.js';
 import type { StreamState, Transport } from './carrier.js';
 
-const EVENT_TYPES: ReadonlySet<string> = new Set(['gateway', 'load', 'command', 'shed-event', 'alarm', 'security']);
+const EVENT_TYPES: ReadonlySet<OperatorEvent['type']> = new Set<OperatorEvent['type']>(['heartbeat', 'gateways', 'load', 'command', 'shed-event', 'alarm', 'security', 'resync']);
+
+/** The hub's limit; the renderer imports only types from the hub, so the literal type keeps the copy honest. */
+export const MAX_WATCHED_GATEWAYS: typeof HubMaxWatched = 500;
+
+/** Watch changes of the views (scrolling the fleet table) reach the hub at most this often. */
+const WATCH_SEND_MS = 150;
 
 function isOperatorEvent(value: unknown): value is OperatorEvent {
-  return typeof value === 'object' && value !== null && EVENT_TYPES.has(String((value as { type?: unknown }).type));
+  return typeof value === 'object' && value !== null && EVENT_TYPES.has(String((value as { type?: unknown }).type) as OperatorEvent['type']);
 }
 
 export class OperatorClient {
@@ -39,6 +47,10 @@ export class OperatorClient {
   readonly #stateListeners = new Set<(state: StreamState) => void>();
   #state: StreamState = 'connecting';
   #stop: (() => void) | undefined;
+  /** Who watches which gateways' load figures (the fleet table's visible rows, the open gateway). */
+  readonly #watches = new Map<string, readonly string[]>();
+  #watchTimer: ReturnType<typeof setTimeout> | undefined;
+  #sentWatch = '';
 
   constructor(transport: Transport) {
     this.#transport = transport;
@@ -77,8 +89,13 @@ export class OperatorClient {
   commands(query: { gatewayId?: string; eventId?: string; limit?: number }): Promise<CommandRecord[]> {
     return this.call('commands', query);
   }
-  shedEvents(query: { activeOnly?: boolean; limit?: number }): Promise<ShedEventRecord[]> {
+  /** Summaries (counts, no per-gateway rows), newest first. */
+  shedEvents(query: { activeOnly?: boolean; limit?: number }): Promise<ShedEventSummary[]> {
     return this.call('shedEvents', query);
+  }
+  /** One event with its outcome rows and skipped loads. */
+  shedEvent(eventId: string): Promise<ShedEventRecord> {
+    return this.call('shedEvent', { eventId });
   }
   audit(query: AuditQuery): Promise<AuditRecord[]> {
     return this.call('audit', query);
@@ -138,7 +155,41 @@ export class OperatorClient {
     return () => this.#stateListeners.delete(listener);
   }
 
+  /**
+   * Which gateways' per-second figures `owner` shows (replacing what it watched before; [] to stop).
+   * The union of every owner's list, at most MAX_WATCHED_GATEWAYS, goes to the hub shortly after a
+   * change — not once per scroll event.
+   */
+  watch(owner: string, gatewayIds: readonly string[]): void {
+    if (gatewayIds.length === 0) this.#watches.delete(owner);
+    else this.#watches.set(owner, gatewayIds);
+    if (this.#transport.watch === undefined || this.#watchTimer !== undefined) return;
+    this.#watchTimer = setTimeout(() => {
+      this.#watchTimer = undefined;
+      this.#sendWatch();
+    }, WATCH_SEND_MS);
+  }
+
+  /** The gateways watched now (what the hub is asked for). */
+  get watched(): readonly string[] {
+    const all = new Set<string>();
+    // Single-gateway owners first (the open gateway view), so a long table cannot crowd them out.
+    const owners = [...this.#watches.values()].sort((a, b) => a.length - b.length);
+    for (const ids of owners) for (const id of ids) if (all.size < MAX_WATCHED_GATEWAYS) all.add(id);
+    return [...all];
+  }
+
+  #sendWatch(): void {
+    const ids = this.watched;
+    const key = ids.join('\n');
+    if (key === this.#sentWatch) return;
+    this.#sentWatch = key;
+    this.#transport.watch?.(ids);
+  }
+
   close(): void {
+    clearTimeout(this.#watchTimer);
+    this.#watchTimer = undefined;
     this.#stop?.();
     this.#stop = undefined;
   }

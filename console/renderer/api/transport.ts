@@ -36,7 +36,15 @@ interface ApiErrorBody {
 /** Reconnects of the event stream: from 0.5 s up to 15 s apart, with full jitter. */
 const STREAM_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 15_000 };
 
+/** A stream that sent heartbeats (one a second) and then nothing for this long is reconnected. */
+const SILENT_STREAM_MS = 10_000;
+
 export function browserTransport(base: URL = new URL('./', window.location.href)): Transport {
+  let ws: WebSocket | undefined;
+  let watched: string[] = [];
+  const sendWatch = (socket: WebSocket): void => {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'watch', gateways: watched }));
+  };
   return {
     kind: 'browser',
     async call(method, params) {
@@ -66,9 +74,9 @@ export function browserTransport(base: URL = new URL('./', window.location.href)
       return body.result;
     },
     start(onEvent, onState) {
-      let ws: WebSocket | undefined;
       let attempt = 0;
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let watchdog: ReturnType<typeof setInterval> | undefined;
       let stopped = false;
       const url = new URL('api/v1/events', base);
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -78,11 +86,22 @@ export function browserTransport(base: URL = new URL('./', window.location.href)
         onState(attempt === 0 ? 'connecting' : 'reconnecting');
         const socket = new WebSocket(url);
         ws = socket;
+        // A hub that sends heartbeats and then falls silent has a dead or wedged stream (a half-open
+        // TCP connection closes only after minutes): drop it and connect again. A hub that never sent
+        // a heartbeat is not judged by them.
+        let heardAt = Date.now();
+        let heartbeats = false;
+        clearInterval(watchdog);
+        watchdog = setInterval(() => {
+          if (heartbeats && Date.now() - heardAt > SILENT_STREAM_MS && socket.readyState === WebSocket.OPEN) socket.close(4000, 'silent');
+        }, 1000);
         socket.onopen = () => {
           attempt = 0;
+          sendWatch(socket);
           onState('open');
         };
         socket.onmessage = (m: MessageEvent) => {
+          heardAt = Date.now();
           if (typeof m.data !== 'string') return;
           let event: unknown;
           try {
@@ -90,10 +109,12 @@ export function browserTransport(base: URL = new URL('./', window.location.href)
           } catch {
             return;
           }
+          if (!heartbeats && typeof event === 'object' && event !== null && (event as { type?: unknown }).type === 'heartbeat') heartbeats = true;
           onEvent(event);
         };
         socket.onclose = () => {
           if (ws === socket) ws = undefined;
+          clearInterval(watchdog);
           if (stopped) return;
           onState('reconnecting');
           timer = setTimeout(connect, backoffDelay(attempt++, STREAM_BACKOFF) + 250);
@@ -103,8 +124,13 @@ export function browserTransport(base: URL = new URL('./', window.location.href)
       return () => {
         stopped = true;
         clearTimeout(timer);
+        clearInterval(watchdog);
         ws?.close(1000);
       };
+    },
+    watch(gatewayIds) {
+      watched = [...gatewayIds];
+      if (ws !== undefined) sendWatch(ws);
     },
   };
 }

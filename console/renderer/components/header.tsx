@@ -7,12 +7,20 @@ import { currentTheme, saveTheme, type Theme } from '../app/theme.js';
 import { useFleet, useNow, useZone } from '../state/context.js';
 
 function StreamIndicator(): ReactNode {
-  const stream = useFleet((s) => s.stream);
+  const health = useFleet((s) => s.health);
   const status = useFleet((s) => s.status);
-  const [tone, text] =
-    status === 'error' ? ['bad', 'Hub unreachable'] : stream === 'open' ? ['ok', 'Live'] : stream === 'connecting' ? ['info', 'Connecting…'] : ['warn', 'Reconnecting…'];
+  const [tone, text, title] =
+    status === 'error'
+      ? ['bad', 'Hub unreachable', 'The hub does not answer']
+      : health === 'live'
+        ? ['ok', 'Live', 'The hub\'s event stream is live (a heartbeat every second)']
+        : health === 'stale'
+          ? ['bad', 'Stale', 'Nothing heard from the hub for over 3 seconds: the figures are frozen']
+          : health === 'connecting'
+            ? ['info', 'Connecting…', 'Opening the hub\'s event stream']
+            : ['warn', 'Reconnecting…', 'The hub\'s event stream is down; reconnecting'];
   return (
-    <span className={`stream stream-${tone}`} title="State of the hub's event stream">
+    <span className={`stream stream-${tone}`} title={title} role="status" aria-label={`Event stream: ${text}`}>
       <span className="dot" aria-hidden="true" />
       {text}
     </span>

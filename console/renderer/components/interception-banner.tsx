@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { useMemo, type ReactNode } from 'react';
 import { routeHash } from '../logic/route.js';
 import { useFleet } from '../state/context.js';
 
@@ -7,10 +7,11 @@ import { useFleet } from '../state/context.js';
  * attacker): it refuses to talk, so it will look merely offline. Say it loudly on every view.
  */
 export function InterceptionBanner(): ReactNode {
-  const gateways = useFleet((s) => s.gateways);
+  const fleet = useFleet((s) => s.fleet);
   const alarms = useFleet((s) => s.alarms);
-  const ids = new Set<string>();
-  for (const g of gateways) if (g.interceptionSuspected) ids.add(g.gatewayId);
+  // One pass over the fleet per change of it, not per render.
+  const suspected = useMemo(() => fleet.list().filter((g) => g.interceptionSuspected).map((g) => g.gatewayId), [fleet]);
+  const ids = new Set<string>(suspected);
   for (const a of alarms) if (a.code === 'LINK_INTERCEPTION_SUSPECTED' && a.clearedAt === undefined) ids.add(a.gatewayId ?? 'unknown gateway');
   if (ids.size === 0) return null;
   return (

@@ -1,19 +1,21 @@
 /**
  * A shed event in three steps, so a slip cannot switch off a town: the operator says where, what and
  * for how long; Review asks the hub what exactly that would do now (previewShed, which changes
- * nothing) and says it in one sentence with everything skipped and why; only then Confirm shed sends
- * it. Any change to the form after the review discards it.
+ * nothing) and says it in one sentence, summarised however large the plan (gateways, loads and kW
+ * per label, the first rows, the skipped loads grouped by reason); only then Confirm shed sends it.
+ * Any change to the form after the review discards it.
  */
 import { useId, useMemo, useState, type FormEvent, type ReactNode } from 'react';
-import type { ShedEventRecord, ShedPreview, ShedRequest } from '../../hub/operator/types.js';
+import type { GatewaySummary, ShedEventRecord, ShedPreview, ShedRequest } from '../../hub/operator/types.js';
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
 import { formatKw, plural } from '../logic/format.js';
-import { fleetLabels } from '../logic/gateway-table.js';
+import { labelCounts } from '../logic/gateway-table.js';
 import { buildShedRequest, EMPTY_SHED_FORM, type ScopeKind, type SelectorKind, type ShedForm } from '../logic/shed-form.js';
-import { shedEventOutcome, shedSummary, skipReasonText } from '../logic/summary.js';
+import { digestPlan, eventCountsText, shedEventOutcome, shedSummary, skipReasonText } from '../logic/summary.js';
 import { useAnnounce, useClient, useFleet, useNow, useStore, useZone } from '../state/context.js';
 import { CommandStateBadge } from './badges.js';
 import { ErrorNote } from './error-note.js';
+import { EventDetailDialog } from './event-detail-dialog.js';
 import { Modal } from './modal.js';
 
 export interface ShedPreset {
@@ -41,8 +43,22 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
   const announce = useAnnounce();
   const zone = useZone();
   const now = useNow();
-  const gateways = useFleet((s) => s.gateways);
-  const labels = useMemo(() => fleetLabels(gateways), [gateways]);
+  const fleet = useFleet((s) => s.fleet);
+  const connected = useFleet((s) => s.counts.connected);
+  const gateways = useMemo(() => fleet.list(), [fleet]);
+  const labels = useMemo(() => [...labelCounts(gateways)].sort((a, b) => (a[0] < b[0] ? -1 : 1)), [gateways]);
+  // 20,000 options are built once per change of the fleet, not at every tick of the clock.
+  const gatewayOptions = useMemo(
+    () =>
+      gateways.map((g) => (
+        <option key={g.gatewayId} value={g.gatewayId}>
+          {g.gatewayId} — {g.siteName}
+          {g.state === 'offline' ? ' (offline)' : ''}
+        </option>
+      )),
+    [gateways],
+  );
+  const [details, setDetails] = useState(false);
   const [form, setForm] = useState<ShedForm>(() =>
     preset?.gatewayId ? { ...EMPTY_SHED_FORM, scope: 'gateway', gatewayId: preset.gatewayId } : { ...EMPTY_SHED_FORM },
   );
@@ -99,9 +115,12 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
     }
   };
 
+  const notConfirmed = useMemo(() => (step.kind === 'done' ? step.event.outcomes.filter((o) => o.state !== 'confirmed').slice(0, FIRST_ROWS) : []), [step]);
   const locked = step.kind === 'sending' || step.kind === 'done' || step.kind === 'reviewing';
-  const connected = gateways.filter((g) => g.state === 'connected').length;
-  const visible = gateways.filter((g) => find === '' || g.gatewayId.includes(find.toLowerCase()) || g.siteName.toLowerCase().includes(find.toLowerCase()));
+  const visible = useMemo(() => findGateways(gateways, find, form.gatewayIds), [gateways, find, form.gatewayIds]);
+  const digest = useMemo(() => (step.kind === 'review' || step.kind === 'sending' ? digestPlan(step.preview.plan, (id) => fleet.get(id)?.labels) : null), [step, fleet]);
+  // The event's counts as the stream updates them (the answer may come while commands are in flight).
+  const liveEvent = useFleet((s) => (step.kind === 'done' ? s.activeEvents.find((e) => e.id === step.event.id) : undefined));
   const problem = (k: keyof ShedForm): ReactNode => (problems[k] ? <span className="field-problem">{problems[k]}</span> : null);
 
   return (
@@ -122,12 +141,7 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
               <span>Gateway</span>
               <select value={form.gatewayId} onChange={(e) => edit({ gatewayId: e.target.value })} aria-invalid={problems.gatewayId !== undefined}>
                 <option value="">Choose a gateway…</option>
-                {gateways.map((g) => (
-                  <option key={g.gatewayId} value={g.gatewayId}>
-                    {g.gatewayId} — {g.siteName}
-                    {g.state === 'offline' ? ' (offline)' : ''}
-                  </option>
-                ))}
+                {gatewayOptions}
               </select>
               {problem('gatewayId')}
             </label>
@@ -140,7 +154,7 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
               </label>
               <fieldset className="checklist" aria-invalid={problems.gatewayIds !== undefined}>
                 <legend className="sr-only">Gateways in the selection</legend>
-                {visible.map((g) => (
+                {visible.shown.map((g) => (
                   <label key={g.gatewayId} className="check">
                     <input
                       type="checkbox"
@@ -152,6 +166,7 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
                   </label>
                 ))}
               </fieldset>
+              {visible.more > 0 && <span className="muted small">{plural(visible.more, 'more gateway matches', 'more gateways match')}: narrow the search. </span>}
               <span className="muted small">{plural(form.gatewayIds.length, 'gateway', 'gateways')} selected</span>
               {problem('gatewayIds')}
             </div>
@@ -161,9 +176,9 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
               <span>Label</span>
               <select value={form.label} onChange={(e) => edit({ label: e.target.value })} aria-invalid={problems.label !== undefined}>
                 <option value="">Choose a label…</option>
-                {labels.map((l) => (
+                {labels.map(([l, n]) => (
                   <option key={l} value={l}>
-                    {l} ({gateways.filter((g) => g.labels.includes(l)).length})
+                    {l} ({n})
                   </option>
                 ))}
               </select>
@@ -238,23 +253,55 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
             <div className="review-summary" role="status" aria-label="Shed summary" id={ids.summary}>
               {shedSummary(step.preview, zone, now)}
             </div>
-            {step.preview.plan.gateways.length > 0 && (
-              <ul className="plan-list">
-                {step.preview.plan.gateways.map((p) => (
+            {digest !== null && digest.byLabel.length > 0 && (
+              <table className="data-table compact plan-labels" aria-label="Plan by label">
+                <thead>
+                  <tr>
+                    <th scope="col">Label</th>
+                    <th scope="col" className="num">
+                      Gateways
+                    </th>
+                    <th scope="col" className="num">
+                      Loads
+                    </th>
+                    <th scope="col" className="num">
+                      kW
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {digest.byLabel.map((l) => (
+                    <tr key={l.label}>
+                      <td>{l.label === '' ? <span className="muted">no label</span> : <span className="chip">{l.label}</span>}</td>
+                      <td className="num">{l.gateways}</td>
+                      <td className="num">{l.loads}</td>
+                      <td className="num">{formatKw(l.kw)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+            {digest !== null && digest.first.length > 0 && (
+              <ul className="plan-list" aria-label="First gateways of the plan">
+                {digest.first.map((p) => (
                   <li key={p.gatewayId}>
                     <strong>{p.gatewayId}</strong>: {p.channels.length === 1 ? 'channel' : 'channels'} {p.channels.join(', ')} <span className="muted">({formatKw(p.expectedKw)})</span>
                   </li>
                 ))}
+                {digest.more > 0 && <li className="muted">… and {plural(digest.more, 'more gateway', 'more gateways')}</li>}
               </ul>
             )}
-            {step.preview.plan.skipped.length > 0 && (
+            {digest !== null && digest.skipped.length > 0 && (
               <details className="skipped" open={step.preview.plan.skipped.length <= 8}>
                 <summary>Skipped: {plural(step.preview.plan.skipped.length, 'item', 'items')}</summary>
-                <ul>
-                  {step.preview.plan.skipped.map((s) => (
-                    <li key={`${s.gatewayId}:${s.channel ?? '*'}`}>
-                      <strong>{s.gatewayId}</strong>
-                      {s.channel !== undefined ? ` channel ${s.channel}` : ''} — <span className="chip">{skipReasonText(s.reason)}</span> {s.detail}
+                <ul aria-label="Skipped by reason">
+                  {digest.skipped.map((s) => (
+                    <li key={s.reason}>
+                      <span className="chip">{skipReasonText(s.reason)}</span> {s.count}{' '}
+                      <span className="muted small">
+                        — e.g. <strong>{s.example.gatewayId}</strong>
+                        {s.example.channel !== undefined ? ` channel ${s.example.channel}` : ''}: {s.example.detail}
+                      </span>
                     </li>
                   ))}
                 </ul>
@@ -265,14 +312,22 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
 
         {step.kind === 'done' && (
           <div className="review">
-            <p className="review-summary">{shedEventOutcome(step.event, zone, now)}</p>
-            <ul className="plan-list">
-              {step.event.outcomes.map((o) => (
-                <li key={o.commandId}>
-                  <strong>{o.gatewayId}</strong>: {o.channels.join(', ')} <CommandStateBadge state={o.state} /> {o.code && <code className="code">{o.code}</code>} {o.message}
-                </li>
-              ))}
-            </ul>
+            <p className="review-summary" aria-label="Event outcome">
+              {eventCountsText(liveEvent ?? step.event)}
+            </p>
+            <p className="muted small">{shedEventOutcome(step.event, zone, now)}</p>
+            {notConfirmed.length > 0 && (
+              <ul className="plan-list">
+                {notConfirmed.map((o) => (
+                  <li key={o.commandId}>
+                    <strong>{o.gatewayId}</strong>: {o.channels.join(', ')} <CommandStateBadge state={o.state} /> {o.code && <code className="code">{o.code}</code>} {o.message}
+                  </li>
+                ))}
+              </ul>
+            )}
+            <button type="button" className="btn btn-small btn-quiet" onClick={() => setDetails(true)}>
+              All outcomes
+            </button>
           </div>
         )}
 
@@ -303,6 +358,18 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
           )}
         </div>
       </form>
+      {details && step.kind === 'done' && <EventDetailDialog eventId={step.event.id} initial={step.event} onClose={() => setDetails(false)} />}
     </Modal>
   );
+}
+
+/** Rows of a list shown at most (the selection's checklist, the outcomes not confirmed). */
+const FIRST_ROWS = 200;
+
+/** The checklist's rows: the selected ones and those matching the search, at most FIRST_ROWS. */
+function findGateways(gateways: readonly GatewaySummary[], find: string, selected: readonly string[]): { shown: GatewaySummary[]; more: number } {
+  const text = find.trim().toLowerCase();
+  const chosen = new Set(selected);
+  const matching = gateways.filter((g) => chosen.has(g.gatewayId) || text === '' || g.gatewayId.toLowerCase().includes(text) || g.siteName.toLowerCase().includes(text));
+  return { shown: matching.slice(0, FIRST_ROWS), more: Math.max(0, matching.length - FIRST_ROWS) };
 }

@@ -6,10 +6,10 @@ import { useFleet } from '../state/context.js';
  * number is worse off than one who sees none.
  */
 export function StaleBanner(): ReactNode {
-  const stream = useFleet((s) => s.stream);
+  const health = useFleet((s) => s.health);
   const status = useFleet((s) => s.status);
   const error = useFleet((s) => s.error);
-  if (status !== 'ready' || (stream !== 'reconnecting' && error === null)) return null;
+  if (status !== 'ready' || (health !== 'reconnecting' && health !== 'stale' && error === null)) return null;
   const unauthorized = error?.code === 'OP_UNAUTHORIZED';
   return (
     <div className="banner banner-stale" role="alert">
@@ -20,7 +20,9 @@ export function StaleBanner(): ReactNode {
         <strong>{unauthorized ? 'Signed out: ' : 'Live updates interrupted: '}</strong>
         {unauthorized
           ? 'the hub no longer accepts this session (it restarted with a new token). Open the new login address lm-console printed. '
-          : 'the figures below may be out of date while the console reconnects. '}
+          : health === 'stale'
+            ? 'nothing has been heard from the hub for over 3 seconds; the figures below are frozen. '
+            : 'the figures below may be out of date while the console reconnects. '}
         {error && (
           <span className="small">
             Last answer: <code className="code">{error.code}</code> {error.message}

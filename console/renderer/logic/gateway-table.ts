@@ -1,11 +1,13 @@
 /**
- * Sorting and filtering the fleet table. Pure: the table hands in the summaries and the latest load
- * figures (which arrive every second, apart from the summaries) and gets the rows in order.
+ * Sorting and filtering the fleet table. Pure: the table hands in the summaries (in id order) and the
+ * latest load figures (which arrive every second, apart from the summaries) and gets the rows in
+ * order. Fast at 20,000 rows: sort keys are computed once per row, the filter's words once per call.
  */
 import type { GatewaySummary, LoadFigures } from '../../hub/operator/types.js';
+import { sortRows, type SortDirection, type SortValue } from './table.js';
 
+export type { SortDirection } from './table.js';
 export type GatewaySortKey = 'gateway' | 'state' | 'site' | 'load' | 'projection' | 'shed' | 'alarms' | 'rtt' | 'certificate';
-export type SortDirection = 'ascending' | 'descending';
 export interface GatewaySort {
   key: GatewaySortKey;
   direction: SortDirection;
@@ -20,10 +22,12 @@ export const STATE_FILTERS: ReadonlyArray<{ value: StateFilter; label: string }>
   { value: 'alarms', label: 'With alarms' },
 ];
 
-export type LoadsById = Readonly<Record<string, LoadFigures | undefined>>;
+export type LoadsById = Pick<ReadonlyMap<string, LoadFigures>, 'get'>;
+
+const NO_LOADS: LoadsById = new Map();
 
 function loadOf(g: GatewaySummary, loads: LoadsById): LoadFigures {
-  return loads[g.gatewayId] ?? g.load;
+  return loads.get(g.gatewayId) ?? g.load;
 }
 
 /** Where a gateway's quarter-hour projection stands against its limit (target, else peak): 0..∞, null when unknown. */
@@ -33,7 +37,7 @@ export function projectionRatio(load: LoadFigures): number | null {
   return load.projectedKw / limit;
 }
 
-function sortValue(g: GatewaySummary, key: GatewaySortKey, loads: LoadsById): string | number | null {
+function sortValue(g: GatewaySummary, key: GatewaySortKey, loads: LoadsById): SortValue {
   switch (key) {
     case 'gateway':
       return g.gatewayId;
@@ -57,28 +61,19 @@ function sortValue(g: GatewaySummary, key: GatewaySortKey, loads: LoadsById): st
   }
 }
 
-function compareValues(a: string | number | null, b: string | number | null): number {
-  if (a === b) return 0;
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
-  return 0;
+function inIdOrder(gateways: readonly GatewaySummary[]): boolean {
+  for (let i = 1; i < gateways.length; i++) if ((gateways[i - 1] as GatewaySummary).gatewayId > (gateways[i] as GatewaySummary).gatewayId) return false;
+  return true;
 }
 
 /**
- * The rows in order. Unknown values (no load yet, no certificate) go last in either direction; ties
- * fall back to the gateway id so rows do not jump about as live figures change.
+ * The rows in order. `gateways` come in id order (the store keeps them so); unknown values (no load
+ * yet, no certificate) go last in either direction; ties keep id order, so rows do not jump about as
+ * live figures change.
  */
-export function sortGateways(gateways: readonly GatewaySummary[], sort: GatewaySort, loads: LoadsById = {}): GatewaySummary[] {
-  const sign = sort.direction === 'ascending' ? 1 : -1;
-  return [...gateways].sort((x, y) => {
-    const a = sortValue(x, sort.key, loads);
-    const b = sortValue(y, sort.key, loads);
-    if (a === null && b !== null) return 1;
-    if (b === null && a !== null) return -1;
-    const c = compareValues(a, b) * sign;
-    if (c !== 0) return c;
-    return x.gatewayId < y.gatewayId ? -1 : x.gatewayId > y.gatewayId ? 1 : 0;
-  });
+export function sortGateways(gateways: readonly GatewaySummary[], sort: GatewaySort, loads: LoadsById = NO_LOADS): GatewaySummary[] {
+  if (sort.key === 'gateway' && inIdOrder(gateways)) return sort.direction === 'ascending' ? [...gateways] : [...gateways].reverse();
+  return sortRows(gateways, (g) => sortValue(g, sort.key, loads), sort.direction);
 }
 
 /** Whether the gateway passes the state filter. */
@@ -97,22 +92,38 @@ export function matchesState(g: GatewaySummary, filter: StateFilter): boolean {
   }
 }
 
-/**
- * Whether the gateway matches the filter text: every word must occur (case-insensitive) in its id,
- * site name, one of its labels or its state ("north offline" finds offline gateways labelled north).
- */
-export function matchesText(g: GatewaySummary, text: string): boolean {
-  const words = text.toLowerCase().split(/\s+/).filter((w) => w !== '');
-  if (words.length === 0) return true;
-  const hay = [g.gatewayId, g.siteName, g.state, ...g.labels].map((s) => s.toLowerCase());
-  return words.every((w) => hay.some((h) => h.includes(w)));
+/** The filter text as lower-case words. */
+export function filterWords(text: string): string[] {
+  return text.toLowerCase().split(/\s+/).filter((w) => w !== '');
 }
 
-export function filterGateways(gateways: readonly GatewaySummary[], text: string, state: StateFilter): GatewaySummary[] {
-  return gateways.filter((g) => matchesState(g, state) && matchesText(g, text));
+/**
+ * Whether the gateway matches the filter words: every word must occur (case-insensitive) in its id,
+ * site name, one of its labels or its state ("north offline" finds offline gateways labelled north).
+ */
+export function matchesText(g: GatewaySummary, words: readonly string[]): boolean {
+  if (words.length === 0) return true;
+  for (const w of words) {
+    if (g.gatewayId.toLowerCase().includes(w) || g.siteName.toLowerCase().includes(w) || g.state.includes(w)) continue;
+    if (!g.labels.some((l) => l.toLowerCase().includes(w))) return false;
+  }
+  return true;
+}
+
+export function filterGateways(gateways: readonly GatewaySummary[], text: string, state: StateFilter): readonly GatewaySummary[] {
+  const words = filterWords(text);
+  if (words.length === 0 && state === 'all') return gateways;
+  return gateways.filter((g) => matchesState(g, state) && matchesText(g, words));
 }
 
 /** Every label used in the fleet, sorted (for the shed dialog's label scope). */
 export function fleetLabels(gateways: readonly GatewaySummary[]): string[] {
-  return [...new Set(gateways.flatMap((g) => g.labels))].sort();
+  return [...labelCounts(gateways).keys()].sort();
+}
+
+/** How many gateways carry each label. */
+export function labelCounts(gateways: readonly GatewaySummary[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const g of gateways) for (const l of g.labels) m.set(l, (m.get(l) ?? 0) + 1);
+  return m;
 }

@@ -1,21 +1,26 @@
 /**
  * What the whole UI shows about the fleet, kept current by the event stream: gateway summaries,
- * counts, live load figures, the fleet's load curve, active shed events and open alarms.
+ * counts, live load figures, the fleet's load curve, active shed events, open alarms, and whether the
+ * stream is live.
  *
- * Components read it with useSyncExternalStore through `useFleet(selector)`. Load figures arrive
- * every second for every gateway: they live in their own field, so a 'load' event re-renders the
- * tiles and rows that show load and nothing else, and the chart appends to its arrays in place.
+ * Built for 20,000 gateways: `gateways` patches are applied in place to one index (a Map, counts
+ * kept incrementally — no copy of the fleet per event), and React hears of changes at most every
+ * NOTIFY_MS, however many events arrived; components memoise on `fleet.version` / `loadVersion`.
+ * Components read it with useSyncExternalStore through `useFleet(selector)`.
  */
 import type {
   AlarmRecord,
   FleetCounts,
-  GatewaySummary,
+  GatewayPatch,
   HubInfo,
   LoadFigures,
   OperatorEvent,
   ShedEventRecord,
+  ShedEventSummary,
 } from '../../hub/operator/types.js';
 import { LiveSeries } from '../logic/live-series.js';
+import { EMPTY_COUNTS, FleetIndex, type FleetView } from '../logic/fleet-index.js';
+import { streamHealth, type StreamHealth } from '../logic/stream-health.js';
 import type { OperatorClient } from '../api/operator-client.js';
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
 import type { StreamState } from '../api/carrier.js';
@@ -26,59 +31,50 @@ export interface FleetState {
   error: OperatorError | null;
   info: HubInfo | null;
   timeZone: string;
-  /** Sorted by gateway id. */
-  gateways: readonly GatewaySummary[];
+  /** Every gateway summary; a new view (and version) whenever one changed. */
+  fleet: FleetView;
   counts: FleetCounts;
   fleetLoad: LoadFigures | null;
-  /** Latest figures per gateway from the 'load' events (fresher than `gateways[i].load`). */
-  loads: Readonly<Record<string, LoadFigures>>;
-  activeEvents: readonly ShedEventRecord[];
+  /** Latest figures from the 'load' events for the watched gateways (fresher than their summary's `load`). */
+  loads: ReadonlyMap<string, LoadFigures>;
+  /** Changes with every 'load' event folded in. */
+  loadVersion: number;
+  activeEvents: readonly ShedEventSummary[];
   /** Open (unacknowledged) alarms, newest first. */
   alarms: readonly AlarmRecord[];
   stream: StreamState;
+  /** 'stale' when the open stream has been silent for over STALE_AFTER_MS (no heartbeat). */
+  health: StreamHealth;
   /** Hub clock minus this browser's clock, ms (countdowns use the hub's time). */
   skewMs: number;
 }
 
-const EMPTY_COUNTS: FleetCounts = { total: 0, connected: 0, offline: 0, shedding: 0, alarms: 0 };
+export interface FleetStoreOptions {
+  /** React is told of changes at most this often (default 250 ms: ≤ 4 renders a second). */
+  notifyMs?: number;
+  /** How often the stream's silence is checked (default 500 ms). */
+  healthCheckMs?: number;
+  now?: () => number;
+}
+
 const HOUR_MS = 3_600_000;
 const FRESH_BUCKETS_MS = 3_000;
-
-function byId(a: { gatewayId: string }, b: { gatewayId: string }): number {
-  return a.gatewayId < b.gatewayId ? -1 : a.gatewayId > b.gatewayId ? 1 : 0;
-}
-
-/** The counts as the hub defines them (FleetCounts), from the summaries. */
-export function countFleet(gateways: readonly GatewaySummary[]): FleetCounts {
-  const c = { ...EMPTY_COUNTS, total: gateways.length };
-  for (const g of gateways) {
-    if (g.state === 'connected') c.connected++;
-    else c.offline++;
-    if (g.shedChannelCount > 0) c.shedding++;
-    if (g.openAlarmCount > 0) c.alarms++;
-  }
-  return c;
-}
 
 function sortAlarms(alarms: AlarmRecord[]): AlarmRecord[] {
   return alarms.sort((a, b) => b.raisedAt - a.raisedAt);
 }
 
+/** An event's summary without its per-gateway rows (an answer of startShed/cancelShed carries them). */
+export function summaryOf(event: ShedEventSummary | ShedEventRecord): ShedEventSummary {
+  if (!('outcomes' in event)) return event;
+  const { outcomes: _o, skipped: _s, ...summary } = event;
+  return summary;
+}
+
 export class FleetStore {
-  #state: FleetState = {
-    status: 'loading',
-    error: null,
-    info: null,
-    timeZone: 'UTC',
-    gateways: [],
-    counts: EMPTY_COUNTS,
-    fleetLoad: null,
-    loads: {},
-    activeEvents: [],
-    alarms: [],
-    stream: 'connecting',
-    skewMs: 0,
-  };
+  readonly #index = new FleetIndex();
+  readonly #loads = new Map<string, LoadFigures>();
+  #state: FleetState;
   readonly #listeners = new Set<() => void>();
   readonly #seriesListeners = new Set<() => void>();
   /** The fleet aggregate, last hour at 1 s. */
@@ -86,9 +82,43 @@ export class FleetStore {
   #unsubscribe: Array<() => void> = [];
   #wasOpen = false;
   #refreshing: Promise<void> | undefined;
-  #duringRefresh: Map<string, GatewaySummary> | undefined;
+  /** Patches and load figures that arrive while a snapshot is on its way: newer than it, applied on top. */
+  #duringRefresh: { patches: GatewayPatch[]; loads: Map<string, LoadFigures> } | undefined;
+  #heardAt: number | null = null;
+  #dirty: Partial<FleetState> | undefined;
+  #fleetDirty = false;
+  #loadDirty = false;
+  #lastNotify = -Infinity;
+  #notifyTimer: ReturnType<typeof setTimeout> | undefined;
+  #healthTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #notifyMs: number;
+  readonly #healthCheckMs: number;
+  readonly #now: () => number;
 
-  constructor(readonly client: OperatorClient) {}
+  constructor(
+    readonly client: OperatorClient,
+    options: FleetStoreOptions = {},
+  ) {
+    this.#notifyMs = options.notifyMs ?? 250;
+    this.#healthCheckMs = options.healthCheckMs ?? 500;
+    this.#now = options.now ?? Date.now;
+    this.#state = {
+      status: 'loading',
+      error: null,
+      info: null,
+      timeZone: 'UTC',
+      fleet: this.#index.view(),
+      counts: EMPTY_COUNTS,
+      fleetLoad: null,
+      loads: this.#loads,
+      loadVersion: 0,
+      activeEvents: [],
+      alarms: [],
+      stream: 'connecting',
+      health: 'connecting',
+      skewMs: 0,
+    };
+  }
 
   getState = (): FleetState => this.#state;
 
@@ -108,7 +138,8 @@ export class FleetStore {
     this.#unsubscribe.push(
       this.client.subscribe((e) => this.apply(e)),
       this.client.onStreamState((stream) => {
-        this.#set({ stream });
+        if (stream === 'open') this.#heardAt = this.#now();
+        this.#update({ stream, health: streamHealth(stream, this.#heardAt, this.#now()) }, true);
         // The stream has no replay: after a gap, read again what it would have told us.
         if (stream === 'open' && this.#wasOpen) void this.refresh(true);
         if (stream === 'open') this.#wasOpen = true;
@@ -117,12 +148,15 @@ export class FleetStore {
         if (stream === 'reconnecting') void this.refresh();
       }),
     );
+    this.#healthTimer = setInterval(() => this.#checkHealth(), this.#healthCheckMs);
     void this.refresh(true);
   }
 
   stop(): void {
     for (const u of this.#unsubscribe) u();
     this.#unsubscribe = [];
+    clearInterval(this.#healthTimer);
+    clearTimeout(this.#notifyTimer);
   }
 
   /** Reads fleet, events and alarms again (and the load history when `history`). */
@@ -134,8 +168,8 @@ export class FleetStore {
   }
 
   async #refresh(history: boolean): Promise<void> {
-    // Gateway events that arrive while the snapshot is on its way are newer than it: kept below.
-    this.#duringRefresh = new Map();
+    const during = { patches: [] as GatewayPatch[], loads: new Map<string, LoadFigures>() };
+    this.#duringRefresh = during;
     try {
       const [info, fleet, events, alarms] = await Promise.all([
         this.client.info(),
@@ -143,29 +177,32 @@ export class FleetStore {
         this.client.shedEvents({ activeOnly: true }),
         this.client.alarms({}),
       ]);
-      const newer = this.#duringRefresh;
-      const gateways = [...fleet.gateways.filter((g) => !newer.has(g.gatewayId)), ...newer.values()].sort(byId);
-      const loads: Record<string, LoadFigures> = {};
-      for (const g of gateways) loads[g.gatewayId] = g.load;
-      this.#set({
-        status: 'ready',
-        error: null,
-        info,
-        timeZone: fleet.timeZone,
-        gateways,
-        counts: countFleet(gateways),
-        fleetLoad: fleet.load,
-        loads,
-        activeEvents: events.filter((e) => e.state === 'active'),
-        alarms: sortAlarms(alarms.filter((a) => a.acknowledgedAt === undefined)),
-        skewMs: this.#skew(fleet.time),
-      });
+      this.#index.reset(fleet.gateways);
+      for (const p of during.patches) this.#index.apply(p);
+      // Live figures older than the snapshot would hide its fresher ones; those that came after stay.
+      this.#loads.clear();
+      for (const [id, f] of during.loads) this.#loads.set(id, f);
+      this.#fleetDirty = true;
+      this.#loadDirty = true;
+      this.#update(
+        {
+          status: 'ready',
+          error: null,
+          info,
+          timeZone: fleet.timeZone,
+          fleetLoad: fleet.load,
+          activeEvents: events.filter((e) => e.state === 'active').map(summaryOf),
+          alarms: sortAlarms(alarms.filter((a) => a.acknowledgedAt === undefined)),
+          skewMs: this.#skew(fleet.time),
+        },
+        true,
+      );
       if (history) await this.#loadHistory(fleet.time);
     } catch (err) {
       const error = toOperatorError(err);
-      this.#set({ status: this.#state.status === 'ready' ? 'ready' : 'error', error });
+      this.#update({ status: this.#state.status === 'ready' ? 'ready' : 'error', error }, true);
     } finally {
-      this.#duringRefresh = undefined;
+      if (this.#duringRefresh === during) this.#duringRefresh = undefined;
     }
   }
 
@@ -182,31 +219,52 @@ export class FleetStore {
 
   /** Folds one event into the state. */
   apply(e: OperatorEvent): void {
+    this.#heardAt = this.#now();
+    // Stale → live at once: the badge must not lag the figures.
+    if (this.#state.health === 'stale') this.#update({ health: streamHealth(this.#state.stream, this.#heardAt, this.#heardAt) }, true);
     switch (e.type) {
+      case 'heartbeat':
+        this.#update({ skewMs: this.#skew(e.time) });
+        return;
       case 'load': {
-        this.#set({ fleetLoad: e.fleet, loads: { ...this.#state.loads, ...e.gateways }, skewMs: this.#skew(e.time) });
+        for (const [id, f] of Object.entries(e.gateways)) {
+          this.#loads.set(id, f);
+          this.#duringRefresh?.loads.set(id, f);
+        }
+        this.#loadDirty = true;
+        this.#update({ fleetLoad: e.fleet, skewMs: this.#skew(e.time) });
         if (this.fleetSeries.append(e.time, e.fleet.currentKw)) for (const l of [...this.#seriesListeners]) l();
         return;
       }
-      case 'gateway': {
-        this.#duringRefresh?.set(e.gateway.gatewayId, e.gateway);
-        const others = this.#state.gateways.filter((g) => g.gatewayId !== e.gateway.gatewayId);
-        const gateways = [...others, e.gateway].sort(byId);
-        this.#set({ gateways, counts: countFleet(gateways) });
+      case 'gateways': {
+        let changed = false;
+        for (const p of e.patches) {
+          this.#duringRefresh?.patches.push(p);
+          if (this.#index.apply(p)) changed = true;
+        }
+        if (changed) {
+          this.#fleetDirty = true;
+          this.#update({});
+        }
         return;
       }
       case 'shed-event': {
         const others = this.#state.activeEvents.filter((x) => x.id !== e.event.id);
-        const activeEvents = e.event.state === 'active' ? [e.event, ...others].sort((a, b) => b.createdAt - a.createdAt) : others;
-        this.#set({ activeEvents });
+        const event = summaryOf(e.event);
+        const activeEvents = event.state === 'active' ? [event, ...others].sort((a, b) => b.createdAt - a.createdAt) : others;
+        this.#update({ activeEvents });
         return;
       }
       case 'alarm': {
         const others = this.#state.alarms.filter((a) => a.id !== e.alarm.id);
         const alarms = e.alarm.acknowledgedAt === undefined ? sortAlarms([e.alarm, ...others]) : others;
-        this.#set({ alarms });
+        this.#update({ alarms });
         return;
       }
+      case 'resync':
+        // The hub dropped events for us: what we hold may be wrong anywhere. Read it all again.
+        void this.refresh(true);
+        return;
       case 'command':
       case 'security':
         return;
@@ -214,22 +272,56 @@ export class FleetStore {
   }
 
   /** For operations that answer with the new record before its event arrives. */
-  upsertEvent(event: ShedEventRecord): void {
-    this.apply({ type: 'shed-event', event });
+  upsertEvent(event: ShedEventSummary | ShedEventRecord): void {
+    this.apply({ type: 'shed-event', event: summaryOf(event) });
   }
 
   upsertAlarm(alarm: AlarmRecord): void {
     this.apply({ type: 'alarm', alarm });
   }
 
-  /** The hub's clock against ours; kept unless it moved by more than half a second (no flicker). */
-  #skew(hubTime: number): number {
-    const skew = hubTime - Date.now();
-    return Math.abs(skew - this.#state.skewMs) > 500 ? skew : this.#state.skewMs;
+  #checkHealth(): void {
+    const health = streamHealth(this.#state.stream, this.#heardAt, this.#now());
+    if (health !== this.#state.health) this.#update({ health }, true);
   }
 
-  #set(patch: Partial<FleetState>): void {
-    this.#state = { ...this.#state, ...patch };
+  /** The hub's clock against ours; kept unless it moved by more than half a second (no flicker). */
+  #skew(hubTime: number): number {
+    const skew = hubTime - this.#now();
+    const current = this.#dirty?.skewMs ?? this.#state.skewMs;
+    return Math.abs(skew - current) > 500 ? skew : current;
+  }
+
+  /**
+   * Gathers changes and tells the listeners at most every notifyMs: the first change after a quiet
+   * spell goes out at once, later ones at the end of the window, together. `now` skips the wait (a
+   * snapshot, the stream's health).
+   */
+  #update(patch: Partial<FleetState>, now = false): void {
+    this.#dirty = { ...this.#dirty, ...patch };
+    if (this.#notifyTimer !== undefined && !now) return;
+    const wait = this.#lastNotify + this.#notifyMs - this.#now();
+    if (now || wait <= 0) {
+      this.#flush();
+      return;
+    }
+    this.#notifyTimer = setTimeout(() => this.#flush(), wait);
+  }
+
+  #flush(): void {
+    clearTimeout(this.#notifyTimer);
+    this.#notifyTimer = undefined;
+    const next: FleetState = { ...this.#state, ...this.#dirty };
+    if (this.#fleetDirty) {
+      next.fleet = this.#index.view();
+      next.counts = this.#index.counts;
+    }
+    if (this.#loadDirty) next.loadVersion = this.#state.loadVersion + 1;
+    this.#dirty = undefined;
+    this.#fleetDirty = false;
+    this.#loadDirty = false;
+    this.#lastNotify = this.#now();
+    this.#state = next;
     for (const l of [...this.#listeners]) l();
   }
 }

@@ -6,8 +6,10 @@ import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { AlarmRecord, SecurityEventRecord } from '../../hub/operator/types.js';
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
 import { SeverityBadge } from '../components/badges.js';
+import { DataTable, type Column } from '../components/data-table.js';
 import { ErrorNote } from '../components/error-note.js';
 import { useQuery } from '../components/use-query.js';
+import type { ZonedTime } from '../logic/format.js';
 import { routeHash } from '../logic/route.js';
 import { useAnnounce, useClient, useFleet, useStore, useZone } from '../state/context.js';
 
@@ -43,13 +45,64 @@ function AckButton({ alarm }: { alarm: AlarmRecord }): ReactNode {
   );
 }
 
+function alarmRowClass(a: AlarmRecord): string | undefined {
+  return a.code === 'LINK_INTERCEPTION_SUSPECTED' ? 'row-interception' : SECURITY_ALARMS.has(a.code) || a.severity === 'alarm' ? 'row-alert' : undefined;
+}
+
+function columnsOfAlarms(zone: ZonedTime): Column<AlarmRecord>[] {
+  return [
+    { key: 'severity', header: 'Severity', cell: (a) => <SeverityBadge severity={a.severity} /> },
+    {
+      key: 'code',
+      header: 'Code',
+      cell: (a) => (
+        <>
+          {a.code === 'LINK_INTERCEPTION_SUSPECTED' && (
+            <span className="badge badge-bad badge-strong">
+              <span aria-hidden="true">⚠ </span>interception
+            </span>
+          )}{' '}
+          <code className="code">{a.code}</code>
+        </>
+      ),
+    },
+    { key: 'gateway', header: 'Gateway', cell: (a) => (a.gatewayId ? <a href={routeHash({ view: 'gateway', gatewayId: a.gatewayId })}>{a.gatewayId}</a> : <span className="muted">console</span>) },
+    {
+      key: 'message',
+      header: 'Message',
+      cell: (a) => (
+        <div id={`alarm-${a.id}`} className="cell-clamp" title={a.message}>
+          {a.message}
+          {a.code === 'LINK_INTERCEPTION_SUSPECTED' && <div className="small tone-bad">A certificate chain not from the LMGW CA was presented to the gateway: an intercepting proxy or an attacker between it and this console.</div>}
+        </div>
+      ),
+    },
+    { key: 'raised', header: 'Raised', cell: (a) => zone.dateTime(a.raisedAt) },
+    { key: 'cleared', header: 'Cleared', cell: (a) => (a.clearedAt !== undefined ? zone.dateTime(a.clearedAt) : <span className="tone-warn">active</span>) },
+    {
+      key: 'actions',
+      header: 'Actions',
+      hiddenHeader: true,
+      cell: (a) =>
+        a.acknowledgedAt !== undefined ? (
+          <span className="muted small">
+            acknowledged by {a.acknowledgedBy ?? '?'} at {zone.time(a.acknowledgedAt)}
+          </span>
+        ) : (
+          <AckButton alarm={a} />
+        ),
+    },
+  ];
+}
+
 function AlarmsTable(): ReactNode {
   const open = useFleet((s) => s.alarms);
   const zone = useZone();
   const client = useClient();
   const [showAll, setShowAll] = useState(false);
   const all = useQuery(() => (showAll ? client.alarms({ openOnly: false }) : Promise.resolve(null)), [client, showAll, open]);
-  const rows = showAll && all.data ? [...all.data].sort((a, b) => b.raisedAt - a.raisedAt) : open;
+  const rows = useMemo(() => (showAll && all.data ? [...all.data].sort((a, b) => b.raisedAt - a.raisedAt) : open), [showAll, all.data, open]);
+  const alarmColumns = useMemo(() => columnsOfAlarms(zone), [zone]);
   return (
     <section className="panel" aria-labelledby="alarms-title">
       <div className="panel-head">
@@ -61,66 +114,7 @@ function AlarmsTable(): ReactNode {
         </label>
       </div>
       <ErrorNote error={all.error} />
-      <div className="table-wrap">
-        <table aria-label="Alarms" className="data-table">
-          <thead>
-            <tr>
-              <th scope="col">Severity</th>
-              <th scope="col">Code</th>
-              <th scope="col">Gateway</th>
-              <th scope="col">Message</th>
-              <th scope="col">Raised</th>
-              <th scope="col">Cleared</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.length === 0 && (
-              <tr>
-                <td colSpan={7} className="empty">
-                  No open alarm. All clear.
-                </td>
-              </tr>
-            )}
-            {rows.map((a) => {
-              const interception = a.code === 'LINK_INTERCEPTION_SUSPECTED';
-              return (
-                <tr key={a.id} className={interception ? 'row-interception' : SECURITY_ALARMS.has(a.code) || a.severity === 'alarm' ? 'row-alert' : undefined}>
-                  <td>
-                    <SeverityBadge severity={a.severity} />
-                  </td>
-                  <td>
-                    {interception && (
-                      <span className="badge badge-bad badge-strong">
-                        <span aria-hidden="true">⚠ </span>interception
-                      </span>
-                    )}{' '}
-                    <code className="code">{a.code}</code>
-                  </td>
-                  <td>{a.gatewayId ? <a href={routeHash({ view: 'gateway', gatewayId: a.gatewayId })}>{a.gatewayId}</a> : <span className="muted">console</span>}</td>
-                  <td id={`alarm-${a.id}`}>
-                    {a.message}
-                    {interception && <div className="small tone-bad">A certificate chain not from the LMGW CA was presented to the gateway: an intercepting proxy or an attacker between it and this console.</div>}
-                  </td>
-                  <td>{zone.dateTime(a.raisedAt)}</td>
-                  <td>{a.clearedAt !== undefined ? zone.dateTime(a.clearedAt) : <span className="tone-warn">active</span>}</td>
-                  <td>
-                    {a.acknowledgedAt !== undefined ? (
-                      <span className="muted small">
-                        acknowledged by {a.acknowledgedBy ?? '?'} at {zone.time(a.acknowledgedAt)}
-                      </span>
-                    ) : (
-                      <AckButton alarm={a} />
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <DataTable label="Alarms" columns={alarmColumns} rows={rows} rowKey={(a) => a.id} rowHeight={64} maxHeight={560} rowClassName={alarmRowClass} empty="No open alarm. All clear." />
     </section>
   );
 }

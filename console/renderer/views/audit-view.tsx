@@ -2,11 +2,13 @@
  * The audit log: who did what, when, and how it ended, filtered by operator, operation and time (in
  * the hub's time zone), exported as CSV for the regulator or an incident review.
  */
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import type { AuditQuery, AuditRecord } from '../../hub/operator/types.js';
+import { DataTable, type Column } from '../components/data-table.js';
 import { ErrorNote } from '../components/error-note.js';
 import { useQuery } from '../components/use-query.js';
 import { auditCsv, auditFileName } from '../logic/csv.js';
+import type { ZonedTime } from '../logic/format.js';
 import { useClient, useZone } from '../state/context.js';
 
 const OPERATIONS = ['command', 'shed-event', 'cancel-event', 'restore-all', 'ack-alarm', 'set-target', 'revoke-certificate'] as const;
@@ -37,6 +39,29 @@ function outcomeTone(outcome: string): string {
   if (outcome === 'requested' || outcome === 'sent') return 'info';
   if (outcome === 'rejected' || outcome === 'expired') return 'warn';
   return 'bad';
+}
+
+const NO_ROWS: AuditRecord[] = [];
+
+function auditColumns(zone: ZonedTime): Column<AuditRecord>[] {
+  return [
+    { key: 'time', header: 'Time', className: 'nowrap', cell: (r) => zone.dateTime(r.time) },
+    { key: 'operator', header: 'Operator', cell: (r) => r.operator },
+    { key: 'operation', header: 'Operation', cell: (r) => r.operation },
+    { key: 'outcome', header: 'Outcome', cell: (r) => <span className={`badge badge-${outcomeTone(r.outcome)}`}>{r.outcome}</span> },
+    { key: 'ref', header: 'Ref', cell: (r) => (r.ref ? <code>{r.ref}</code> : <span className="muted">—</span>) },
+    {
+      key: 'parameters',
+      header: 'Parameters',
+      className: 'params-cell',
+      // One line; the tooltip and the CSV export have it whole.
+      cell: (r) => (
+        <div className="cell-line" title={JSON.stringify(r.parameters)}>
+          <code>{parametersText(r.parameters)}</code>
+        </div>
+      ),
+    },
+  ];
 }
 
 function download(text: string, name: string): void {
@@ -83,7 +108,8 @@ export function AuditView(): ReactNode {
     setApplied({ ...draft });
   };
 
-  const rows = query.data ?? [];
+  const rows = query.data ?? NO_ROWS;
+  const columns = useMemo(() => auditColumns(zone), [zone]);
   return (
     <div className="view">
       <h1 className="view-title">Audit log</h1>
@@ -155,43 +181,7 @@ export function AuditView(): ReactNode {
           </button>
         </div>
         <ErrorNote error={query.error} />
-        <div className="table-wrap">
-          <table aria-label="Audit log" className="data-table">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Operator</th>
-                <th scope="col">Operation</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Ref</th>
-                <th scope="col">Parameters</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.length === 0 && (
-                <tr>
-                  <td colSpan={6} className="empty">
-                    {query.loading ? 'Loading…' : 'No record matches.'}
-                  </td>
-                </tr>
-              )}
-              {rows.map((r) => (
-                <tr key={r.id}>
-                  <td className="nowrap">{zone.dateTime(r.time)}</td>
-                  <td>{r.operator}</td>
-                  <td>{r.operation}</td>
-                  <td>
-                    <span className={`badge badge-${outcomeTone(r.outcome)}`}>{r.outcome}</span>
-                  </td>
-                  <td>{r.ref ? <code>{r.ref}</code> : <span className="muted">—</span>}</td>
-                  <td className="params-cell" title={JSON.stringify(r.parameters)}>
-                    <code>{parametersText(r.parameters)}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable label="Audit log" columns={columns} rows={rows} rowKey={(r) => String(r.id)} rowHeight={40} maxHeight={640} empty={query.loading ? 'Loading…' : 'No record matches.'} />
       </section>
     </div>
   );

@@ -3,14 +3,15 @@
  * the gateway's session within seconds. Revoking is for good (a new certificate is the only way back),
  * so the dialog names the gateway and the serial and asks for the reason.
  */
-import { useState, type ReactNode } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import type { CertificateRecord, RevocationReasonChoice } from '../../hub/operator/types.js';
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
 import { CertStatusBadge } from '../components/badges.js';
+import { DataTable, type Column } from '../components/data-table.js';
 import { ErrorNote } from '../components/error-note.js';
 import { Modal } from '../components/modal.js';
 import { useQuery } from '../components/use-query.js';
-import { formatDuration } from '../logic/format.js';
+import { formatDuration, type ZonedTime } from '../logic/format.js';
 import { routeHash } from '../logic/route.js';
 import { useAnnounce, useClient, useFleet, useNow, useZone } from '../state/context.js';
 
@@ -118,6 +119,57 @@ function RevokeDialog({ cert, onClose, onRevoked }: { cert: CertificateRecord; o
   );
 }
 
+function certificateColumns(zone: ZonedTime, now: number, revoke: (c: CertificateRecord) => void): Column<CertificateRecord>[] {
+  return [
+    { key: 'gateway', header: 'Gateway', cell: (c) => <a href={routeHash({ view: 'gateway', gatewayId: c.gatewayId })}>{c.gatewayId}</a> },
+    { key: 'serial', header: 'Serial', cell: (c) => <code className="serial">{c.serial}</code> },
+    {
+      key: 'status',
+      header: 'Status',
+      cell: (c) => (
+        <>
+          <CertStatusBadge status={c.status} />
+          {c.revokedAt !== undefined && (
+            <div className="muted small">
+              {zone.date(c.revokedAt)} {c.reason}
+            </div>
+          )}
+        </>
+      ),
+    },
+    { key: 'from', header: 'Valid from', cell: (c) => zone.date(c.notBefore) },
+    {
+      key: 'expires',
+      header: 'Expires',
+      cell: (c) => {
+        const left = c.notAfter - now;
+        return (
+          <>
+            {zone.date(c.notAfter)}
+            <div className={`small ${left < 30 * 86_400_000 ? 'tone-warn' : 'muted'}`}>{left > 0 ? `${formatDuration(left / 1000)} left` : 'expired'}</div>
+          </>
+        );
+      },
+    },
+    { key: 'inUse', header: 'In use', cell: (c) => (c.inUse ? <span className="badge badge-info">in use</span> : <span className="muted">no</span>) },
+    {
+      key: 'actions',
+      header: 'Actions',
+      hiddenHeader: true,
+      cell: (c) => (
+        <>
+          <button type="button" className="btn btn-small btn-danger-outline" disabled={c.status === 'revoked'} onClick={() => revoke(c)} aria-describedby={`cert-${c.serial}`}>
+            Revoke
+          </button>
+          <span id={`cert-${c.serial}`} className="sr-only">
+            the certificate {c.serial} of {c.gatewayId}
+          </span>
+        </>
+      ),
+    },
+  ];
+}
+
 function CertificateTable(): ReactNode {
   const client = useClient();
   const zone = useZone();
@@ -125,7 +177,13 @@ function CertificateTable(): ReactNode {
   const certs = useQuery(() => client.certificates(), [client]);
   const [revoking, setRevoking] = useState<CertificateRecord | null>(null);
   const [updated, setUpdated] = useState<ReadonlyMap<string, CertificateRecord>>(new Map());
-  const rows = (certs.data ?? []).map((c) => updated.get(c.serial) ?? c).sort((a, b) => (a.gatewayId < b.gatewayId ? -1 : a.gatewayId > b.gatewayId ? 1 : b.notBefore - a.notBefore));
+  const rows = useMemo(
+    () => (certs.data ?? []).map((c) => updated.get(c.serial) ?? c).sort((a, b) => (a.gatewayId < b.gatewayId ? -1 : a.gatewayId > b.gatewayId ? 1 : b.notBefore - a.notBefore)),
+    [certs.data, updated],
+  );
+  // The clock ticks each second; the cells' "time left" needs only the day: columns change once a minute.
+  const minute = Math.floor(now / 60_000);
+  const columns = useMemo(() => certificateColumns(zone, minute * 60_000, setRevoking), [zone, minute]);
   if (certs.error?.code === 'OP_NO_CA') return <NoCa />;
   return (
     <section className="panel" aria-labelledby="certs-title">
@@ -133,67 +191,16 @@ function CertificateTable(): ReactNode {
         Gateway certificates <span className="muted">({rows.length})</span>
       </h2>
       <ErrorNote error={certs.error} />
-      <div className="table-wrap">
-        <table aria-label="Certificates" className="data-table">
-          <thead>
-            <tr>
-              <th scope="col">Gateway</th>
-              <th scope="col">Serial</th>
-              <th scope="col">Status</th>
-              <th scope="col">Valid from</th>
-              <th scope="col">Expires</th>
-              <th scope="col">In use</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.length === 0 && (
-              <tr>
-                <td colSpan={7} className="empty">
-                  {certs.loading ? 'Loading…' : 'The CA has issued no gateway certificate.'}
-                </td>
-              </tr>
-            )}
-            {rows.map((c) => {
-              const left = c.notAfter - now;
-              return (
-                <tr key={c.serial} className={c.status === 'revoked' ? 'row-muted' : undefined}>
-                  <td>
-                    <a href={routeHash({ view: 'gateway', gatewayId: c.gatewayId })}>{c.gatewayId}</a>
-                  </td>
-                  <td>
-                    <code className="serial">{c.serial}</code>
-                  </td>
-                  <td>
-                    <CertStatusBadge status={c.status} />
-                    {c.revokedAt !== undefined && (
-                      <div className="muted small">
-                        {zone.date(c.revokedAt)} {c.reason}
-                      </div>
-                    )}
-                  </td>
-                  <td>{zone.date(c.notBefore)}</td>
-                  <td>
-                    {zone.date(c.notAfter)}
-                    <div className={`small ${left < 30 * 86_400_000 ? 'tone-warn' : 'muted'}`}>{left > 0 ? `${formatDuration(left / 1000)} left` : 'expired'}</div>
-                  </td>
-                  <td>{c.inUse ? <span className="badge badge-info">in use</span> : <span className="muted">no</span>}</td>
-                  <td>
-                    <button type="button" className="btn btn-small btn-danger-outline" disabled={c.status === 'revoked'} onClick={() => setRevoking(c)} aria-describedby={`cert-${c.serial}`}>
-                      Revoke
-                    </button>
-                    <span id={`cert-${c.serial}`} className="sr-only">
-                      the certificate {c.serial} of {c.gatewayId}
-                    </span>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Certificates"
+        columns={columns}
+        rows={rows}
+        rowKey={(c) => c.serial}
+        rowHeight={52}
+        maxHeight={640}
+        rowClassName={(c) => (c.status === 'revoked' ? 'row-muted' : undefined)}
+        empty={certs.loading ? 'Loading…' : 'The CA has issued no gateway certificate.'}
+      />
       {revoking && (
         <RevokeDialog
           cert={revoking}

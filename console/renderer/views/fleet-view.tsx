@@ -1,13 +1,16 @@
 /**
  * The default view during a peak event: counts, the fleet's load against peak and target, the active
- * shed events with their countdowns, and every gateway in one sortable, filterable table.
+ * shed events with their countdowns and outcome counts, and every gateway in one sortable, filterable,
+ * virtualised table (only the rows in view are rendered; the hub sends live figures for those).
  */
-import { memo, useMemo, useState, type ReactNode } from 'react';
-import type { GatewaySummary, LoadFigures, ShedEventRecord } from '../../hub/operator/types.js';
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
+import type { GatewaySummary, ShedEventSummary } from '../../hub/operator/types.js';
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
-import { CommandStateBadge, StateBadge } from '../components/badges.js';
+import { StateBadge } from '../components/badges.js';
 import { Countdown } from '../components/countdown.js';
+import { DataTable, type Column } from '../components/data-table.js';
 import { ErrorNote } from '../components/error-note.js';
+import { EventDetailDialog } from '../components/event-detail-dialog.js';
 import { LoadTile, projectionStatus } from '../components/load-tile.js';
 import { formatDuration, formatKw, formatMs, plural, type ZonedTime } from '../logic/format.js';
 import {
@@ -19,7 +22,7 @@ import {
   type StateFilter,
 } from '../logic/gateway-table.js';
 import { routeHash } from '../logic/route.js';
-import { cancelOutcome, describeScope, describeSelector } from '../logic/summary.js';
+import { cancelOutcome, describeScope, describeSelector, eventCountsText, eventSettled } from '../logic/summary.js';
 import { useAnnounce, useClient, useFleet, useStore, useZone } from '../state/context.js';
 
 function CountTiles(): ReactNode {
@@ -43,7 +46,7 @@ function CountTiles(): ReactNode {
   );
 }
 
-function CancelEventCell({ event }: { event: ShedEventRecord }): ReactNode {
+function CancelEventCell({ event }: { event: ShedEventSummary }): ReactNode {
   const client = useClient();
   const store = useStore();
   const announce = useAnnounce();
@@ -92,6 +95,7 @@ function CancelEventCell({ event }: { event: ShedEventRecord }): ReactNode {
 export function ActiveEvents(): ReactNode {
   const events = useFleet((s) => s.activeEvents);
   const zone = useZone();
+  const [open, setOpen] = useState<string | null>(null);
   return (
     <section className="panel" aria-labelledby="active-events-title">
       <h2 id="active-events-title" className="panel-title">
@@ -103,7 +107,7 @@ export function ActiveEvents(): ReactNode {
             <tr>
               <th scope="col">Event</th>
               <th scope="col">What</th>
-              <th scope="col">Loads</th>
+              <th scope="col">Outcomes</th>
               <th scope="col">Time left</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
@@ -119,8 +123,8 @@ export function ActiveEvents(): ReactNode {
               </tr>
             )}
             {events.map((e) => {
-              const loads = e.outcomes.reduce((n, o) => n + o.channels.length, 0);
-              const notOk = e.outcomes.filter((o) => o.state !== 'confirmed' && o.state !== 'sent' && o.state !== 'requested');
+              const settled = eventSettled(e);
+              const allOk = (e.counts.confirmed ?? 0) === e.gatewayCount;
               return (
                 <tr key={e.id}>
                   <td>
@@ -135,17 +139,11 @@ export function ActiveEvents(): ReactNode {
                     <div className="muted small">{describeSelector(e.selector)}</div>
                   </td>
                   <td>
-                    {plural(loads, 'load', 'loads')} on {plural(e.outcomes.length, 'gateway', 'gateways')}
-                    <div className="muted small">{formatKw(e.plannedKw)} planned</div>
-                    {notOk.length > 0 && (
-                      <div className="small">
-                        {notOk.map((o) => (
-                          <span key={o.commandId}>
-                            {o.gatewayId} <CommandStateBadge state={o.state} />{' '}
-                          </span>
-                        ))}
-                      </div>
-                    )}
+                    <span className={allOk ? 'tone-ok' : settled ? 'tone-warn' : undefined}>{eventCountsText(e)}</span>
+                    <div className="muted small">
+                      {formatKw(e.confirmedKw)} of {formatKw(e.plannedKw)} planned
+                      {e.skippedCount > 0 ? ` · ${plural(e.skippedCount, 'load', 'loads')} skipped` : ''}
+                    </div>
                   </td>
                   <td className="countdown-cell">
                     <Countdown to={e.endsAt} />
@@ -154,7 +152,12 @@ export function ActiveEvents(): ReactNode {
                     </div>
                   </td>
                   <td>
-                    <CancelEventCell event={e} />
+                    <div className="row-actions">
+                      <button type="button" className="btn btn-small btn-quiet" onClick={() => setOpen(e.id)} aria-label={`Details of shed event ${e.id}`}>
+                        Details
+                      </button>
+                      <CancelEventCell event={e} />
+                    </div>
                   </td>
                 </tr>
               );
@@ -162,122 +165,156 @@ export function ActiveEvents(): ReactNode {
           </tbody>
         </table>
       </div>
+      {open !== null && <EventDetailDialog eventId={open} onClose={() => setOpen(null)} />}
     </section>
   );
 }
 
-const COLUMNS: ReadonlyArray<{ key: GatewaySortKey | 'labels'; label: string; num?: boolean }> = [
-  { key: 'gateway', label: 'Gateway' },
-  { key: 'state', label: 'State' },
-  { key: 'site', label: 'Site' },
-  { key: 'labels', label: 'Labels' },
-  { key: 'load', label: 'Load', num: true },
-  { key: 'projection', label: 'Quarter-hour', num: true },
-  { key: 'shed', label: 'Shed' },
-  { key: 'alarms', label: 'Alarms' },
-  { key: 'rtt', label: 'RTT', num: true },
-  { key: 'certificate', label: 'Certificate' },
-];
-
 const DAY_MS = 86_400_000;
+/** Two short lines per row; the CSS keeps cells to them. */
+const GATEWAY_ROW_HEIGHT = 52;
 
-const GatewayRow = memo(function GatewayRow({ g, load, restoreAt, zone }: { g: GatewaySummary; load: LoadFigures; restoreAt: number | undefined; zone: ZonedTime }): ReactNode {
+function Chips({ labels }: { labels: readonly string[] }): ReactNode {
+  return labels.map((l) => (
+    <span key={l} className="chip">
+      {l}
+    </span>
+  ));
+}
+
+/** The live cells read their own figures from the store, so a 'load' event re-renders them, not the rows. */
+function LoadCell({ g }: { g: GatewaySummary }): ReactNode {
+  const load = useFleet((s) => s.loads.get(g.gatewayId)) ?? g.load;
+  return formatKw(load.currentKw);
+}
+
+function ProjectionCell({ g }: { g: GatewaySummary }): ReactNode {
+  const load = useFleet((s) => s.loads.get(g.gatewayId)) ?? g.load;
   const status = projectionStatus(load);
   const limit = load.targetKw ?? load.peakKw;
-  const certDays = g.certificate ? Math.floor((g.certificate.notAfter - Date.now()) / DAY_MS) : null;
   return (
-    <tr className={g.state === 'offline' ? 'row-offline' : g.interceptionSuspected ? 'row-alert' : undefined}>
-      <td className="cell-gateway">
-        <a href={routeHash({ view: 'gateway', gatewayId: g.gatewayId })}>{g.gatewayId}</a>
-      </td>
-      <td title={`${g.state} since ${zone.dateTime(g.since)}`}>
-        <StateBadge state={g.state} />
-      </td>
-      <td className="cell-site">
-        {g.siteName}
-        {g.labels.length > 0 && (
-          <div className="site-labels" aria-hidden="true">
-            {g.labels.map((l) => (
-              <span key={l} className="chip">
-                {l}
-              </span>
-            ))}
-          </div>
-        )}
-      </td>
-      <td className="labels col-labels">
-        {g.labels.map((l) => (
-          <span key={l} className="chip">
-            {l}
+    <>
+      <span className={`tone-${status.tone}`}>{formatKw(load.projectedKw)}</span>
+      <div className="muted small">
+        {limit === null ? 'no target' : `${load.targetKw !== null ? 'target' : 'peak'} ${formatKw(limit)}`}
+        {status.tone === 'bad' && <span className="tone-bad"> ▲ over</span>}
+      </div>
+    </>
+  );
+}
+
+function gatewayColumns(zone: ZonedTime): Column<GatewaySummary>[] {
+  return [
+    {
+      key: 'gateway',
+      header: 'Gateway',
+      sortable: true,
+      className: 'cell-gateway',
+      cell: (g) => <a href={routeHash({ view: 'gateway', gatewayId: g.gatewayId })}>{g.gatewayId}</a>,
+    },
+    { key: 'state', header: 'State', sortable: true, cell: (g) => <StateBadge state={g.state} /> },
+    {
+      key: 'site',
+      header: 'Site',
+      sortable: true,
+      className: 'cell-site',
+      cell: (g) => (
+        <>
+          <div className="cell-line">{g.siteName}</div>
+          {g.labels.length > 0 && (
+            <div className="site-labels cell-line" aria-hidden="true">
+              <Chips labels={g.labels} />
+            </div>
+          )}
+        </>
+      ),
+    },
+    { key: 'labels', header: 'Labels', className: 'labels col-labels', cell: (g) => <div className="cell-line"><Chips labels={g.labels} /></div> },
+    { key: 'load', header: 'Load', sortable: true, className: 'num load-cell', cell: (g) => <LoadCell g={g} /> },
+    { key: 'projection', header: 'Quarter-hour', sortable: true, className: 'num', cell: (g) => <ProjectionCell g={g} /> },
+    {
+      key: 'shed',
+      header: 'Shed',
+      sortable: true,
+      cell: (g) =>
+        g.shedChannelCount > 0 ? (
+          <span className="badge badge-shed">
+            {g.shedChannelCount} of {g.channelCount} held
           </span>
-        ))}
-      </td>
-      <td className="num load-cell">{formatKw(load.currentKw)}</td>
-      <td className="num">
-        <span className={`tone-${status.tone}`}>{formatKw(load.projectedKw)}</span>
-        <div className="muted small">
-          {limit === null ? 'no target' : `${load.targetKw !== null ? 'target' : 'peak'} ${formatKw(limit)}`}
-          {status.tone === 'bad' && <span className="tone-bad"> ▲ over</span>}
-        </div>
-      </td>
-      <td>
-        {g.shedChannelCount > 0 ? (
-          <>
-            <span className="badge badge-shed">
-              {g.shedChannelCount} of {g.channelCount} held
-            </span>
-            {restoreAt !== undefined && (
-              <div className="small">
-                restores in <Countdown to={restoreAt} />
-              </div>
-            )}
-          </>
         ) : (
           <span className="muted">none</span>
-        )}
-      </td>
-      <td>
-        {g.interceptionSuspected && <span className="badge badge-bad badge-strong">⚠ interception</span>}
-        {g.openAlarmCount > 0 ? <span className="badge badge-warn">{plural(g.openAlarmCount, 'alarm', 'alarms')}</span> : !g.interceptionSuspected && <span className="muted">none</span>}
-        {g.lmHealth !== null && g.lmHealth !== 'ok' && <div className="small tone-warn">LM {g.lmHealth}</div>}
-      </td>
-      <td className="num">{formatMs(g.rttMs)}</td>
-      <td>
-        {g.certificate ? (
+        ),
+    },
+    {
+      key: 'alarms',
+      header: 'Alarms',
+      sortable: true,
+      cell: (g) => (
+        <>
+          {g.interceptionSuspected && <span className="badge badge-bad badge-strong">⚠ interception</span>}
+          {g.openAlarmCount > 0 ? <span className="badge badge-warn">{plural(g.openAlarmCount, 'alarm', 'alarms')}</span> : !g.interceptionSuspected && <span className="muted">none</span>}
+          {g.lmHealth !== null && g.lmHealth !== 'ok' && <div className="small tone-warn">LM {g.lmHealth}</div>}
+        </>
+      ),
+    },
+    { key: 'rtt', header: 'RTT', sortable: true, className: 'num', cell: (g) => formatMs(g.rttMs) },
+    {
+      key: 'certificate',
+      header: 'Certificate',
+      sortable: true,
+      cell: (g) => {
+        if (!g.certificate) return <span className="muted">—</span>;
+        const days = Math.floor((g.certificate.notAfter - Date.now()) / DAY_MS);
+        return (
           <>
             {zone.date(g.certificate.notAfter)}
-            <div className={`small ${certDays !== null && certDays < 30 ? 'tone-warn' : 'muted'}`}>{certDays !== null && certDays < 0 ? 'expired' : `${certDays} d left`}</div>
+            <div className={`small ${days < 30 ? 'tone-warn' : 'muted'}`}>{days < 0 ? 'expired' : `${days} d left`}</div>
           </>
-        ) : (
-          <span className="muted">—</span>
-        )}
-      </td>
-    </tr>
-  );
-});
+        );
+      },
+    },
+  ];
+}
+
+function rowClass(g: GatewaySummary): string | undefined {
+  return g.state === 'offline' ? 'row-offline' : g.interceptionSuspected ? 'row-alert' : undefined;
+}
+
+function gatewayKey(g: GatewaySummary): string {
+  return g.gatewayId;
+}
+
+const LIVE_KEYS: ReadonlySet<GatewaySortKey> = new Set(['load', 'projection']);
 
 function GatewayTable(): ReactNode {
-  const gateways = useFleet((s) => s.gateways);
+  const client = useClient();
+  const fleet = useFleet((s) => s.fleet);
   const loads = useFleet((s) => s.loads);
-  const events = useFleet((s) => s.activeEvents);
+  // Sorting by a live figure re-sorts when figures arrive (once a second); by anything else only when the fleet changes.
+  const live = useFleet((s) => s.loadVersion);
   const zone = useZone();
   const [text, setText] = useState('');
   const [state, setState] = useState<StateFilter>('all');
   const [sort, setSort] = useState<GatewaySort>({ key: 'gateway', direction: 'ascending' });
+  const liveSort = LIVE_KEYS.has(sort.key);
 
-  // When each gateway's loads come back: the earliest end among the active events that hold some.
-  const restoreAt = useMemo(() => {
-    const m = new Map<string, number>();
-    for (const e of events) for (const o of e.outcomes) if (o.state === 'confirmed') m.set(o.gatewayId, Math.min(m.get(o.gatewayId) ?? Infinity, e.endsAt));
-    return m;
-  }, [events]);
-  const filtered = useMemo(() => filterGateways(gateways, text, state), [gateways, text, state]);
-  // Sorting by a live figure re-sorts each second; by anything else only when the fleet changes.
-  const live = sort.key === 'load' || sort.key === 'projection';
-  const rows = useMemo(() => sortGateways(filtered, sort, live ? loads : {}), [filtered, sort, live ? loads : null]);
+  const all = useMemo(() => fleet.list(), [fleet]);
+  const filtered = useMemo(() => filterGateways(all, text, state), [all, text, state]);
+  const rows = useMemo(() => sortGateways(filtered, sort, loads), [filtered, sort, loads, liveSort ? live : 0]);
+  const columns = useMemo(() => gatewayColumns(zone), [zone]);
 
-  const toggle = (key: GatewaySortKey): void =>
-    setSort((s) => (s.key === key ? { key, direction: s.direction === 'ascending' ? 'descending' : 'ascending' } : { key, direction: key === 'load' || key === 'projection' || key === 'alarms' || key === 'shed' ? 'descending' : 'ascending' }));
+  const toggle = useCallback(
+    (key: string): void =>
+      setSort((s) =>
+        s.key === key
+          ? { key: s.key, direction: s.direction === 'ascending' ? 'descending' : 'ascending' }
+          : { key: key as GatewaySortKey, direction: key === 'load' || key === 'projection' || key === 'alarms' || key === 'shed' ? 'descending' : 'ascending' },
+      ),
+    [],
+  );
+  // The hub sends per-second figures only for the gateways on screen.
+  const onVisibleRows = useCallback((shown: readonly GatewaySummary[]) => client.watch('fleet-table', shown.map(gatewayKey)), [client]);
+  useEffect(() => () => client.watch('fleet-table', []), [client]);
 
   return (
     <section className="panel" aria-labelledby="gateways-title">
@@ -285,7 +322,7 @@ function GatewayTable(): ReactNode {
         <h2 id="gateways-title" className="panel-title">
           Gateways{' '}
           <span className="muted">
-            ({rows.length === gateways.length ? gateways.length : `${rows.length} of ${gateways.length}`})
+            ({rows.length === all.length ? all.length : `${rows.length} of ${all.length}`})
           </span>
         </h2>
         <div className="filters">
@@ -305,42 +342,20 @@ function GatewayTable(): ReactNode {
           </label>
         </div>
       </div>
-      <div className="table-wrap">
-        <table aria-label="Gateways" className="data-table gateways-table">
-          <thead>
-            <tr>
-              {COLUMNS.map(({ key, label, num }) =>
-                key === 'labels' ? (
-                  <th key={key} scope="col" className="col-labels">
-                    {label}
-                  </th>
-                ) : (
-                  <th key={key} scope="col" className={num ? 'num' : undefined} aria-sort={sort.key === key ? sort.direction : 'none'}>
-                    <button type="button" className="sort-button" onClick={() => toggle(key)}>
-                      {label}
-                      <span className="sort-mark" aria-hidden="true">
-                        {sort.key === key ? (sort.direction === 'ascending' ? '▲' : '▼') : '↕'}
-                      </span>
-                    </button>
-                  </th>
-                ),
-              )}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.length === 0 && (
-              <tr>
-                <td colSpan={COLUMNS.length} className="empty">
-                  {gateways.length === 0 ? 'No gateway has connected yet.' : 'No gateway matches the filter.'}
-                </td>
-              </tr>
-            )}
-            {rows.map((g) => (
-              <GatewayRow key={g.gatewayId} g={g} load={loads[g.gatewayId] ?? g.load} restoreAt={restoreAt.get(g.gatewayId)} zone={zone} />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Gateways"
+        className="gateways-table"
+        columns={columns}
+        rows={rows}
+        rowKey={gatewayKey}
+        rowHeight={GATEWAY_ROW_HEIGHT}
+        rowClassName={rowClass}
+        sort={sort}
+        onSort={toggle}
+        onVisibleRows={onVisibleRows}
+        maxHeight={640}
+        empty={all.length === 0 ? 'No gateway has connected yet.' : 'No gateway matches the filter.'}
+      />
     </section>
   );
 }

@@ -7,6 +7,7 @@ import type { ChannelView, CommandRecord, GatewayDetail } from '../../hub/operat
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
 import { CommandStateBadge, SeverityBadge, StateBadge } from '../components/badges.js';
 import { Countdown } from '../components/countdown.js';
+import { DataTable, type Column } from '../components/data-table.js';
 import { ErrorNote } from '../components/error-note.js';
 import { LoadChart } from '../components/load-chart.js';
 import { LoadTile } from '../components/load-tile.js';
@@ -25,7 +26,7 @@ const DETAIL_REFRESH_MS = 5_000;
 
 function GatewayChart({ gatewayId, title }: { gatewayId: string; title: string }): ReactNode {
   const client = useClient();
-  const figures = useFleet((s) => s.loads[gatewayId] ?? null);
+  const figures = useFleet((s) => s.loads.get(gatewayId) ?? null);
   const timeZone = useFleet((s) => s.timeZone);
   const skew = useFleet((s) => s.skewMs);
   const series = useMemo(() => new LiveSeries(HOUR_MS), [gatewayId]);
@@ -297,66 +298,49 @@ function commandWhat(c: CommandRecord): string {
   return `${c.op} ${chans}`;
 }
 
+function commandColumns(zone: ZonedTime): Column<CommandRecord>[] {
+  return [
+    { key: 'requested', header: 'Requested', cell: (c) => zone.time(c.requestedAt) },
+    {
+      key: 'command',
+      header: 'Command',
+      cell: (c) => (
+        <>
+          {commandWhat(c)}
+          <div className="muted small">
+            <code>{c.id}</code>
+          </div>
+        </>
+      ),
+    },
+    { key: 'duration', header: 'Duration', cell: (c) => (c.durationSeconds !== undefined ? formatDuration(c.durationSeconds) : <span className="muted">—</span>) },
+    { key: 'event', header: 'Event', cell: (c) => (c.eventId ? <code>{c.eventId}</code> : <span className="muted">—</span>) },
+    { key: 'operator', header: 'Operator', cell: (c) => c.operator },
+    { key: 'state', header: 'State', cell: (c) => <CommandStateBadge state={c.state} /> },
+    {
+      key: 'reason',
+      header: 'Reason',
+      cell: (c) =>
+        c.code ? (
+          <div className="cell-line" title={c.message}>
+            <code className="code">{c.code}</code> <span className="small">{c.message}</span>
+          </div>
+        ) : (
+          <span className="muted">—</span>
+        ),
+    },
+    { key: 'took', header: 'Took', className: 'num', cell: (c) => (c.finishedAt !== undefined ? formatMs(c.finishedAt - c.requestedAt) : <span className="muted">…</span>) },
+  ];
+}
+
 function CommandsTable({ commands, zone }: { commands: readonly CommandRecord[]; zone: ZonedTime }): ReactNode {
+  const columns = useMemo(() => commandColumns(zone), [zone]);
   return (
     <section className="panel" aria-labelledby="commands-title">
       <h3 id="commands-title" className="panel-title">
         Recent commands
       </h3>
-      <div className="table-wrap">
-        <table aria-label="Recent commands" className="data-table">
-          <thead>
-            <tr>
-              <th scope="col">Requested</th>
-              <th scope="col">Command</th>
-              <th scope="col">Duration</th>
-              <th scope="col">Event</th>
-              <th scope="col">Operator</th>
-              <th scope="col">State</th>
-              <th scope="col">Reason</th>
-              <th scope="col" className="num">
-                Took
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {commands.length === 0 && (
-              <tr>
-                <td colSpan={8} className="empty">
-                  No command yet.
-                </td>
-              </tr>
-            )}
-            {commands.map((c) => (
-              <tr key={c.id}>
-                <td>{zone.time(c.requestedAt)}</td>
-                <td>
-                  {commandWhat(c)}
-                  <div className="muted small">
-                    <code>{c.id}</code>
-                  </div>
-                </td>
-                <td>{c.durationSeconds !== undefined ? formatDuration(c.durationSeconds) : <span className="muted">—</span>}</td>
-                <td>{c.eventId ? <code>{c.eventId}</code> : <span className="muted">—</span>}</td>
-                <td>{c.operator}</td>
-                <td>
-                  <CommandStateBadge state={c.state} />
-                </td>
-                <td>
-                  {c.code ? (
-                    <>
-                      <code className="code">{c.code}</code> <span className="small">{c.message}</span>
-                    </>
-                  ) : (
-                    <span className="muted">—</span>
-                  )}
-                </td>
-                <td className="num">{c.finishedAt !== undefined ? formatMs(c.finishedAt - c.requestedAt) : <span className="muted">…</span>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable label="Recent commands" columns={columns} rows={commands} rowKey={(c) => c.id} rowHeight={52} maxHeight={480} empty="No command yet." />
     </section>
   );
 }
@@ -377,14 +361,19 @@ function Facts({ items }: { items: Array<[string, ReactNode]> }): ReactNode {
 export function GatewayView({ gatewayId, onShed }: { gatewayId: string; onShed: (gatewayId: string) => void }): ReactNode {
   const client = useClient();
   const zone = useZone();
-  const summary = useFleet((s) => s.gateways.find((g) => g.gatewayId === gatewayId));
-  const figures = useFleet((s) => s.loads[gatewayId] ?? null);
+  const summary = useFleet((s) => s.fleet.get(gatewayId));
+  const figures = useFleet((s) => s.loads.get(gatewayId) ?? null);
   const detail = useQuery(() => client.gateway(gatewayId), [client, gatewayId]);
   const [live, setLive] = useState<ReadonlyMap<string, CommandRecord>>(new Map());
   const lastLoad = useRef(0);
   const { reload } = detail;
 
   useEffect(() => setLive(new Map()), [gatewayId]);
+  // The hub streams per-second figures only for watched gateways: this one, while it is open.
+  useEffect(() => {
+    client.watch('gateway-view', [gatewayId]);
+    return () => client.watch('gateway-view', []);
+  }, [client, gatewayId]);
   useEffect(() => {
     let pending: ReturnType<typeof setTimeout> | undefined;
     const soon = (): void => {
@@ -398,8 +387,7 @@ export function GatewayView({ gatewayId, onShed }: { gatewayId: string; onShed: 
       if (e.type === 'command' && e.command.gatewayId === gatewayId) {
         setLive((m) => new Map(m).set(e.command.id, e.command));
         if (e.command.state !== 'requested' && e.command.state !== 'sent') soon();
-      } else if (e.type === 'gateway' && e.gateway.gatewayId === gatewayId) soon();
-      else if (e.type === 'shed-event' && e.event.outcomes.some((o) => o.gatewayId === gatewayId)) soon();
+      } else if (e.type === 'gateways' && e.patches.some((p) => p.gatewayId === gatewayId)) soon();
       else if (e.type === 'load' && e.gateways[gatewayId] !== undefined && Date.now() - lastLoad.current > DETAIL_REFRESH_MS) {
         lastLoad.current = Date.now();
         reload();
@@ -460,7 +448,7 @@ export function GatewayView({ gatewayId, onShed }: { gatewayId: string; onShed: 
           <Facts
             items={[
               ['Gateway id', <code key="id">{g.gatewayId}</code>],
-              ['Labels', g.labels.length > 0 ? g.labels.map((l) => <span key={l} className="chip">{l}</span>) : <span className="muted">none</span>],
+              ['Labels', g.labels.length > 0 ? g.labels.map((l: string) => <span key={l} className="chip">{l}</span>) : <span className="muted">none</span>],
               ['Agent', g.agentVersion ?? '—'],
               ['Load managers', d ? d.devices.map((x) => `${x.id}: ${x.model} (${x.health})`).join('; ') : '…'],
               ['Channels', `${g.channelCount} (${channels.filter((c) => c.sheddable).length} sheddable), ${formatKw(g.ratedKw)} rated`],

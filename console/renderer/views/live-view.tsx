@@ -2,7 +2,8 @@
  * The fleet's load over the last hour, second by second, against its quarter-hours, projection,
  * peak and target; the fleet target can be set here. The per-gateway share lists who draws the most.
  */
-import { useCallback, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import type { GatewaySummary } from '../../hub/operator/types.js';
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
 import { ErrorNote } from '../components/error-note.js';
 import { LoadChart } from '../components/load-chart.js';
@@ -68,16 +69,29 @@ export function TargetForm({ gatewayId, current, onSet }: { gatewayId?: string; 
 }
 
 function Contributors(): ReactNode {
-  const gateways = useFleet((s) => s.gateways);
+  const fleet = useFleet((s) => s.fleet);
   const loads = useFleet((s) => s.loads);
-  const rows = useMemo(
-    () =>
-      gateways
-        .map((g) => ({ g, kw: loads[g.gatewayId]?.currentKw ?? null }))
-        .sort((a, b) => (b.kw ?? -1) - (a.kw ?? -1))
-        .slice(0, 12),
-    [gateways, loads],
-  );
+  const loadVersion = useFleet((s) => s.loadVersion);
+  // The hub streams figures for watched gateways only; the others count with their summary's figures.
+  const rows = useMemo(() => {
+    const top: Array<{ g: GatewaySummary; kw: number | null }> = [];
+    for (const g of fleet.list()) {
+      const kw = (loads.get(g.gatewayId) ?? g.load).currentKw;
+      if (top.length < 12 || (kw ?? -1) > (top[top.length - 1]?.kw ?? -1)) {
+        top.push({ g, kw });
+        top.sort((a, b) => (b.kw ?? -1) - (a.kw ?? -1));
+        if (top.length > 12) top.pop();
+      }
+    }
+    return top;
+  }, [fleet, loads, loadVersion]);
+  const client = useClient();
+  const ids = rows.map((r) => r.g.gatewayId).join(' ');
+  // Keep the listed gateways' figures coming.
+  useEffect(() => {
+    client.watch('live-contributors', ids === '' ? [] : ids.split(' '));
+  }, [client, ids]);
+  useEffect(() => () => client.watch('live-contributors', []), [client]);
   const max = Math.max(1, ...rows.map((r) => r.kw ?? 0));
   return (
     <section className="panel" aria-labelledby="contributors-title">

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StreamState, Transport } from '../../../console/renderer/api/carrier.js';
-import { OperatorClient } from '../../../console/renderer/api/operator-client.js';
+import { MAX_WATCHED_GATEWAYS, OperatorClient } from '../../../console/renderer/api/operator-client.js';
 import { OperatorError } from '../../../console/renderer/api/operator-error.js';
 import { FleetStore } from '../../../console/renderer/state/fleet-store.js';
 import type { FleetSnapshot, OperatorEvent, ShedEventRecord } from '../../../console/hub/operator/types.js';
@@ -76,7 +76,48 @@ describe('OperatorClient', () => {
   });
 });
 
+describe('OperatorClient watch', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('sends the union of what the views watch, once after a burst of changes, and again only on a change', () => {
+    vi.useFakeTimers();
+    const t = fakeTransport();
+    const sent: string[][] = [];
+    t.transport.watch = (ids) => sent.push([...ids]);
+    const client = new OperatorClient(t.transport);
+    // Scrolling: many changes within a moment go out as one.
+    for (let i = 0; i < 20; i++) client.watch('table', [`gw-${i}`, `gw-${i + 1}`]);
+    client.watch('gateway-view', ['gw-x']);
+    vi.advanceTimersByTime(200);
+    expect(sent).toEqual([['gw-x', 'gw-19', 'gw-20']]);
+    client.watch('table', ['gw-19', 'gw-20']);
+    vi.advanceTimersByTime(200);
+    expect(sent).toHaveLength(1);
+    client.watch('gateway-view', []);
+    vi.advanceTimersByTime(200);
+    expect(sent.at(-1)).toEqual(['gw-19', 'gw-20']);
+  });
+
+  it('asks for at most MAX_WATCHED_GATEWAYS, single gateways first', () => {
+    const client = new OperatorClient(fakeTransport().transport);
+    client.watch('table', Array.from({ length: 600 }, (_, i) => `gw-${i}`));
+    client.watch('gateway-view', ['gw-open']);
+    expect(client.watched).toHaveLength(MAX_WATCHED_GATEWAYS);
+    expect(client.watched[0]).toBe('gw-open');
+    client.close();
+  });
+
+  it('reads one event with its rows by id', async () => {
+    const t = fakeTransport({ shedEvent: { id: 'e1', outcomes: [] } });
+    await new OperatorClient(t.transport).shedEvent('e1');
+    expect(t.calls).toEqual([{ method: 'shedEvent', params: { eventId: 'e1' } }]);
+  });
+});
+
 describe('FleetStore', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
   async function started(fleet = snapshot()) {
     const t = fakeTransport({ info: { caConfigured: false }, fleet, shedEvents: [], alarms: [], loadHistory: [{ time: fleet.time - 2000, kw: 5 }] });
     const store = new FleetStore(new OperatorClient(t.transport));
@@ -84,30 +125,58 @@ describe('FleetStore', () => {
     await store.refresh(true);
     return { t, store };
   }
+  /** Past the store's notification window, so what was emitted is in the state. */
+  const settle = (): void => {
+    vi.advanceTimersByTime(300);
+  };
+  const ids = (store: FleetStore): string[] => store.getState().fleet.list().map((g) => g.gatewayId);
 
   it('reads the fleet, sorted by gateway id, with the hub time zone', async () => {
     const { store } = await started();
     const s = store.getState();
     expect(s.status).toBe('ready');
     expect(s.timeZone).toBe('Europe/Zurich');
-    expect(s.gateways.map((g) => g.gatewayId)).toEqual(['a', 'b']);
+    expect(ids(store)).toEqual(['a', 'b']);
     expect(store.fleetSeries.length).toBe(1);
   });
 
-  it('folds load events into the figures and appends to the fleet curve', async () => {
+  it('folds load events into the figures and appends to the fleet curve, leaving the summaries alone', async () => {
     const { t, store } = await started();
-    const before = store.getState().gateways;
-    const time = Date.now();
-    t.emit({ type: 'load', time, fleet: someLoad({ currentKw: 77 }), gateways: { b: someLoad({ currentKw: 55 }) } } satisfies OperatorEvent);
+    const before = store.getState().fleet;
+    const version = store.getState().loadVersion;
+    t.emit({ type: 'load', time: Date.now(), fleet: someLoad({ currentKw: 77 }), gateways: { b: someLoad({ currentKw: 55 }) } } satisfies OperatorEvent);
+    settle();
     const s = store.getState();
     expect(s.fleetLoad?.currentKw).toBe(77);
-    expect(s.loads['b']?.currentKw).toBe(55);
-    // A load event leaves the summaries alone, so rows that show them need not re-render.
-    expect(s.gateways).toBe(before);
+    expect(s.loads.get('b')?.currentKw).toBe(55);
+    expect(s.loadVersion).toBe(version + 1);
+    // Rows that show summaries need not re-render for a load event.
+    expect(s.fleet).toBe(before);
     expect(store.fleetSeries.latest()).toBe(77);
   });
 
-  it('a gateway event that arrives while the fleet snapshot is on its way wins over the older snapshot', async () => {
+  it('applies a patch to the one gateway it names: only the changed fields, counts kept', async () => {
+    const { t, store } = await started();
+    const b = store.getState().fleet.get('b');
+    t.emit({ type: 'gateways', patches: [{ gatewayId: 'a', state: 'connected', shedChannelCount: 2, openAlarmCount: 1 }] } satisfies OperatorEvent);
+    settle();
+    const s = store.getState();
+    expect(s.fleet.get('a')).toMatchObject({ state: 'connected', shedChannelCount: 2, siteName: 'Site A', channelCount: 4 });
+    // The other gateway's summary is the same object: its row does not re-render.
+    expect(s.fleet.get('b')).toBe(b);
+    expect(s.counts).toEqual({ total: 2, connected: 2, offline: 0, shedding: 1, alarms: 1 });
+  });
+
+  it('adds a gateway that connects after the page loaded, in id order; ignores a partial patch of an unknown one', async () => {
+    const { t, store } = await started();
+    const { load: _load, ...whole } = aGateway({ gatewayId: 'aa' });
+    t.emit({ type: 'gateways', patches: [whole, { gatewayId: 'zz', rttMs: 5 }] } satisfies OperatorEvent);
+    settle();
+    expect(ids(store)).toEqual(['a', 'aa', 'b']);
+    expect(store.getState().counts).toMatchObject({ total: 3, connected: 2, offline: 1 });
+  });
+
+  it('a patch that arrives while the fleet snapshot is on its way wins over the older snapshot', async () => {
     let answerFleet: (f: FleetSnapshot) => void = () => undefined;
     const t = fakeTransport({ info: { caConfigured: false }, shedEvents: [], alarms: [] });
     const call = t.transport.call.bind(t.transport);
@@ -116,35 +185,73 @@ describe('FleetStore', () => {
     store.start();
     const refreshed = store.refresh();
     // The snapshot was taken with 'a' offline; 'a' reconnects before the answer arrives.
-    t.emit({ type: 'gateway', gateway: aGateway({ gatewayId: 'a', state: 'connected' }) } satisfies OperatorEvent);
+    t.emit({ type: 'gateways', patches: [{ gatewayId: 'a', state: 'connected' }] } satisfies OperatorEvent);
     answerFleet(snapshot());
     await refreshed;
     const s = store.getState();
-    expect(s.gateways.find((g) => g.gatewayId === 'a')?.state).toBe('connected');
+    expect(s.fleet.get('a')?.state).toBe('connected');
     expect(s.counts.connected).toBe(2);
+    store.stop();
   });
 
-  it('adds a gateway that connects for the first time after the page loaded, in id order', async () => {
-    const { t, store } = await started();
-    t.emit({ type: 'gateway', gateway: aGateway({ gatewayId: 'aa' }) });
-    expect(store.getState().gateways.map((g) => g.gatewayId)).toEqual(['a', 'aa', 'b']);
-    expect(store.getState().counts).toMatchObject({ total: 3, connected: 2, offline: 1 });
+  it('tells React at most four times a second however many events arrive', async () => {
+    const gateways = Array.from({ length: 2000 }, (_, i) => aGateway({ gatewayId: `gw-${String(i).padStart(4, '0')}` }));
+    const { t, store } = await started(snapshot({ gateways }));
+    let renders = 0;
+    store.subscribe(() => renders++);
+    // A fleet shed as the stream carries it: patches, load and heartbeats, for two seconds.
+    for (let ms = 0; ms < 2000; ms += 10) {
+      t.emit({ type: 'gateways', patches: [{ gatewayId: `gw-${String(ms / 10).padStart(4, '0')}`, shedChannelCount: 1 }] } satisfies OperatorEvent);
+      if (ms % 1000 === 0) t.emit({ type: 'heartbeat', time: Date.now() } satisfies OperatorEvent);
+      vi.advanceTimersByTime(10);
+    }
+    settle();
+    expect(renders).toBeLessThanOrEqual(9);
+    expect(store.getState().counts.shedding).toBe(200);
   });
 
-  it('updates counts from gateway events and keeps the active events and open alarms current', async () => {
+  it('turns stale within 3 s of the stream going silent, and live again with the next heartbeat', async () => {
     const { t, store } = await started();
-    t.emit({ type: 'gateway', gateway: aGateway({ gatewayId: 'a', state: 'connected', shedChannelCount: 2, openAlarmCount: 1 }) });
-    expect(store.getState().counts).toEqual({ total: 2, connected: 2, offline: 0, shedding: 1, alarms: 1 });
-    const event = { id: 'e1', state: 'active', createdAt: 1, outcomes: [] } as unknown as ShedEventRecord;
-    t.emit({ type: 'shed-event', event });
+    t.setState('open');
+    t.emit({ type: 'heartbeat', time: Date.now() } satisfies OperatorEvent);
+    vi.advanceTimersByTime(1000);
+    expect(store.getState().health).toBe('live');
+    // Silence: no heartbeat, no event of any kind.
+    vi.advanceTimersByTime(2600);
+    expect(store.getState().health).toBe('stale');
+    t.emit({ type: 'heartbeat', time: Date.now() } satisfies OperatorEvent);
+    expect(store.getState().health).toBe('live');
+    t.setState('reconnecting');
+    expect(store.getState().health).toBe('reconnecting');
+    store.stop();
+  });
+
+  it('keeps the active events as summaries (an answer with 20,000 outcome rows is not kept) and the open alarms current', async () => {
+    const { t, store } = await started();
+    const event = { id: 'e1', state: 'active', createdAt: 1, gatewayCount: 1, counts: { sent: 1 }, outcomes: [{ gatewayId: 'a' }], skipped: [] } as unknown as ShedEventRecord;
+    store.upsertEvent(event);
+    settle();
     expect(store.getState().activeEvents.map((e) => e.id)).toEqual(['e1']);
+    expect(store.getState().activeEvents[0]).not.toHaveProperty('outcomes');
     t.emit({ type: 'shed-event', event: { ...event, state: 'cancelled' } });
+    settle();
     expect(store.getState().activeEvents).toEqual([]);
     const alarm = { id: 'al1', code: 'GATEWAY_OFFLINE', severity: 'alarm', message: 'x', raisedAt: 1 } as const;
     t.emit({ type: 'alarm', alarm });
+    settle();
     expect(store.getState().alarms.map((a) => a.id)).toEqual(['al1']);
     t.emit({ type: 'alarm', alarm: { ...alarm, acknowledgedAt: 2, acknowledgedBy: 'bob' } });
+    settle();
     expect(store.getState().alarms).toEqual([]);
+  });
+
+  it('reads the snapshots again on a resync marker', async () => {
+    const { t } = await started();
+    const calls = (method: string): number => t.calls.filter((c) => c.method === method).length;
+    const before = { fleet: calls('fleet'), events: calls('shedEvents'), alarms: calls('alarms') };
+    t.emit({ type: 'resync', reason: 'slow subscriber' } satisfies OperatorEvent);
+    await vi.advanceTimersByTimeAsync(0);
+    expect({ fleet: calls('fleet'), events: calls('shedEvents'), alarms: calls('alarms') }).toEqual({ fleet: before.fleet + 1, events: before.events + 1, alarms: before.alarms + 1 });
   });
 
   it('asks the hub why while the stream is down, and reads everything again when it is back', async () => {
@@ -153,11 +260,11 @@ describe('FleetStore', () => {
     const calls = (method: string): number => t.calls.filter((c) => c.method === method).length;
     const before = calls('fleet');
     t.setState('reconnecting');
-    await new Promise((r) => setTimeout(r, 0));
+    await vi.advanceTimersByTimeAsync(0);
     expect(calls('fleet')).toBe(before + 1);
     const history = calls('loadHistory');
     t.setState('open');
-    await new Promise((r) => setTimeout(r, 0));
+    await vi.advanceTimersByTimeAsync(0);
     expect(calls('fleet')).toBe(before + 2);
     // The curve is refilled too: the stream has no replay of the gap.
     expect(calls('loadHistory')).toBe(history + 1);
@@ -171,7 +278,7 @@ describe('FleetStore', () => {
     await store.refresh();
     const s = store.getState();
     expect(s.status).toBe('ready');
-    expect(s.gateways).toHaveLength(2);
+    expect(s.fleet.size).toBe(2);
     expect(s.error?.code).toBe('OP_UNAUTHORIZED');
     answers['fleet'] = snapshot();
     await store.refresh();

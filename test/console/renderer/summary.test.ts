@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { ZonedTime } from '../../../console/renderer/logic/format.js';
-import { commandOutcome, describeScope, describeSelector, restoreAllOutcome, shedEventOutcome, shedSummary, skipReasonText } from '../../../console/renderer/logic/summary.js';
-import type { ShedEventRecord } from '../../../console/hub/operator/types.js';
+import {
+  commandOutcome,
+  describeScope,
+  describeSelector,
+  digestPlan,
+  eventCountsText,
+  eventSettled,
+  restoreAllOutcome,
+  shedEventOutcome,
+  shedSummary,
+  skipReasonText,
+} from '../../../console/renderer/logic/summary.js';
+import type { ShedEventRecord, ShedEventSummary } from '../../../console/hub/operator/types.js';
 import { aCommand, aPreview } from './builders.js';
 
 const utc = new ZonedTime('UTC');
@@ -83,6 +94,11 @@ describe('outcomes announced to the operator', () => {
       endsAt: Date.UTC(2026, 10, 25, 14, 45),
       state: 'active',
       plannedKw: 35.6,
+      gatewayCount: 2,
+      counts: { confirmed: 1, rejected: 1 },
+      confirmedKw: 20,
+      skippedCount: 0,
+      skippedByReason: {},
       outcomes: [
         { gatewayId: 'site-a', channels: [1], expectedKw: 20, commandId: 'c1', state: 'confirmed' },
         { gatewayId: 'site-b', channels: [1], expectedKw: 15.6, commandId: 'c2', state: 'rejected', code: 'CMD_MIN_ON_TIME' },
@@ -92,10 +108,59 @@ describe('outcomes announced to the operator', () => {
     expect(shedEventOutcome(event, utc, now)).toBe('Shed event e1 confirmed on 1 of 2 gateways, about 36 kW, restored at 14:45; not confirmed: site-b rejected (CMD_MIN_ON_TIME)');
   });
 
+  it('counts instead of naming when it has only the summary or many failures', () => {
+    const summary: ShedEventSummary = {
+      id: 'e2',
+      operator: 'alice',
+      createdAt: now,
+      scope: { kind: 'fleet' },
+      selector: { kind: 'priority', maxPriority: 1 },
+      durationSeconds: 900,
+      endsAt: Date.UTC(2026, 10, 25, 14, 45),
+      state: 'active',
+      plannedKw: 400,
+      gatewayCount: 20_000,
+      counts: { confirmed: 19_990, sent: 4, failed: 5, 'timed-out': 1 },
+      confirmedKw: 399,
+      skippedCount: 12,
+      skippedByReason: { offline: 12 },
+    };
+    expect(shedEventOutcome(summary, utc, now)).toBe('Shed event e2 confirmed on 19990 of 20000 gateways, about 400 kW, restored at 14:45; not confirmed: 4 pending, 5 failed, 1 timed out');
+    expect(eventCountsText(summary)).toBe('19990 of 20000 confirmed, 4 pending, 5 failed, 1 timed out');
+    expect(eventSettled(summary)).toBe(false);
+    expect(eventCountsText({ gatewayCount: 200, counts: { confirmed: 200 } })).toBe('200 of 200 confirmed');
+    expect(eventSettled({ counts: { confirmed: 199, failed: 1 } })).toBe(true);
+  });
+
+  it('summarises a large plan: per label, the first rows, the skipped reasons grouped', () => {
+    const gateways = Array.from({ length: 1000 }, (_, i) => ({ gatewayId: `gw-${String(i).padStart(4, '0')}`, channels: [1, 2], expectedKw: 1.5 }));
+    const skipped = [
+      ...Array.from({ length: 30 }, (_, i) => ({ gatewayId: `off-${i}`, reason: 'offline' as const, detail: 'offline' })),
+      { gatewayId: 'gw-0001', channel: 3, reason: 'min-on' as const, detail: 'channel 3 on for 10 s' },
+    ];
+    const labels = (id: string): string[] => (id < 'gw-0400' ? ['north'] : id < 'gw-0900' ? ['south', 'farms'] : []);
+    const d = digestPlan({ gateways, skipped, totalKw: 1500 }, labels);
+    expect(d.byLabel).toEqual([
+      { label: 'farms', gateways: 500, loads: 1000, kw: 750 },
+      { label: 'south', gateways: 500, loads: 1000, kw: 750 },
+      { label: 'north', gateways: 400, loads: 800, kw: 600 },
+      { label: '', gateways: 100, loads: 200, kw: 150 },
+    ]);
+    expect(d.first.map((p) => p.gatewayId)).toEqual(gateways.slice(0, 20).map((p) => p.gatewayId));
+    expect(d.more).toBe(980);
+    expect(d.skipped.map((s) => [s.reason, s.count])).toEqual([
+      ['offline', 30],
+      ['min-on', 1],
+    ]);
+    expect(d.skipped[1]?.example.detail).toBe('channel 3 on for 10 s');
+  });
+
   it('sums up a restore-all', () => {
     expect(restoreAllOutcome([])).toBe('Restore all: nothing was shed, nothing to restore');
     expect(restoreAllOutcome([aCommand({ op: 'restore' }), aCommand({ id: 'c2', gatewayId: 'site-b', op: 'restore', state: 'failed', code: 'OP_GATEWAY_OFFLINE' })])).toBe(
       'Restore all: 1 of 2 gateways confirmed; not confirmed: site-b failed (OP_GATEWAY_OFFLINE)',
     );
+    const many = Array.from({ length: 50 }, (_, i) => aCommand({ id: `c${i}`, gatewayId: `gw-${i}`, op: 'restore', state: i < 40 ? 'confirmed' : 'failed' }));
+    expect(restoreAllOutcome(many)).toBe('Restore all: 40 of 50 gateways confirmed; not confirmed: 10 failed');
   });
 });
