@@ -155,7 +155,7 @@ export async function runClickBench(options: ClickBenchOptions = {}): Promise<Cl
       const at = performance.now();
       const wall = Date.now();
       const e = JSON.parse(data.toString('utf8')) as OperatorEvent;
-      if (e.type === 'gateway' && e.gateway.gatewayId === GATEWAY && e.gateway.state === 'connected') connected?.();
+      if (e.type === 'gateways' && e.patches.some((p) => p.gatewayId === GATEWAY && p.state === 'connected')) connected?.();
       if (e.type !== 'command' || e.command.gatewayId !== GATEWAY) return;
       const c = e.command;
       let t = tracked.get(c.id);

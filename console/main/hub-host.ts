@@ -53,6 +53,8 @@ export function runHubHost(transport: HubTransport): void {
       hub = await startHub(hubOptionsFromConfig({ config, caPassphrase: m.caPassphrase, logger: log, withOperatorApi: false }));
       bridge = createHubBridge(hub.service, { operator: m.operator }, log);
       hub.service.subscribe((event) => transport.send({ type: 'event', event }));
+      // The desktop's UI gets every gateway's figures over IPC (no bytes on a network wire).
+      hub.service.watch(transport, 'all');
       state = 'running';
       log.info({ linkUrl: hub.linkUrl, operator: m.operator }, 'hub started for the desktop app');
       transport.send({ type: 'ready', linkUrl: hub.linkUrl, databasePath: hub.store.path, timeZone: config.timeZone });

@@ -23,13 +23,15 @@ export function isOpen(alarm: AlarmRecord): boolean {
 export class AlarmBook {
   /** Open alarms by id. */
   private readonly open = new Map<string, AlarmRecord>();
+  /** Open alarms by gateway ('' for the console's own), so a gateway's summary costs its own alarms. */
+  private readonly byGateway = new Map<string, Map<string, AlarmRecord>>();
 
   constructor(
     private readonly store: HubStore,
     private readonly onChange: (alarm: AlarmRecord) => void,
     private readonly now: () => number = Date.now,
   ) {
-    for (const alarm of store.queryAlarms({ openOnly: true })) this.open.set(alarm.id, alarm);
+    for (const alarm of store.queryAlarms({ openOnly: true })) this.index(alarm);
   }
 
   /** Raises the alarm, or refreshes the message of the active one with the same code and gateway. */
@@ -67,19 +69,38 @@ export class AlarmBook {
   }
 
   forGateway(gatewayId: string): AlarmRecord[] {
-    return this.list().filter((a) => a.gatewayId === gatewayId);
+    const mine = this.byGateway.get(gatewayId);
+    return mine ? [...mine.values()].sort((a, b) => b.raisedAt - a.raisedAt) : [];
+  }
+
+  /** Open alarms of the gateway. */
+  countFor(gatewayId: string): number {
+    return this.byGateway.get(gatewayId)?.size ?? 0;
   }
 
   /** Raised and not yet cleared (acknowledged or not). */
   private active(code: string, gatewayId: string | undefined): AlarmRecord | undefined {
-    for (const a of this.open.values()) if (a.code === code && a.gatewayId === gatewayId && a.clearedAt === undefined) return a;
+    for (const a of this.byGateway.get(gatewayId ?? '')?.values() ?? []) if (a.code === code && a.clearedAt === undefined) return a;
     return undefined;
+  }
+
+  private index(alarm: AlarmRecord): void {
+    const key = alarm.gatewayId ?? '';
+    let mine = this.byGateway.get(key);
+    if (isOpen(alarm)) {
+      this.open.set(alarm.id, alarm);
+      if (!mine) this.byGateway.set(key, (mine = new Map<string, AlarmRecord>()));
+      mine.set(alarm.id, alarm);
+    } else {
+      this.open.delete(alarm.id);
+      mine?.delete(alarm.id);
+      if (mine?.size === 0) this.byGateway.delete(key);
+    }
   }
 
   private save(alarm: AlarmRecord): AlarmRecord {
     this.store.saveAlarm(alarm);
-    if (isOpen(alarm)) this.open.set(alarm.id, alarm);
-    else this.open.delete(alarm.id);
+    this.index(alarm);
     this.onChange(alarm);
     return alarm;
   }

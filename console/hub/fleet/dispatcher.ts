@@ -7,11 +7,18 @@
  * (the audit log is append-only). A command that was in flight when the hub died is closed at the
  * next start as failed with OP_HUB_RESTARTED — never sent again: the agent executes an id at most
  * once, but a new id after a restart would act twice.
+ *
+ * At fleet scale (a shed over 20,000 gateways) the commands of one operation go out in slices: each
+ * slice's audit rows and records are committed in one transaction before any of its frames leaves,
+ * and the loop is yielded between slices, so pings, telemetry and the UI are served while the
+ * operation is on its way. The writes that follow (sent, final state with its audit row) are group
+ * committed (GroupCommit): a command is answered only after the commit that holds its final state.
  */
 import { randomBytes } from 'node:crypto';
 import type { ErrorCode } from '../../../shared/errors.js';
 import type { CommandMessage, CommandOp, ErrorMessage, ResultMessage } from '../../../shared/protocol/messages.js';
 import type { CommandRecord, CommandState, OperatorContext } from '../operator/types.js';
+import { GroupCommit } from '../store/group-commit.js';
 import type { HubStore } from '../store/index.js';
 
 export interface DispatchRequest {
@@ -29,8 +36,11 @@ export interface DispatcherOptions {
   store: HubStore;
   /** LinkServer.send: false when the gateway has no open session. */
   send: (gatewayId: string, message: CommandMessage) => boolean;
-  /** Every change of a command's state. */
-  onChange: (command: CommandRecord) => void;
+  /**
+   * Every change of a command's state, after it is committed. `bulk`: one of many commands of one
+   * operation (a shed event, restore all), which report their progress as a whole.
+   */
+  onChange: (command: CommandRecord, bulk: boolean) => void;
   /** Time the agent has to execute a command (the deadline it gets). Default 10 s. */
   deadlineMs?: number;
   /** After the deadline, how long the hub still waits for the answer in flight. Default 2 s. */
@@ -38,10 +48,30 @@ export interface DispatcherOptions {
   now?: () => number;
 }
 
+/** Per operation: whether its commands report as a whole, and what to store with each change. */
+export interface DispatchOptions {
+  bulk: boolean;
+  /** Runs inside the transaction that stores each change of these commands (a shed outcome row). */
+  onWrite?: (command: CommandRecord) => void;
+}
+
 interface Pending {
   record: CommandRecord;
-  timer: NodeJS.Timeout;
+  bulk: boolean;
+  onWrite: ((command: CommandRecord) => void) | undefined;
+  timer: NodeJS.Timeout | undefined;
   resolve: (record: CommandRecord) => void;
+  reject: (err: Error) => void;
+}
+
+/** Commands audited and sent per slice of a bulk operation before the loop is yielded. */
+export const DISPATCH_SLICE = 500;
+/** Final states arriving within this window share one commit. */
+const FINISH_GROUP_MS = 5;
+const FINISH_GROUP_MAX = 2_000;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export function newCommandId(): string {
@@ -62,27 +92,62 @@ function toMessage(r: CommandRecord): CommandMessage {
 
 export class CommandDispatcher {
   private readonly pending = new Map<string, Pending>();
+  /** The pending commands' ids by gateway, so a lost session costs its own commands, not all. */
+  private readonly byGateway = new Map<string, Set<string>>();
   private readonly now: () => number;
   private readonly deadlineMs: number;
   private readonly graceMs: number;
+  private readonly writes: GroupCommit;
 
   constructor(private readonly o: DispatcherOptions) {
     this.now = o.now ?? Date.now;
     this.deadlineMs = o.deadlineMs ?? 10_000;
     this.graceMs = o.graceMs ?? 2_000;
+    this.writes = new GroupCommit(o.store, { maxDelayMs: FINISH_GROUP_MS, maxItems: FINISH_GROUP_MAX });
   }
 
-  /** Closes what a previous run left in flight. Returns those commands. */
-  recover(): CommandRecord[] {
-    return this.o.store.unfinishedCommands().map((c) =>
-      this.finish(c, 'failed', 'OP_HUB_RESTARTED', 'the hub stopped while this command was in flight; its outcome is unknown until the next read-back'),
-    );
+  /**
+   * Closes what a previous run left in flight, in one transaction with what `onWrite` stores for
+   * each (the shed outcomes). Returns those commands.
+   */
+  recover(onWrite?: (command: CommandRecord) => void): CommandRecord[] {
+    const lost = this.o.store.unfinishedCommands();
+    const closed = lost.map((c) => this.closedRecord(c, 'failed', 'OP_HUB_RESTARTED', 'the hub stopped while this command was in flight; its outcome is unknown until the next read-back'));
+    this.o.store.transaction(() => {
+      for (const done of closed) {
+        this.writeFinal(done);
+        onWrite?.(done);
+      }
+    });
+    for (const done of closed) this.o.onChange(done, done.eventId !== undefined);
+    return closed;
   }
 
   /** Audits, sends and resolves with the final record. Rejects only when the store fails. */
-  dispatch(ctx: OperatorContext, req: DispatchRequest): Promise<CommandRecord> {
+  async dispatch(ctx: OperatorContext, req: DispatchRequest): Promise<CommandRecord> {
+    const [only] = await this.dispatchMany(ctx, [req], { bulk: false });
+    if (!only) throw new Error('dispatchMany answered nothing for one request');
+    return only;
+  }
+
+  /**
+   * The commands of one operation, in slices of DISPATCH_SLICE: each slice audited and recorded in
+   * one transaction, then sent; the loop is yielded between slices. Resolves with every command's
+   * final record, in the order of `reqs`; rejects when the store fails.
+   */
+  async dispatchMany(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions = { bulk: true }): Promise<CommandRecord[]> {
+    const finals: Array<Promise<CommandRecord>> = [];
+    for (let from = 0; from < reqs.length; from += DISPATCH_SLICE) {
+      if (from > 0) await nextTurn();
+      finals.push(...this.sendSlice(ctx, reqs.slice(from, from + DISPATCH_SLICE), o));
+    }
+    return Promise.all(finals);
+  }
+
+  private sendSlice(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions): Array<Promise<CommandRecord>> {
+    const { bulk, onWrite } = o;
     const t = this.now();
-    const record: CommandRecord = {
+    const records = reqs.map((req): CommandRecord => ({
       id: newCommandId(),
       gatewayId: req.gatewayId,
       op: req.op,
@@ -95,31 +160,42 @@ export class CommandDispatcher {
       state: 'requested',
       requestedAt: t,
       deadline: t + this.deadlineMs,
-    };
-    const { id, deadline } = record;
-    const parameters = { ...req, deadline };
+    }));
     // Written before anything leaves: the operator's action is on record even if the hub dies now.
     this.o.store.transaction(() => {
-      this.o.store.appendAudit({ time: t, operator: ctx.operator, operation: 'command', parameters, outcome: 'requested', ref: id });
-      this.o.store.saveCommand(record);
+      records.forEach((record, i) => {
+        this.o.store.appendAudit({ time: t, operator: ctx.operator, operation: 'command', parameters: { ...reqs[i], deadline: record.deadline }, outcome: 'requested', ref: record.id });
+        this.o.store.saveCommand(record);
+        onWrite?.(record);
+      });
     });
-    this.o.onChange(record);
-
-    if (!this.o.send(req.gatewayId, toMessage(record))) {
-      return Promise.resolve(this.finish(record, 'failed', 'OP_GATEWAY_OFFLINE', `gateway ${req.gatewayId} is not connected; the command was not sent`));
-    }
-    const sent: CommandRecord = { ...record, state: 'sent', sentAt: this.now() };
-    this.o.store.saveCommand(sent);
-    this.o.onChange(sent);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        const p = this.pending.get(id);
-        if (!p) return;
-        this.pending.delete(id);
-        p.resolve(this.finish(p.record, 'timed-out', 'OP_TIMED_OUT', `no answer from ${req.gatewayId} by the deadline`));
-      }, deadline - this.now() + this.graceMs);
-      timer.unref();
-      this.pending.set(id, { record: sent, timer, resolve });
+    return records.map((record) => {
+      this.o.onChange(record, bulk);
+      return new Promise<CommandRecord>((resolve, reject) => {
+        const p: Pending = { record, bulk, onWrite, timer: undefined, resolve, reject };
+        this.track(p);
+        if (!this.o.send(record.gatewayId, toMessage(record))) {
+          this.finish(p, 'failed', 'OP_GATEWAY_OFFLINE', `gateway ${record.gatewayId} is not connected; the command was not sent`);
+          return;
+        }
+        const sent: CommandRecord = { ...record, state: 'sent', sentAt: this.now() };
+        p.record = sent;
+        p.timer = setTimeout(() => {
+          if (this.pending.get(sent.id) === p) this.finish(p, 'timed-out', 'OP_TIMED_OUT', `no answer from ${sent.gatewayId} by the deadline`);
+        }, sent.deadline - this.now() + this.graceMs);
+        p.timer.unref();
+        // 'sent' promises nothing durable (a restart closes a requested or sent command alike), so it
+        // is announced at once and stored with the next group, unless the answer superseded it.
+        this.o.onChange(sent, bulk);
+        this.writes.add(
+          () => {
+            if (p.record !== sent) return;
+            this.o.store.saveCommand(sent);
+            onWrite?.(sent);
+          },
+          () => undefined,
+        );
+      });
     });
   }
 
@@ -129,14 +205,12 @@ export class CommandDispatcher {
     if (!p) return undefined;
     const state: CommandState =
       result.status === 'ok' ? 'confirmed' : result.code === 'CMD_STALE' ? 'expired' : result.status === 'rejected' ? 'rejected' : 'failed';
-    const record: CommandRecord = {
+    p.record = {
       ...p.record,
       ...(result.relays ? { readBack: [...result.relays] } : {}),
       ...(result.measuredKw !== undefined ? { measuredKw: result.measuredKw } : {}),
     };
-    const done = this.finish(record, state, result.status === 'ok' ? undefined : result.code, result.message);
-    p.resolve(done);
-    return done;
+    return this.finish(p, state, result.status === 'ok' ? undefined : result.code, result.message);
   }
 
   /** An error message from the agent that names a pending command (it could not decode it). */
@@ -144,17 +218,14 @@ export class CommandDispatcher {
     if (error.ref === undefined) return undefined;
     const p = this.take(gatewayId, error.ref);
     if (!p) return undefined;
-    const done = this.finish(p.record, 'failed', error.code, error.message);
-    p.resolve(done);
-    return done;
+    return this.finish(p, 'failed', error.code, error.message);
   }
 
   /** The gateway's session ended: whatever it had not answered will not be answered. */
   gatewayLost(gatewayId: string): void {
-    for (const [id, p] of this.pending) {
-      if (p.record.gatewayId !== gatewayId) continue;
-      this.take(gatewayId, id);
-      p.resolve(this.finish(p.record, 'timed-out', 'OP_TIMED_OUT', `the connection to ${gatewayId} ended before its answer; outcome unknown until the next read-back`));
+    for (const id of [...(this.byGateway.get(gatewayId) ?? [])]) {
+      const p = this.take(gatewayId, id);
+      if (p) this.finish(p, 'timed-out', 'OP_TIMED_OUT', `the connection to ${gatewayId} ended before its answer; outcome unknown until the next read-back`);
     }
   }
 
@@ -162,49 +233,90 @@ export class CommandDispatcher {
     return this.pending.size;
   }
 
-  /** Stops the timers; commands still in flight are closed by recover() at the next start. */
+  /** Commits the writes queued and stops the timers; commands still in flight are closed by recover() at the next start. */
   close(): void {
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
+    this.byGateway.clear();
+    try {
+      this.writes.flush();
+    } catch {
+      // The store is gone; recover() closes these commands at the next start.
+    }
   }
 
   private take(gatewayId: string, commandId: string): Pending | undefined {
     const p = this.pending.get(commandId);
     // A result from another gateway for this id is not an answer (ids are random; this is defence).
     if (!p || p.record.gatewayId !== gatewayId) return undefined;
-    this.pending.delete(commandId);
-    clearTimeout(p.timer);
+    this.untrack(p);
     return p;
   }
 
-  private finish(record: CommandRecord, state: CommandState, code: ErrorCode | undefined, message: string | undefined): CommandRecord {
-    const t = this.now();
+  private track(p: Pending): void {
+    this.pending.set(p.record.id, p);
+    let ids = this.byGateway.get(p.record.gatewayId);
+    if (!ids) this.byGateway.set(p.record.gatewayId, (ids = new Set()));
+    ids.add(p.record.id);
+  }
+
+  private untrack(p: Pending): void {
+    clearTimeout(p.timer);
+    if (!this.pending.delete(p.record.id)) return;
+    const ids = this.byGateway.get(p.record.gatewayId);
+    ids?.delete(p.record.id);
+    if (ids?.size === 0) this.byGateway.delete(p.record.gatewayId);
+  }
+
+  private closedRecord(record: CommandRecord, state: CommandState, code: ErrorCode | undefined, message: string | undefined): CommandRecord {
     const done: CommandRecord = {
       ...record,
       state,
-      finishedAt: t,
+      finishedAt: this.now(),
       ...(code ? { code } : {}),
       ...(message ? { message } : {}),
     };
-    if (record.sentAt !== undefined && state !== 'timed-out') done.sentAt = record.sentAt;
-    this.o.store.transaction(() => {
-      this.o.store.saveCommand(done);
-      this.o.store.appendAudit({
-        time: t,
-        operator: record.operator,
-        operation: 'command',
-        parameters: {
-          gatewayId: record.gatewayId,
-          op: record.op,
-          ...(code ? { code } : {}),
-          ...(message ? { message } : {}),
-          ...(done.readBack ? { readBack: done.readBack } : {}),
-        },
-        outcome: state,
-        ref: record.id,
-      });
+    return done;
+  }
+
+  /** The final record and its audit row, in the caller's transaction. */
+  private writeFinal(done: CommandRecord): void {
+    this.o.store.saveCommand(done);
+    this.o.store.appendAudit({
+      time: done.finishedAt ?? this.now(),
+      operator: done.operator,
+      operation: 'command',
+      parameters: {
+        gatewayId: done.gatewayId,
+        op: done.op,
+        ...(done.code ? { code: done.code } : {}),
+        ...(done.message ? { message: done.message } : {}),
+        ...(done.readBack ? { readBack: done.readBack } : {}),
+      },
+      outcome: done.state,
+      ref: done.id,
     });
-    this.o.onChange(done);
+  }
+
+  /** Final: stored with its audit row in the next group commit, then announced and answered. */
+  private finish(p: Pending, state: CommandState, code: ErrorCode | undefined, message: string | undefined): CommandRecord {
+    this.untrack(p);
+    const done = this.closedRecord(p.record, state, code, message);
+    p.record = done;
+    this.writes.add(
+      () => {
+        this.writeFinal(done);
+        p.onWrite?.(done);
+      },
+      (err) => {
+        if (err) {
+          p.reject(err);
+          return;
+        }
+        this.o.onChange(done, p.bulk);
+        p.resolve(done);
+      },
+    );
     return done;
   }
 }

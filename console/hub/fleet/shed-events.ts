@@ -5,6 +5,11 @@
  * Auto-restore is the agents' job (each shed command carries the duration, and the agent's timer holds
  * even when the hub is gone); the hub tracks the end time and shows it. An event outlives a hub restart:
  * its record is in the store and its end timer is re-armed at start.
+ *
+ * Scale: an event's outcomes are rows (one per gateway, written in the transaction that stores the
+ * command's change) and, while the event is active, a map in memory with running counts; the channels
+ * each gateway has held off are indexed by gateway. Every command change so costs O(1), and the event
+ * stream gets the event's summary (counts), never its N outcomes.
  */
 import { randomBytes } from 'node:crypto';
 import { LmgwError } from '../../../shared/errors.js';
@@ -13,70 +18,120 @@ import type {
   CommandRecord,
   OperatorContext,
   ShedEventRecord,
+  ShedEventSummary,
   ShedOutcome,
   ShedPreview,
   ShedRequest,
   ShedScope,
+  StateCounts,
 } from '../operator/types.js';
-import type { HubStore } from '../store/index.js';
+import { countReasons, type HubStore, type ShedEventHeader } from '../store/index.js';
 import type { CommandDispatcher } from './dispatcher.js';
+import type { DomainBus } from './domain-bus.js';
 import type { FleetRegistry } from './registry.js';
 
 export interface ShedEventsOptions {
   store: HubStore;
   dispatcher: CommandDispatcher;
   registry: FleetRegistry;
+  bus: DomainBus;
   /** Measured per-channel power, when known, for planning by target kW. */
   channelKw: (gatewayId: string, channel: number) => number | undefined;
-  onChange: (event: ShedEventRecord) => void;
   now?: () => number;
 }
 
 /** Who the hub's own bookkeeping rows are by. */
 export const SYSTEM_OPERATOR = 'lmgw-hub';
 
+interface LiveEvent {
+  header: ShedEventHeader;
+  /** By gateway id. */
+  outcomes: Map<string, ShedOutcome>;
+  counts: StateCounts;
+  confirmedKw: number;
+}
+
+interface Hold {
+  channels: readonly number[];
+  restoreAt: number;
+}
+
+function bump(counts: StateCounts, state: ShedOutcome['state'], by: number): void {
+  const n = (counts[state] ?? 0) + by;
+  if (n === 0) delete counts[state];
+  else counts[state] = n;
+}
+
 export class ShedEvents {
-  private readonly active = new Map<string, ShedEventRecord>();
+  private readonly active = new Map<string, LiveEvent>();
+  /** Events whose commands are still being dispatched (an event cancelled meanwhile stays here until then). */
+  private readonly dispatching = new Map<string, LiveEvent>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** Planned kW per `eventId/gatewayId`, while the event's shed commands are in flight. */
-  private readonly expected = new Map<string, number>();
+  /** Channels held off by active events' confirmed sheds: gateway → event → hold. */
+  private readonly holds = new Map<string, Map<string, Hold>>();
   private readonly now: () => number;
+  private readonly offBus: () => void;
 
   constructor(private readonly o: ShedEventsOptions) {
     this.now = o.now ?? Date.now;
+    this.offBus = o.bus.on('command', (c) => this.commandChanged(c));
   }
 
-  /** Re-arms the end timers of events that were active when the hub stopped. */
+  /**
+   * Stores a shed command's change in its outcome row, inside the dispatcher's transaction. The row
+   * keeps the expected kW it was created with, so only a new row needs it.
+   */
+  private writeOutcome(live: LiveEvent | undefined, c: CommandRecord): void {
+    if (!c.eventId || c.op !== 'shed') return;
+    this.o.store.saveShedOutcome(c.eventId, this.outcomeOf(c, live?.outcomes.get(c.gatewayId)?.expectedKw ?? 0));
+  }
+
+  /** For the dispatcher's recover(): the outcomes of the commands a previous run left in flight. */
+  readonly recoverOutcome = (c: CommandRecord): void => this.writeOutcome(undefined, c);
+
+  /** Loads the events that were active when the hub stopped and re-arms their end timers. */
   recover(): void {
-    for (const e of this.o.store.queryShedEvents({ activeOnly: true, limit: 10_000 })) {
-      this.active.set(e.id, e);
-      this.arm(e);
+    for (const header of this.o.store.queryShedEventHeaders({ activeOnly: true, limit: 10_000 })) {
+      const live: LiveEvent = { header, outcomes: new Map(), counts: {}, confirmedKw: 0 };
+      for (const out of this.o.store.shedOutcomes(header.id)) this.applyOutcome(live, out);
+      this.active.set(header.id, live);
+      this.arm(header);
     }
   }
 
   close(): void {
+    this.offBus();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }
 
-  list(): ShedEventRecord[] {
-    return [...this.active.values()];
+  /** The active events' summaries. */
+  list(): ShedEventSummary[] {
+    return [...this.active.values()].map((e) => this.summaryOf(e));
   }
 
+  /** Summaries, newest first: the active ones from memory, the others with counts from the store. */
+  query(q: { activeOnly?: boolean; limit?: number }): ShedEventSummary[] {
+    return this.o.store.queryShedEventHeaders(q).map((h) => {
+      const live = this.active.get(h.id);
+      return live ? this.summaryOf(live) : { ...h, ...this.o.store.shedOutcomeCounts(h.id) };
+    });
+  }
+
+  /** One event with its outcomes and skipped loads. */
   get(id: string): ShedEventRecord {
-    const e = this.active.get(id) ?? this.o.store.getShedEvent(id);
-    if (!e) throw new LmgwError('OP_NOT_FOUND', `no shed event ${id}`);
-    return e;
+    const live = this.active.get(id);
+    if (live) return { ...this.summaryOf(live), outcomes: [...live.outcomes.values()], skipped: this.o.store.shedSkipped(id) };
+    const header = this.o.store.getShedEventHeader(id);
+    if (!header) throw new LmgwError('OP_NOT_FOUND', `no shed event ${id}`);
+    return { ...header, ...this.o.store.shedOutcomeCounts(id), outcomes: this.o.store.shedOutcomes(id), skipped: this.o.store.shedSkipped(id) };
   }
 
   /** Channels held off by active events on a gateway: channel → event id and restore time. */
   heldChannels(gatewayId: string): Map<number, { eventId: string; restoreAt: number }> {
     const held = new Map<number, { eventId: string; restoreAt: number }>();
-    for (const e of this.active.values()) {
-      for (const out of e.outcomes) {
-        if (out.gatewayId !== gatewayId || out.state !== 'confirmed') continue;
-        for (const ch of out.channels) held.set(ch, { eventId: e.id, restoreAt: e.endsAt });
-      }
+    for (const [eventId, hold] of this.holds.get(gatewayId) ?? []) {
+      for (const ch of hold.channels) held.set(ch, { eventId, restoreAt: hold.restoreAt });
     }
     return held;
   }
@@ -119,10 +174,11 @@ export class ShedEvents {
     };
   }
 
+  /** Resolves when every command of the event has its final state (bounded by the command deadline). */
   async start(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord> {
     const plan = this.plan(request);
     const t = this.now();
-    const event: ShedEventRecord = {
+    const header: ShedEventHeader = {
       id: `e${randomBytes(9).toString('base64url')}`,
       operator: ctx.operator,
       createdAt: t,
@@ -135,8 +191,9 @@ export class ShedEvents {
       plannedKw: plan.totalKw,
       ...(plan.targetKw !== undefined ? { targetKw: plan.targetKw } : {}),
       ...(plan.shortfallKw !== undefined ? { shortfallKw: plan.shortfallKw } : {}),
-      outcomes: [],
-      skipped: plan.skipped,
+      gatewayCount: plan.gateways.length,
+      skippedCount: plan.skipped.length,
+      skippedByReason: countReasons(plan.skipped),
     };
     this.o.store.transaction(() => {
       this.o.store.appendAudit({
@@ -145,92 +202,127 @@ export class ShedEvents {
         operation: 'shed-event',
         parameters: { ...request, plannedKw: plan.totalKw, loads: plan.gateways.reduce((n, g) => n + g.channels.length, 0), skipped: plan.skipped.length },
         outcome: 'requested',
-        ref: event.id,
+        ref: header.id,
       });
-      this.o.store.saveShedEvent(event);
+      this.o.store.createShedEvent(header, plan.skipped);
     });
-    if (event.state === 'failed') {
-      this.auditOutcome(ctx.operator, 'shed-event', event.id, 'failed', { reason: 'nothing in scope can be shed' });
-      this.o.onChange(event);
-      return event;
+    const live: LiveEvent = { header, outcomes: new Map(), counts: {}, confirmedKw: 0 };
+    if (header.state === 'failed') {
+      this.auditOutcome(ctx.operator, 'shed-event', header.id, 'failed', { reason: 'nothing in scope can be shed' });
+      this.o.bus.emit('shed-event', this.summaryOf(live));
+      return this.get(header.id);
     }
-    this.active.set(event.id, event);
-    this.arm(event);
-    this.o.onChange(event);
+    // The planned outcomes, so each command's first write finds its expected kW.
+    for (const g of plan.gateways) {
+      this.applyOutcome(live, { gatewayId: g.gatewayId, channels: g.channels, expectedKw: g.expectedKw, commandId: '', state: 'requested' });
+    }
+    this.active.set(header.id, live);
+    this.dispatching.set(header.id, live);
+    this.arm(header);
+    this.o.bus.emit('shed-event', this.summaryOf(live));
 
-    for (const g of plan.gateways) this.expected.set(`${event.id}/${g.gatewayId}`, g.expectedKw);
-    await Promise.all(
-      plan.gateways.map((g) =>
-        this.o.dispatcher.dispatch(ctx, {
-          gatewayId: g.gatewayId,
-          op: 'shed',
-          channels: g.channels,
-          durationSeconds: request.durationSeconds,
-          eventId: event.id,
-        }),
-      ),
-    );
-    for (const g of plan.gateways) this.expected.delete(`${event.id}/${g.gatewayId}`);
-    const current = this.get(event.id);
-    const confirmed = current.outcomes.filter((x) => x.state === 'confirmed').length;
-    let final = current;
-    if (confirmed === 0 && current.state === 'active') final = this.update({ ...current, state: 'failed' });
-    this.auditOutcome(ctx.operator, 'shed-event', event.id, confirmed === current.outcomes.length ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
+    let finals: CommandRecord[];
+    try {
+      finals = await this.o.dispatcher.dispatchMany(
+        ctx,
+        plan.gateways.map((g) => ({ gatewayId: g.gatewayId, op: 'shed' as const, channels: g.channels, durationSeconds: request.durationSeconds, eventId: header.id })),
+        { bulk: true, onWrite: (c) => this.writeOutcome(live, c) },
+      );
+    } finally {
+      this.dispatching.delete(header.id);
+    }
+    const confirmed = finals.filter((c) => c.state === 'confirmed').length;
+    if (confirmed === 0 && this.active.has(header.id)) this.setState(live, { ...live.header, state: 'failed' });
+    this.auditOutcome(ctx.operator, 'shed-event', header.id, confirmed === finals.length ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
       confirmed,
-      commands: current.outcomes.length,
+      commands: finals.length,
     });
-    return final;
-  }
-
-  /**
-   * Keeps an event's outcomes in step with its commands (called for every command change). The first
-   * sight of a command of the event adds its outcome row.
-   */
-  commandChanged(c: CommandRecord): void {
-    if (!c.eventId || c.op !== 'shed') return;
-    const e = this.active.get(c.eventId) ?? this.o.store.getShedEvent(c.eventId);
-    if (!e) return;
-    const outcome: ShedOutcome = {
-      gatewayId: c.gatewayId,
-      channels: c.channels ?? [],
-      expectedKw: e.outcomes.find((x) => x.commandId === c.id)?.expectedKw ?? this.expected.get(`${e.id}/${c.gatewayId}`) ?? 0,
-      commandId: c.id,
-      state: c.state,
-      ...(c.code ? { code: c.code } : {}),
-      ...(c.message ? { message: c.message } : {}),
-    };
-    const outcomes = e.outcomes.some((x) => x.commandId === c.id)
-      ? e.outcomes.map((x) => (x.commandId === c.id ? outcome : x))
-      : [...e.outcomes, outcome];
-    this.update({ ...e, outcomes });
+    return this.get(header.id);
   }
 
   async cancel(ctx: OperatorContext, eventId: string): Promise<ShedEventRecord> {
-    const e = this.active.get(eventId);
-    if (!e) {
+    const live = this.active.get(eventId);
+    if (!live) {
       const stored = this.get(eventId);
       throw new LmgwError('OP_EVENT_ENDED', `shed event ${eventId} is ${stored.state} already`);
     }
     const t = this.now();
     this.o.store.appendAudit({ time: t, operator: ctx.operator, operation: 'cancel-event', parameters: { eventId }, outcome: 'requested', ref: eventId });
-    const cancelled = this.update({ ...e, state: 'cancelled', cancelledBy: ctx.operator, cancelledAt: t });
     // Restore what may be off: confirmed sheds, and those whose answer never came.
-    const toRestore = e.outcomes.filter((x) => x.state === 'confirmed' || x.state === 'sent' || x.state === 'timed-out');
-    const restores = await Promise.all(
-      toRestore.map((x) => this.o.dispatcher.dispatch(ctx, { gatewayId: x.gatewayId, op: 'restore', channels: x.channels, eventId })),
+    const toRestore = [...live.outcomes.values()].filter((x) => x.state === 'confirmed' || x.state === 'sent' || x.state === 'timed-out');
+    this.setState(live, { ...live.header, state: 'cancelled', cancelledBy: ctx.operator, cancelledAt: t });
+    const restores = await this.o.dispatcher.dispatchMany(
+      ctx,
+      toRestore.map((x) => ({ gatewayId: x.gatewayId, op: 'restore' as const, channels: x.channels, eventId })),
     );
     const ok = restores.filter((r) => r.state === 'confirmed').length;
     this.auditOutcome(ctx.operator, 'cancel-event', eventId, ok === restores.length ? 'ok' : 'partial', { restored: ok, commands: restores.length });
-    return this.get(cancelled.id);
+    return this.get(eventId);
   }
 
   /** Ends every active event as cancelled by this operator (restore all did the restoring). */
   cancelAllActive(ctx: OperatorContext): void {
     const t = this.now();
-    for (const e of [...this.active.values()]) this.update({ ...e, state: 'cancelled', cancelledBy: ctx.operator, cancelledAt: t });
+    for (const live of [...this.active.values()]) this.setState(live, { ...live.header, state: 'cancelled', cancelledBy: ctx.operator, cancelledAt: t });
   }
 
-  private arm(e: ShedEventRecord): void {
+  /** Keeps an active event's outcomes in step with its shed commands (after each change is committed). */
+  private commandChanged(c: CommandRecord): void {
+    if (!c.eventId || c.op !== 'shed') return;
+    const live = this.active.get(c.eventId) ?? this.dispatching.get(c.eventId);
+    if (!live) return;
+    const before = live.outcomes.get(c.gatewayId);
+    this.applyOutcome(live, this.outcomeOf(c, before?.expectedKw ?? 0));
+    this.o.bus.emit('shed-event', this.summaryOf(live));
+    if (before?.state !== c.state && (c.state === 'confirmed' || before?.state === 'confirmed')) this.o.bus.emit('gateway-changed', c.gatewayId);
+  }
+
+  private outcomeOf(c: CommandRecord, expectedKw: number): ShedOutcome {
+    return {
+      gatewayId: c.gatewayId,
+      channels: c.channels ?? [],
+      expectedKw,
+      commandId: c.id,
+      state: c.state,
+      ...(c.code ? { code: c.code } : {}),
+      ...(c.message ? { message: c.message } : {}),
+    };
+  }
+
+  /** Puts `out` in the live event: counts, confirmed kW and the gateway's hold follow. */
+  private applyOutcome(live: LiveEvent, out: ShedOutcome): void {
+    const before = live.outcomes.get(out.gatewayId);
+    if (before) {
+      bump(live.counts, before.state, -1);
+      if (before.state === 'confirmed') live.confirmedKw -= before.expectedKw;
+    }
+    live.outcomes.set(out.gatewayId, out);
+    bump(live.counts, out.state, 1);
+    if (out.state === 'confirmed') {
+      live.confirmedKw += out.expectedKw;
+      if (live.header.state === 'active') this.hold(out.gatewayId, live.header.id, { channels: out.channels, restoreAt: live.header.endsAt });
+    } else if (before?.state === 'confirmed') {
+      this.release(out.gatewayId, live.header.id);
+    }
+  }
+
+  private hold(gatewayId: string, eventId: string, hold: Hold): void {
+    let byEvent = this.holds.get(gatewayId);
+    if (!byEvent) this.holds.set(gatewayId, (byEvent = new Map<string, Hold>()));
+    byEvent.set(eventId, hold);
+  }
+
+  private release(gatewayId: string, eventId: string): void {
+    const byEvent = this.holds.get(gatewayId);
+    if (!byEvent?.delete(eventId)) return;
+    if (byEvent.size === 0) this.holds.delete(gatewayId);
+  }
+
+  private summaryOf(live: LiveEvent): ShedEventSummary {
+    return { ...live.header, counts: { ...live.counts }, confirmedKw: live.confirmedKw };
+  }
+
+  private arm(e: ShedEventHeader): void {
     clearTimeout(this.timers.get(e.id));
     const timer = setTimeout(() => this.end(e.id), Math.max(0, e.endsAt - this.now()));
     timer.unref();
@@ -240,22 +332,27 @@ export class ShedEvents {
   /** The agents restore on their own at endsAt; the hub closes the event's books. */
   private end(eventId: string): void {
     this.timers.delete(eventId);
-    const e = this.active.get(eventId);
-    if (!e || e.state !== 'active') return;
-    this.update({ ...e, state: 'ended' });
-    this.auditOutcome(SYSTEM_OPERATOR, 'event-ended', eventId, 'ok', { endsAt: e.endsAt });
+    const live = this.active.get(eventId);
+    if (!live || live.header.state !== 'active') return;
+    this.setState(live, { ...live.header, state: 'ended' });
+    this.auditOutcome(SYSTEM_OPERATOR, 'event-ended', eventId, 'ok', { endsAt: live.header.endsAt });
   }
 
-  private update(e: ShedEventRecord): ShedEventRecord {
-    this.o.store.saveShedEvent(e);
-    if (e.state === 'active') this.active.set(e.id, e);
-    else {
-      this.active.delete(e.id);
-      clearTimeout(this.timers.get(e.id));
-      this.timers.delete(e.id);
+  /** A new state for the event; an event that is no longer active lets go of its gateways' holds. */
+  private setState(live: LiveEvent, header: ShedEventHeader): void {
+    this.o.store.saveShedEventHeader(header);
+    live.header = header;
+    if (header.state !== 'active') {
+      this.active.delete(header.id);
+      clearTimeout(this.timers.get(header.id));
+      this.timers.delete(header.id);
+      for (const out of live.outcomes.values()) {
+        if (out.state !== 'confirmed') continue;
+        this.release(out.gatewayId, header.id);
+        this.o.bus.emit('gateway-changed', out.gatewayId);
+      }
     }
-    this.o.onChange(e);
-    return e;
+    this.o.bus.emit('shed-event', this.summaryOf(live));
   }
 
   private auditOutcome(operator: string, operation: string, ref: string, outcome: string, parameters: Record<string, unknown>): void {

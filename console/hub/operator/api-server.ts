@@ -24,12 +24,13 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
+import { z } from 'zod';
 import { LmgwError, type ErrorCode } from '../../../shared/errors.js';
 import { invokeOperatorCall } from './dispatch.js';
 import { isOperatorMethod, OPERATOR_METHODS, validateCall } from './schemas.js';
 import { lookupStatic, NOT_BUILT_PAGE } from './static-files.js';
 import { createToken, removeTokenFile, tokenMatches, writeTokenFile } from './token.js';
-import type { OperatorContext, OperatorEvent, OperatorService } from './types.js';
+import { MAX_WATCHED_GATEWAYS, type LoadFigures, type OperatorContext, type OperatorEvent, type OperatorService } from './types.js';
 
 export interface OperatorApiOptions {
   service: OperatorService;
@@ -64,10 +65,16 @@ export const OPERATOR_API_LIMITS = {
   defaultTokenName: 'operator',
   /** Request body of a call. */
   maxBodyBytes: 64 * 1024,
-  /** Inbound WebSocket frames (clients send nothing but control frames). */
-  maxInboundFrameBytes: 4 * 1024,
-  /** An event stream whose unsent backlog exceeds this is closed with 1013 rather than growing memory. */
-  maxEventBacklogBytes: 4 * 1024 * 1024,
+  /** Inbound WebSocket frames: control frames and the client's `watch` list (MAX_WATCHED_GATEWAYS ids). */
+  maxInboundFrameBytes: 64 * 1024,
+  /**
+   * An event stream whose unsent backlog exceeds this gets no more events until it has read most of
+   * it; then it gets a `resync` marker (fetch the snapshots again) and the events from there on. The
+   * hub's memory per slow subscriber stays bounded by this.
+   */
+  maxEventBacklogBytes: 2 * 1024 * 1024,
+  /** A stream marked for resync gets its marker once its backlog is below this. */
+  resumeEventBacklogBytes: 256 * 1024,
   pingIntervalMs: 30_000,
   /** A stream being closed that does not finish the close handshake is cut after this. */
   closeGraceMs: 5_000,
@@ -229,7 +236,24 @@ interface EventClient {
   unsubscribe: () => void;
   alive: boolean;
   closing: boolean;
+  /** Events were dropped for it: it gets a resync marker once its backlog has drained. */
+  behind: boolean;
+  /** Gateways whose load figures it wants (the visible rows). */
+  watched: ReadonlySet<string>;
   log: Logger;
+}
+
+const WatchMessage = z.strictObject({
+  type: z.literal('watch'),
+  gateways: z.array(z.string().min(1).max(64)).max(MAX_WATCHED_GATEWAYS),
+});
+
+/** The event as JSON, made once for all streams (the load event differs per stream: see deliver). */
+const serialized = new WeakMap<OperatorEvent, string>();
+function jsonOf(event: OperatorEvent): string {
+  let text = serialized.get(event);
+  if (text === undefined) serialized.set(event, (text = JSON.stringify(event)));
+  return text;
 }
 
 /** Starts the operator API; resolves once it listens and the token file is written. */
@@ -566,34 +590,73 @@ class OperatorApiServer implements OperatorApi {
   }
 
   private acceptEvents(ws: WebSocket, remote: string): void {
-    const client: EventClient = { ws, unsubscribe: () => undefined, alive: true, closing: false, log: this.log.child({ stream: remote }) };
+    const client: EventClient = { ws, unsubscribe: () => undefined, alive: true, closing: false, behind: false, watched: new Set(), log: this.log.child({ stream: remote }) };
     this.clients.add(client);
     client.unsubscribe = once(this.service.subscribe((event) => this.deliver(client, event)));
+    this.service.watch?.(client, client.watched);
     client.log.info('event stream opened');
     ws.on('pong', () => {
       client.alive = true;
     });
-    ws.on('message', () => this.closeClient(client, 1008, 'clients send nothing on this stream'));
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onClientMessage(client, data, isBinary));
     ws.on('close', (code: number) => {
       client.unsubscribe();
+      this.service.watch?.(client, undefined);
       this.clients.delete(client);
       client.log.info({ code }, 'event stream closed');
     });
     ws.on('error', (err) => client.log.debug({ err: err.message }, 'event stream error'));
   }
 
-  private deliver(client: EventClient, event: OperatorEvent): void {
-    if (client.closing || client.ws.readyState !== WebSocket.OPEN) return;
-    if (client.ws.bufferedAmount > OPERATOR_API_LIMITS.maxEventBacklogBytes) {
-      client.log.warn({ backlog: client.ws.bufferedAmount }, 'event stream not read fast enough; closing it');
-      this.closeClient(client, CLOSE_SLOW_CONSUMER, 'too slow: events were not read');
+  /** The one thing a client may say: which gateways' load figures it wants. */
+  private onClientMessage(client: EventClient, data: Buffer, isBinary: boolean): void {
+    let parsed: unknown;
+    try {
+      parsed = isBinary ? undefined : JSON.parse(data.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    const watch = WatchMessage.safeParse(parsed);
+    if (!watch.success) {
+      this.closeClient(client, 1008, `clients send only {"type":"watch","gateways":[at most ${MAX_WATCHED_GATEWAYS} ids]}`);
       return;
     }
+    client.watched = new Set(watch.data.gateways);
+    this.service.watch?.(client, client.watched);
+  }
+
+  private deliver(client: EventClient, event: OperatorEvent): void {
+    const ws = client.ws;
+    if (client.closing || ws.readyState !== WebSocket.OPEN) return;
+    if (client.behind) {
+      if (ws.bufferedAmount > OPERATOR_API_LIMITS.resumeEventBacklogBytes) return;
+      client.behind = false;
+      client.log.info('event stream caught up; sending a resync marker');
+      this.send(client, JSON.stringify({ type: 'resync', reason: 'events were dropped while this stream was not read; fetch the snapshots again' } satisfies OperatorEvent), 'resync');
+    } else if (ws.bufferedAmount > OPERATOR_API_LIMITS.maxEventBacklogBytes) {
+      client.behind = true;
+      client.log.warn({ backlog: ws.bufferedAmount }, 'event stream not read fast enough; dropping events until it catches up');
+      return;
+    }
+    this.send(client, event.type === 'load' ? this.loadFor(client, event) : jsonOf(event), event.type);
+  }
+
+  /** The load event with the fleet and the gateways this client watches. */
+  private loadFor(client: EventClient, event: Extract<OperatorEvent, { type: 'load' }>): string {
+    const gateways: Record<string, LoadFigures> = {};
+    for (const id of client.watched) {
+      const f = event.gateways[id];
+      if (f) gateways[id] = f;
+    }
+    return JSON.stringify({ type: 'load', time: event.time, fleet: event.fleet, gateways } satisfies OperatorEvent);
+  }
+
+  private send(client: EventClient, text: string, type: string): void {
     try {
-      client.ws.send(JSON.stringify(event));
+      client.ws.send(text);
     } catch (err) {
       // Never let one stream's problem reach the service's emitter.
-      client.log.error({ err, type: event.type }, 'cannot send an event');
+      client.log.error({ err, type }, 'cannot send an event');
     }
   }
 

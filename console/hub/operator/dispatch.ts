@@ -25,6 +25,8 @@ export async function invokeOperatorCall(service: OperatorService, ctx: Operator
       return service.commands(call.params);
     case 'shedEvents':
       return service.shedEvents(call.params);
+    case 'shedEvent':
+      return service.shedEvent(call.params.eventId);
     case 'audit':
       return service.audit(call.params);
     case 'securityEvents':

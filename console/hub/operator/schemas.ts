@@ -199,6 +199,7 @@ export const OPERATOR_METHODS = {
   loadHistory: { kind: 'query', schema: LoadHistoryQuerySchema },
   commands: { kind: 'query', schema: z.strictObject({ gatewayId: gatewayId().optional(), eventId: recordId().optional(), limit: limit().optional() }) },
   shedEvents: { kind: 'query', schema: z.strictObject({ activeOnly: z.boolean().optional(), limit: limit().optional() }) },
+  shedEvent: { kind: 'query', schema: z.strictObject({ eventId: recordId() }) },
   audit: { kind: 'query', schema: AuditQuerySchema },
   securityEvents: { kind: 'query', schema: z.strictObject({ since: time().optional(), limit: limit().optional() }) },
   alarms: { kind: 'query', schema: z.strictObject({ openOnly: z.boolean().optional() }) },
@@ -219,7 +220,7 @@ export const OPERATOR_METHODS = {
       reason: z.enum(REVOCATION_REASON_CHOICES, { error: `must be one of ${REVOCATION_REASON_CHOICES.join(', ')}` }),
     }),
   },
-} as const satisfies Record<Exclude<keyof OperatorService, 'subscribe'>, { kind: OperatorMethodKind; schema: z.ZodType }>;
+} as const satisfies Record<Exclude<keyof OperatorService, 'subscribe' | 'watch'>, { kind: OperatorMethodKind; schema: z.ZodType }>;
 
 export type OperatorMethod = keyof typeof OPERATOR_METHODS;
 export type OperatorParams<M extends OperatorMethod> = z.output<(typeof OPERATOR_METHODS)[M]['schema']>;

@@ -9,6 +9,7 @@ import { LmgwError } from '../../../shared/errors.js';
 import { TypedEvents } from '../../../shared/typed-events.js';
 import type { AlarmBook } from '../fleet/alarms.js';
 import type { CommandDispatcher } from '../fleet/dispatcher.js';
+import type { DomainBus } from '../fleet/domain-bus.js';
 import type { LiveLoad } from '../fleet/live-load.js';
 import type { FleetRegistry, GatewayState } from '../fleet/registry.js';
 import type { ShedEvents } from '../fleet/shed-events.js';
@@ -23,6 +24,7 @@ import type {
   ConnectionRecord,
   FleetSnapshot,
   GatewayDetail,
+  GatewayPatch,
   GatewaySummary,
   HubInfo,
   LoadHistoryQuery,
@@ -33,9 +35,11 @@ import type {
   RevocationReasonChoice,
   SecurityEventRecord,
   ShedEventRecord,
+  ShedEventSummary,
   ShedPreview,
   ShedRequest,
 } from './types.js';
+import { EVENT_COALESCE_MS } from './types.js';
 
 export interface HubDomain {
   info: HubInfo;
@@ -47,42 +51,144 @@ export interface HubDomain {
   dispatcher: CommandDispatcher;
   shedEvents: ShedEvents;
   alarms: AlarmBook;
+  bus: DomainBus;
   now?: () => number;
 }
 
 const FLEET_TARGET_SETTING = 'fleet.targetKw';
+/** Gateway summaries computed per turn of the loop when changes go out (each costs a few µs). */
+const PATCH_SLICE = 2_000;
+
+type CoreSummary = Omit<GatewaySummary, 'load'>;
+
+/** The fields of `next` that differ from `prev` (all of them when there is no prev). */
+function patchOf(prev: CoreSummary | undefined, next: CoreSummary): GatewayPatch | undefined {
+  if (!prev) return next;
+  const patch: GatewayPatch = { gatewayId: next.gatewayId };
+  let changed = false;
+  for (const key of Object.keys(next) as Array<keyof CoreSummary>) {
+    const a = prev[key];
+    const b = next[key];
+    if (a === b || (typeof a === 'object' && a !== null && JSON.stringify(a) === JSON.stringify(b))) continue;
+    (patch as Record<string, unknown>)[key] = b;
+    changed = true;
+  }
+  return changed ? patch : undefined;
+}
 
 export class HubOperatorService implements OperatorService {
-  private readonly bus = new TypedEvents<{ event: [OperatorEvent] }>();
+  private readonly events = new TypedEvents<{ event: [OperatorEvent] }>();
   private readonly now: () => number;
+  /** Gateways whose summary may have changed since the last patches went out. */
+  private dirtyGateways = new Set<string>();
+  /** What each gateway's last patch made of its summary, to send only what changed. */
+  private readonly sentSummaries = new Map<string, CoreSummary>();
+  private dirtyEvents = new Map<string, ShedEventSummary>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** The gateways whose load figures someone watches, by watcher. */
+  private readonly watchers = new Map<object, ReadonlySet<string> | 'all'>();
+  private readonly offBus: Array<() => void>;
 
   constructor(private readonly d: HubDomain) {
     this.now = d.now ?? Date.now;
     const fleetTarget = d.store.getSetting(FLEET_TARGET_SETTING);
     if (fleetTarget !== undefined) d.load.setTarget(undefined, Number(fleetTarget));
+    for (const g of d.registry.all()) this.sentSummaries.set(g.row.gatewayId, this.coreSummary(g));
+    this.offBus = [
+      d.bus.on('command', (command, bulk) => {
+        if (!bulk) this.emit({ type: 'command', command });
+      }),
+      d.bus.on('gateway-changed', (id) => this.gatewayChanged(id)),
+      d.bus.on('shed-event', (event) => {
+        this.dirtyEvents.set(event.id, event);
+        this.scheduleFlush();
+      }),
+      d.bus.on('alarm', (alarm) => {
+        this.emit({ type: 'alarm', alarm });
+        if (alarm.gatewayId) this.gatewayChanged(alarm.gatewayId);
+      }),
+      d.bus.on('security', (event) => this.emit({ type: 'security', event })),
+    ];
+  }
+
+  /** Sends what is pending and stops listening. */
+  close(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const off of this.offBus) off();
   }
 
   // --- events ----------------------------------------------------------------------------------
 
   subscribe(listener: (event: OperatorEvent) => void): () => void {
-    return this.bus.on('event', listener);
+    return this.events.on('event', listener);
   }
 
   emit(event: OperatorEvent): void {
-    this.bus.emit('event', event);
+    this.events.emit('event', event);
   }
 
+  /**
+   * Which gateways' figures `watcher` wants in the 1 s load event: a set (the visible rows), 'all'
+   * (the desktop app's IPC, no bytes on a wire), or undefined to stop watching.
+   */
+  watch(watcher: object, gateways: ReadonlySet<string> | 'all' | undefined): void {
+    if (gateways === undefined) this.watchers.delete(watcher);
+    else this.watchers.set(watcher, gateways);
+  }
+
+  /** The gateway's summary goes out with the next patches (coalesced over EVENT_COALESCE_MS). */
   gatewayChanged(gatewayId: string): void {
-    const g = this.d.registry.get(gatewayId);
-    if (g) this.emit({ type: 'gateway', gateway: this.summary(g) });
+    this.dirtyGateways.add(gatewayId);
+    this.scheduleFlush();
   }
 
-  /** The 1 s live-load event. */
+  /** Every second: the heartbeat, then the fleet's figures and the watched gateways'. */
   emitLoad(): void {
     const t = this.now();
+    this.emit({ type: 'heartbeat', time: t });
     const gateways: Record<string, ReturnType<LiveLoad['figures']>> = {};
-    for (const id of this.d.registry.ids()) gateways[id] = this.d.load.figures(id, t);
+    const all = [...this.watchers.values()].includes('all');
+    if (all) {
+      for (const id of this.d.registry.ids()) gateways[id] = this.d.load.figures(id, t);
+    } else {
+      for (const ids of this.watchers.values()) {
+        if (ids === 'all') continue;
+        for (const id of ids) if (gateways[id] === undefined && this.d.registry.get(id)) gateways[id] = this.d.load.figures(id, t);
+      }
+    }
     this.emit({ type: 'load', time: t, fleet: this.d.load.fleetFigures(t), gateways });
+  }
+
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => this.flushChanges(), EVENT_COALESCE_MS);
+  }
+
+  /** Sends the coalesced changes: each event's latest summary, then the gateways' patches in slices. */
+  private flushChanges(): void {
+    this.flushTimer = undefined;
+    const events = this.dirtyEvents;
+    this.dirtyEvents = new Map();
+    for (const event of events.values()) this.emit({ type: 'shed-event', event });
+    const ids = [...this.dirtyGateways];
+    this.dirtyGateways = new Set();
+    this.sendPatches(ids, 0);
+  }
+
+  private sendPatches(ids: readonly string[], from: number): void {
+    const patches: GatewayPatch[] = [];
+    const to = Math.min(ids.length, from + PATCH_SLICE);
+    for (let i = from; i < to; i++) {
+      const id = ids[i] as string;
+      const g = this.d.registry.get(id);
+      if (!g) continue;
+      const next = this.coreSummary(g);
+      const patch = patchOf(this.sentSummaries.get(id), next);
+      this.sentSummaries.set(id, next);
+      if (patch) patches.push(patch);
+    }
+    if (patches.length > 0) this.emit({ type: 'gateways', patches });
+    if (to < ids.length) setImmediate(() => this.sendPatches(ids, to));
   }
 
   // --- queries ---------------------------------------------------------------------------------
@@ -135,8 +241,12 @@ export class HubOperatorService implements OperatorService {
     return this.d.store.queryCommands(query);
   }
 
-  shedEvents(query: { activeOnly?: boolean; limit?: number }): ShedEventRecord[] {
-    return this.d.store.queryShedEvents(query);
+  shedEvents(query: { activeOnly?: boolean; limit?: number }): ShedEventSummary[] {
+    return this.d.shedEvents.query(query);
+  }
+
+  shedEvent(eventId: string): ShedEventRecord {
+    return this.d.shedEvents.get(eventId);
   }
 
   audit(query: AuditQuery): AuditRecord[] {
@@ -214,7 +324,7 @@ export class HubOperatorService implements OperatorService {
     const online = this.d.registry.all().filter((g) => g.session !== undefined);
     this.d.store.appendAudit({ time: t, operator: ctx.operator, operation: 'restore-all', parameters: { gateways: online.length }, outcome: 'requested' });
     this.d.shedEvents.cancelAllActive(ctx);
-    const results = await Promise.all(online.map((g) => this.d.dispatcher.dispatch(ctx, { gatewayId: g.row.gatewayId, op: 'restore', all: true })));
+    const results = await this.d.dispatcher.dispatchMany(ctx, online.map((g) => ({ gatewayId: g.row.gatewayId, op: 'restore' as const, all: true })));
     const ok = results.filter((r) => r.state === 'confirmed').length;
     this.d.store.appendAudit({
       time: this.now(),
@@ -275,10 +385,14 @@ export class HubOperatorService implements OperatorService {
   }
 
   summary(g: GatewayState, t = this.now()): GatewaySummary {
+    return { ...this.coreSummary(g), load: this.d.load.figures(g.row.gatewayId, t) };
+  }
+
+  /** The summary without the load figures (those go out with the 1 s load event). */
+  private coreSummary(g: GatewayState): CoreSummary {
     const reg = this.d.registry;
     const id = g.row.gatewayId;
     const channels = g.devices.flatMap((d) => d.channels);
-    const openAlarms = this.d.alarms.forGateway(id);
     return {
       gatewayId: id,
       siteName: reg.siteName(g),
@@ -297,8 +411,7 @@ export class HubOperatorService implements OperatorService {
       shedChannelCount: this.d.shedEvents.heldChannels(id).size,
       ratedKw: channels.reduce((s, c) => s + c.ratedKw, 0),
       lastTelemetryAt: g.lastTelemetryAt,
-      openAlarmCount: openAlarms.length,
-      load: this.d.load.figures(id, t),
+      openAlarmCount: this.d.alarms.countFor(id),
     };
   }
 }

@@ -215,7 +215,14 @@ export interface ShedOutcome {
   message?: string;
 }
 
-export interface ShedEventRecord {
+/** Outcome counts by command state (a state with no outcome is absent). */
+export type StateCounts = Partial<Record<CommandState, number>>;
+
+/**
+ * A shed event without its per-gateway rows: what lists and the event stream carry, so an event over
+ * 20,000 gateways costs the stream a few hundred bytes, not megabytes. `shedEvent(id)` has the rows.
+ */
+export interface ShedEventSummary {
   id: string;
   operator: string;
   createdAt: number;
@@ -230,11 +237,22 @@ export interface ShedEventRecord {
   plannedKw: number;
   targetKw?: number;
   shortfallKw?: number;
-  outcomes: ShedOutcome[];
-  skipped: Array<{ gatewayId: string; channel?: number; reason: SkipReason; detail: string }>;
+  /** Gateways the event sends a command to (one outcome each). */
+  gatewayCount: number;
+  /** The outcomes by their command's state. */
+  counts: StateCounts;
+  /** Confirmed outcomes' expected kW. */
+  confirmedKw: number;
+  skippedCount: number;
+  skippedByReason: Partial<Record<SkipReason, number>>;
   /** Set when cancelled: who, when. */
   cancelledBy?: string;
   cancelledAt?: number;
+}
+
+export interface ShedEventRecord extends ShedEventSummary {
+  outcomes: ShedOutcome[];
+  skipped: Array<{ gatewayId: string; channel?: number; reason: SkipReason; detail: string }>;
 }
 
 // --- audit, security, alarms, connections -------------------------------------------------------
@@ -333,15 +351,35 @@ export interface HubInfo {
 
 // --- events ------------------------------------------------------------------------------------
 
+/** What changed in a gateway's summary: its id and the changed fields (all of them for a new gateway). */
+export type GatewayPatch = Partial<Omit<GatewaySummary, 'load'>> & { gatewayId: string };
+
+/**
+ * The event stream carries changes, coalesced (the hub gathers them for EVENT_COALESCE_MS and sends
+ * each thing's latest state once), so a fleet-wide shed of N gateways costs it O(N) small patches.
+ */
 export type OperatorEvent =
-  /** A gateway's state, profile, alarms or shed state changed. */
-  | { type: 'gateway'; gateway: GatewaySummary }
-  /** Every second: the fleet aggregate and each gateway's figures. */
+  /** Every second, whatever else happens: a stream silent for longer is stale. */
+  | { type: 'heartbeat'; time: number }
+  /** Gateways whose state, profile, alarms or shed state changed: only the changed fields. */
+  | { type: 'gateways'; patches: GatewayPatch[] }
+  /**
+   * Every second: the fleet aggregate and per-gateway figures. Over the browser-mode stream only the
+   * gateways the client watches (`{"watch": [ids]}`, at most MAX_WATCHED_GATEWAYS) are included.
+   */
   | { type: 'load'; time: number; fleet: LoadFigures; gateways: Record<string, LoadFigures> }
+  /** A single command's change (commands of a shed event or restore-all show in their summary). */
   | { type: 'command'; command: CommandRecord }
-  | { type: 'shed-event'; event: ShedEventRecord }
+  | { type: 'shed-event'; event: ShedEventSummary }
   | { type: 'alarm'; alarm: AlarmRecord }
-  | { type: 'security'; event: SecurityEventRecord };
+  | { type: 'security'; event: SecurityEventRecord }
+  /** Events were dropped for this subscriber (it read too slowly): fetch the snapshots again. */
+  | { type: 'resync'; reason: string };
+
+/** Changes are gathered this long before they go out as one event each. */
+export const EVENT_COALESCE_MS = 250;
+/** A client may watch the load figures of at most this many gateways (the visible rows). */
+export const MAX_WATCHED_GATEWAYS = 500;
 
 // --- the service -------------------------------------------------------------------------------
 
@@ -355,7 +393,10 @@ export interface OperatorService {
   gateway(gatewayId: string): GatewayDetail;
   loadHistory(query: LoadHistoryQuery): LoadPoint[];
   commands(query: { gatewayId?: string; eventId?: string; limit?: number }): CommandRecord[];
-  shedEvents(query: { activeOnly?: boolean; limit?: number }): ShedEventRecord[];
+  /** Summaries, newest first (no per-gateway rows). */
+  shedEvents(query: { activeOnly?: boolean; limit?: number }): ShedEventSummary[];
+  /** One event with its per-gateway outcomes and skipped loads; OP_NOT_FOUND when unknown. */
+  shedEvent(eventId: string): ShedEventRecord;
   audit(query: AuditQuery): AuditRecord[];
   securityEvents(query: { since?: number; limit?: number }): SecurityEventRecord[];
   alarms(query: { openOnly?: boolean }): AlarmRecord[];
@@ -383,4 +424,9 @@ export interface OperatorService {
   setTarget(ctx: OperatorContext, target: { gatewayId?: string; targetKw: number | null }): void;
 
   subscribe(listener: (event: OperatorEvent) => void): () => void;
+  /**
+   * Which gateways' figures `watcher` wants in the 1 s load event: a set (the visible rows), 'all',
+   * or undefined when it stops watching. Without any watcher the load event carries the fleet only.
+   */
+  watch?(watcher: object, gateways: ReadonlySet<string> | 'all' | undefined): void;
 }

@@ -17,7 +17,8 @@ import type {
   LoadHistoryQuery,
   LoadPoint,
   SecurityEventRecord,
-  ShedEventRecord,
+  ShedOutcome,
+  StateCounts,
 } from '../operator/types.js';
 import { AlarmTable } from './alarms.js';
 import { AuditLog } from './audit.js';
@@ -27,10 +28,12 @@ import { guarded, openHubDb, type HubDb } from './db.js';
 import { FleetTable, type GatewayRow } from './fleet.js';
 import { SecurityEvents } from './security-events.js';
 import { Settings } from './settings.js';
-import { ShedEventTable } from './shed-events.js';
+import { ShedEventTable, type ShedEventHeader, type ShedSkipped } from './shed-events.js';
 import { TelemetryTable } from './telemetry.js';
 
 export type { GatewayRow } from './fleet.js';
+export type { ShedEventHeader, ShedSkipped } from './shed-events.js';
+export { countReasons } from './shed-events.js';
 export { HUB_DB_FILE } from './db.js';
 export { DEFAULT_PEAK_MIN_SAMPLES, PRUNE_BUDGET_ROWS, RETENTION_MS } from './telemetry.js';
 
@@ -47,7 +50,7 @@ export class HubStore {
   private readonly settings: Settings;
   private readonly telemetry: TelemetryTable;
 
-  private constructor(db: HubDb, path: string) {
+  private constructor(db: HubDb, path: string, now: () => number) {
     this.db = db;
     this.path = path;
     this.audit = new AuditLog(db, path);
@@ -58,18 +61,19 @@ export class HubStore {
     this.shedEvents = new ShedEventTable(db, path);
     this.alarms = new AlarmTable(db, path);
     this.settings = new Settings(db);
-    this.telemetry = new TelemetryTable(db, path);
+    this.telemetry = new TelemetryTable(db, path, now);
   }
 
   /**
    * Opens (creating if needed, directory 0700, file 0600) `hub.db` in `dataDir` and migrates it.
    * STORE_NEWER_SCHEMA when a newer LMGW wrote it (it is left untouched); STORE_UNAVAILABLE naming
-   * the path and the cause when it cannot be opened.
+   * the path and the cause when it cannot be opened. `now` is the clock that closes telemetry's
+   * roll-up buckets (tests inject one).
    */
-  static open(dataDir: string): HubStore {
+  static open(dataDir: string, o: { now?: () => number } = {}): HubStore {
     const { db, path } = openHubDb(dataDir);
     try {
-      return new HubStore(db, path);
+      return new HubStore(db, path, o.now ?? Date.now);
     } catch (err) {
       db.close();
       throw err;
@@ -88,7 +92,15 @@ export class HubStore {
    * at once with SQLITE_BUSY, without waiting.
    */
   transaction<T>(fn: () => T): T {
-    return this.run('running a transaction', () => this.db.transaction(fn).immediate());
+    return this.run('running a transaction', () => {
+      try {
+        return this.db.transaction(fn).immediate();
+      } catch (err) {
+        // Telemetry stored inside it was rolled back with it: its open roll-ups are rebuilt from the file.
+        if (this.db.open && !this.db.inTransaction) this.telemetry.reload();
+        throw err;
+      }
+    });
   }
 
   // --- audit -------------------------------------------------------------------------------------
@@ -163,18 +175,40 @@ export class HubStore {
 
   // --- shed events -------------------------------------------------------------------------------
 
-  /** Inserts or replaces the event's record. */
-  saveShedEvent(e: ShedEventRecord): void {
-    this.run('saving a shed event', () => this.shedEvents.save(e));
+  /** A new event's header and skipped loads (its outcomes follow with saveShedOutcome). */
+  createShedEvent(header: ShedEventHeader, skipped: ShedSkipped): void {
+    this.run('saving a shed event', () => this.shedEvents.create(header, skipped));
   }
 
-  getShedEvent(id: string): ShedEventRecord | undefined {
-    return this.run('reading a shed event', () => this.shedEvents.get(id));
+  /** The header again after a change of state. */
+  saveShedEventHeader(header: ShedEventHeader): void {
+    this.run('saving a shed event', () => this.shedEvents.saveHeader(header));
+  }
+
+  /** Inserts or updates the event's outcome for one gateway (one row, whatever the event's size). */
+  saveShedOutcome(eventId: string, outcome: ShedOutcome): void {
+    this.run('saving a shed outcome', () => this.shedEvents.saveOutcome(eventId, outcome));
+  }
+
+  getShedEventHeader(id: string): ShedEventHeader | undefined {
+    return this.run('reading a shed event', () => this.shedEvents.getHeader(id));
   }
 
   /** Newest first; limit default 200, at most 10,000. */
-  queryShedEvents(q: { activeOnly?: boolean; limit?: number }): ShedEventRecord[] {
-    return this.run('reading shed events', () => this.shedEvents.query(q));
+  queryShedEventHeaders(q: { activeOnly?: boolean; limit?: number }): ShedEventHeader[] {
+    return this.run('reading shed events', () => this.shedEvents.queryHeaders(q));
+  }
+
+  shedOutcomes(eventId: string): ShedOutcome[] {
+    return this.run('reading shed outcomes', () => this.shedEvents.outcomes(eventId));
+  }
+
+  shedOutcomeCounts(eventId: string): { counts: StateCounts; confirmedKw: number } {
+    return this.run('reading shed outcomes', () => this.shedEvents.counts(eventId));
+  }
+
+  shedSkipped(eventId: string): ShedSkipped {
+    return this.run('reading a shed event', () => this.shedEvents.skipped(eventId));
   }
 
   // --- alarms ------------------------------------------------------------------------------------
@@ -209,6 +243,14 @@ export class HubStore {
    */
   storeTelemetry(batches: ReadonlyArray<{ gatewayId: string; seq: number; samples: readonly TelemetrySample[] }>): boolean[] {
     return this.run('storing telemetry', () => this.telemetry.store(batches));
+  }
+
+  /**
+   * Writes the telemetry roll-ups of the minutes (and quarter-hours) that have closed, if any; every
+   * storeTelemetry() does so too, so this is for a fleet gone quiet (call it every few seconds).
+   */
+  flushTelemetryRollups(): void {
+    this.run('writing telemetry roll-ups', () => this.telemetry.flushClosed());
   }
 
   /**

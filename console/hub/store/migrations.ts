@@ -187,4 +187,115 @@ export const MIGRATIONS: readonly string[] = [
     max_count INTEGER NOT NULL
   ) WITHOUT ROWID, STRICT;
   `,
+  // 2 — a shed event's outcomes as rows (one per event and gateway, updated in place) instead of
+  // inside the event's JSON record, which was rewritten whole at every command change (O(N²) for a
+  // fleet-wide event). The skipped loads move to their own column, written once.
+  `
+  CREATE TABLE shed_outcomes (
+    event_id    TEXT NOT NULL,
+    gateway_id  TEXT NOT NULL,
+    command_id  TEXT NOT NULL,
+    channels    TEXT NOT NULL,
+    expected_kw REAL NOT NULL,
+    state       TEXT NOT NULL,
+    code        TEXT,
+    message     TEXT,
+    PRIMARY KEY (event_id, gateway_id)
+  ) WITHOUT ROWID, STRICT;
+  INSERT OR REPLACE INTO shed_outcomes (event_id, gateway_id, command_id, channels, expected_kw, state, code, message)
+    SELECT e.id, json_extract(o.value, '$.gatewayId'), json_extract(o.value, '$.commandId'),
+           json(json_extract(o.value, '$.channels')), json_extract(o.value, '$.expectedKw'), json_extract(o.value, '$.state'),
+           json_extract(o.value, '$.code'), json_extract(o.value, '$.message')
+    FROM shed_events e, json_each(e.record, '$.outcomes') o;
+  ALTER TABLE shed_events ADD COLUMN skipped TEXT NOT NULL DEFAULT '[]';
+  UPDATE shed_events SET skipped = json(json_extract(record, '$.skipped')), record = json_remove(record, '$.outcomes', '$.skipped');
+  `,
+  // 3 — telemetry stored in time order (issue 13: the per-gateway key touched one random page per
+  // gateway and commit, ~40 pages of 4 KiB for a 20 ms group). Raw samples are keyed by their second
+  // first and name the gateway by a small number, so a group commit appends to the last pages; the
+  // minute roll-ups are keyed by the minute first for the same reason (the roll-ups of the open
+  // minute and quarter-hour live in memory and are written once the bucket has closed, all gateways
+  // in one transaction — see telemetry.ts). The quarter-hours stay keyed by gateway: they are written
+  // once per quarter-hour, and per-gateway peaks read them by the thousand at start.
+  // Old raw rows are copied (relays and channel_kw keep their JSON text; the reader takes both).
+  // rolled_up_to: the roll-up tables hold every raw sample before it; set past the newest old
+  // sample (on a quarter-hour) because the old schema rolled every sample up at once.
+  // telemetry_raw, telemetry_1m and telemetry_15m become views with the gateway id, for people
+  // (and tests) looking at the file with sqlite3.
+  `
+  CREATE TABLE telemetry_gateways (
+    num        INTEGER PRIMARY KEY,
+    gateway_id TEXT NOT NULL UNIQUE,
+    last_sec   INTEGER
+  ) STRICT;
+  INSERT INTO telemetry_gateways (gateway_id)
+    SELECT gateway_id FROM telemetry_seqs UNION SELECT gateway_id FROM telemetry_raw
+    UNION SELECT gateway_id FROM telemetry_1m UNION SELECT gateway_id FROM telemetry_15m ORDER BY 1;
+  UPDATE telemetry_gateways SET last_sec = (SELECT MAX(time) / 1000 FROM telemetry_raw r WHERE r.gateway_id = telemetry_gateways.gateway_id);
+
+  -- relays: INTEGER, 2 bits per channel 0..25 (1 = off, 2 = on), or the JSON [[channel, 0|1], …]
+  -- when the channels do not fit; channel_kw: BLOB of (uint16 channel, float64 kW) little-endian,
+  -- or JSON [[channel, kW], …].
+  CREATE TABLE telemetry_samples (
+    sec        INTEGER NOT NULL,
+    gw         INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    idx        INTEGER NOT NULL,
+    ms         INTEGER NOT NULL,
+    kw         REAL NOT NULL,
+    kwh        REAL,
+    relays     ANY NOT NULL,
+    channel_kw ANY,
+    PRIMARY KEY (sec, gw, seq, idx)
+  ) WITHOUT ROWID, STRICT;
+  INSERT INTO telemetry_samples (sec, gw, seq, idx, ms, kw, kwh, relays, channel_kw)
+    SELECT r.time / 1000, g.num, r.seq, r.idx, r.time % 1000, r.kw, r.kwh, r.relays, r.channel_kw
+    FROM telemetry_raw r JOIN telemetry_gateways g USING (gateway_id) ORDER BY 1, 2, 3, 4;
+
+  CREATE TABLE rollup_1m (
+    bucket        INTEGER NOT NULL,
+    gw            INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    sum_kw        REAL NOT NULL,
+    min_kw        REAL NOT NULL,
+    max_kw        REAL NOT NULL,
+    last_kwh      REAL,
+    last_kwh_time INTEGER,
+    PRIMARY KEY (bucket, gw)
+  ) WITHOUT ROWID, STRICT;
+  INSERT INTO rollup_1m SELECT r.bucket, g.num, r.count, r.sum_kw, r.min_kw, r.max_kw, r.last_kwh, r.last_kwh_time
+    FROM telemetry_1m r JOIN telemetry_gateways g USING (gateway_id) ORDER BY 1, 2;
+  CREATE TABLE rollup_15m (
+    gw            INTEGER NOT NULL,
+    bucket        INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    sum_kw        REAL NOT NULL,
+    min_kw        REAL NOT NULL,
+    max_kw        REAL NOT NULL,
+    last_kwh      REAL,
+    last_kwh_time INTEGER,
+    PRIMARY KEY (gw, bucket)
+  ) WITHOUT ROWID, STRICT;
+  INSERT INTO rollup_15m SELECT g.num, r.bucket, r.count, r.sum_kw, r.min_kw, r.max_kw, r.last_kwh, r.last_kwh_time
+    FROM telemetry_15m r JOIN telemetry_gateways g USING (gateway_id) ORDER BY 1, 2;
+
+  CREATE TABLE telemetry_state (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    rolled_up_to INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO telemetry_state (id, rolled_up_to) SELECT 1, COALESCE(MAX(time) / 900000 * 900000 + 900000, 0) FROM telemetry_raw;
+
+  DROP TABLE telemetry_raw;
+  DROP TABLE telemetry_1m;
+  DROP TABLE telemetry_15m;
+  CREATE VIEW telemetry_raw (gateway_id, time, seq, idx, kw, kwh, relays, channel_kw) AS
+    SELECT g.gateway_id, s.sec * 1000 + s.ms, s.seq, s.idx, s.kw, s.kwh, s.relays, s.channel_kw
+    FROM telemetry_samples s JOIN telemetry_gateways g ON g.num = s.gw;
+  CREATE VIEW telemetry_1m (gateway_id, bucket, count, sum_kw, min_kw, max_kw, last_kwh, last_kwh_time) AS
+    SELECT g.gateway_id, r.bucket, r.count, r.sum_kw, r.min_kw, r.max_kw, r.last_kwh, r.last_kwh_time
+    FROM rollup_1m r JOIN telemetry_gateways g ON g.num = r.gw;
+  CREATE VIEW telemetry_15m (gateway_id, bucket, count, sum_kw, min_kw, max_kw, last_kwh, last_kwh_time) AS
+    SELECT g.gateway_id, r.bucket, r.count, r.sum_kw, r.min_kw, r.max_kw, r.last_kwh, r.last_kwh_time
+    FROM rollup_15m r JOIN telemetry_gateways g ON g.num = r.gw;
+  `,
 ];

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { ErrorCode } from '../../../shared/errors.js';
 import type { PlanSelector, SkipReason } from '../../../shared/load/shed-plan.js';
 import { COMMAND_OPS, HEALTHS, type HelloMessage } from '../../../shared/protocol/messages.js';
-import type { AlarmRecord, CommandRecord, ShedEventRecord } from '../operator/types.js';
+import type { AlarmRecord, CommandRecord } from '../operator/types.js';
 import { storeUnavailable } from './db.js';
 
 const finite = z.number().finite();
@@ -58,7 +58,8 @@ const planSelector: z.ZodType<PlanSelector> = z.discriminatedUnion('kind', [
 
 const skipReason = z.custom<SkipReason>((v) => typeof v === 'string', 'not a skip reason');
 
-export const shedEventRecord: z.ZodType<ShedEventRecord> = z.object({
+/** A shed event's header as stored (schema 1 events lack the figures derived at creation). */
+export const shedEventHeader = z.object({
   id: z.string().min(1),
   operator: z.string(),
   createdAt: time,
@@ -71,21 +72,15 @@ export const shedEventRecord: z.ZodType<ShedEventRecord> = z.object({
   plannedKw: finite,
   targetKw: finite.optional(),
   shortfallKw: finite.optional(),
-  outcomes: z.array(
-    z.object({
-      gatewayId: z.string(),
-      channels: z.array(z.number().int()),
-      expectedKw: finite,
-      commandId: z.string(),
-      state: z.enum(COMMAND_STATES),
-      code: errorCode.optional(),
-      message: z.string().optional(),
-    }),
-  ),
-  skipped: z.array(z.object({ gatewayId: z.string(), channel: z.number().int().optional(), reason: skipReason, detail: z.string() })),
+  gatewayCount: z.number().int().optional(),
+  skippedCount: z.number().int().optional(),
+  skippedByReason: z.record(z.string(), z.number().int()).optional(),
   cancelledBy: z.string().optional(),
   cancelledAt: time.optional(),
 });
+
+export const shedSkipped = z.array(z.object({ gatewayId: z.string(), channel: z.number().int().optional(), reason: skipReason, detail: z.string() }));
+export const shedOutcomeChannels = z.array(z.number().int());
 
 export const alarmRecord: z.ZodType<AlarmRecord> = z.object({
   id: z.string().min(1),

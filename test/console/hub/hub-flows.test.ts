@@ -195,7 +195,15 @@ describe('the hub domain with real agents and lm-sim (issue 5 flows)', () => {
     try {
       await waitFor(() => seen.filter((e) => e.type === 'load').length >= 2, 5000, 'two load events');
       const load = seen.find((e) => e.type === 'load');
-      expect(load?.type === 'load' && Object.keys(load.gateways).sort()).toEqual(SITES);
+      // The fleet every second; no gateway's figures until the client says which it shows.
+      expect(load?.type === 'load' && load.fleet.currentKw).toBeGreaterThan(0);
+      expect(load?.type === 'load' && Object.keys(load.gateways)).toEqual([]);
+      expect(seen.some((e) => e.type === 'heartbeat')).toBe(true);
+      ws.send(JSON.stringify({ type: 'watch', gateways: ['site-b', 'site-c'] }));
+      const from = seen.length;
+      await waitFor(() => seen.slice(from).some((e) => e.type === 'load' && Object.keys(e.gateways).length > 0), 5000, 'a load event with the watched gateways');
+      const watched = seen.slice(from).find((e) => e.type === 'load' && Object.keys(e.gateways).length > 0);
+      expect(watched?.type === 'load' && Object.keys(watched.gateways).sort()).toEqual(['site-b', 'site-c']);
       const cmd = await api<CommandRecord>('command', { gatewayId: 'site-b', op: 'read' });
       await waitFor(() => seen.some((e) => e.type === 'command' && e.command.id === cmd.id && e.command.state === 'confirmed'), 5000, 'the command outcome event');
       expect(seen.filter((e) => e.type === 'command' && e.command.id === cmd.id).map((e) => e.type === 'command' && e.command.state)).toEqual(['requested', 'sent', 'confirmed']);

@@ -119,7 +119,7 @@ describe('runHubHost with a real hub', () => {
   it('forwards the hub\'s events (the load figures every second)', async () => {
     const message = await host.next('event', 5_000);
     const event = message.event as OperatorEvent;
-    expect(['load', 'gateway', 'alarm', 'command', 'shed-event', 'security']).toContain(event.type);
+    expect(['heartbeat', 'load', 'gateways', 'alarm', 'command', 'shed-event', 'security']).toContain(event.type);
     const load = await waitForLoad(host);
     expect(load.fleet.targetKw).toBe(750);
   });

@@ -4,11 +4,13 @@
  * gateways are scripted peers that answer each command as an agent would.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { CommandDispatcher } from '../../../../console/hub/fleet/dispatcher.js';
+import { createDomainBus, type DomainBus } from '../../../../console/hub/fleet/domain-bus.js';
 import { FleetRegistry } from '../../../../console/hub/fleet/registry.js';
 import { ShedEvents } from '../../../../console/hub/fleet/shed-events.js';
 import type { SessionInfo } from '../../../../console/hub/link/server.js';
-import type { ShedEventRecord } from '../../../../console/hub/operator/types.js';
+import type { ShedEventSummary } from '../../../../console/hub/operator/types.js';
 import { HubStore } from '../../../../console/hub/store/index.js';
 import type { ChannelProfile, CommandMessage, ResultMessage } from '../../../../shared/protocol/messages.js';
 import { tempDir } from '../../../helpers/processes.js';
@@ -40,9 +42,12 @@ describe('ShedEvents', () => {
   let events: ShedEvents;
   let answer: (gatewayId: string, m: CommandMessage) => Omit<ResultMessage, 'kind' | 'commandId' | 'time'>;
   let wire: Array<{ gatewayId: string; message: CommandMessage }>;
-  let changes: ShedEventRecord[];
+  let changes: ShedEventSummary[];
+  let bus: DomainBus;
 
   const build = (): void => {
+    bus = createDomainBus(pino({ level: 'silent' }));
+    bus.on('shed-event', (e) => changes.push(e));
     registry = new FleetRegistry(store, {});
     dispatcher = new CommandDispatcher({
       store,
@@ -52,10 +57,10 @@ describe('ShedEvents', () => {
         queueMicrotask(() => dispatcher.handleResult(gatewayId, { kind: 'result', commandId: message.id, time: Date.now(), ...answer(gatewayId, message) } as ResultMessage));
         return true;
       },
-      onChange: (c) => events.commandChanged(c),
+      onChange: (c, bulk) => bus.emit('command', c, bulk),
       deadlineMs: 500,
     });
-    events = new ShedEvents({ store, dispatcher, registry, channelKw: () => undefined, onChange: (e) => changes.push(e) });
+    events = new ShedEvents({ store, dispatcher, registry, bus, channelKw: () => undefined });
   };
 
   beforeEach(() => {
@@ -92,7 +97,12 @@ describe('ShedEvents', () => {
       ['gw-b', 2, 'already-off'],
     ]);
     expect([...events.heldChannels('gw-a').keys()]).toEqual([1, 2]);
-    expect(store.getShedEvent(e.id)).toEqual(e);
+    expect(e).toMatchObject({ gatewayCount: 2, counts: { confirmed: 2 }, confirmedKw: 16, skippedCount: 2, skippedByReason: { 'not-sheddable': 1, 'already-off': 1 } });
+    // What the store holds is what the live event showed.
+    events.close();
+    dispatcher.close();
+    build();
+    expect(events.get(e.id)).toEqual(e);
   });
 
   it('a target in kW takes the lowest priority first, then the largest load, and reports a shortfall', async () => {
@@ -125,7 +135,7 @@ describe('ShedEvents', () => {
     const e = await events.start(ctx, { scope: { kind: 'gateway', gatewayId: 'gw-a' }, selector: { kind: 'channels', channels: [1] }, durationSeconds: 1 });
     expect(e.endsAt - e.createdAt).toBe(1000);
     await sleep(1200);
-    expect(store.getShedEvent(e.id)?.state).toBe('ended');
+    expect(store.getShedEventHeader(e.id)?.state).toBe('ended');
     expect(events.heldChannels('gw-a').size).toBe(0);
     expect(store.queryAudit({ operation: 'event-ended' })).toEqual([expect.objectContaining({ ref: e.id, operator: 'lmgw-hub', outcome: 'ok' })]);
     expect(changes.at(-1)).toMatchObject({ id: e.id, state: 'ended' });
@@ -140,7 +150,8 @@ describe('ShedEvents', () => {
     build();
     events.recover();
     await sleep(50);
-    expect(store.getShedEvent(short.id)?.state).toBe('ended');
+    expect(dispatcher.recover(events.recoverOutcome)).toEqual([]);
+    expect(store.getShedEventHeader(short.id)?.state).toBe('ended');
     expect(events.list().map((x) => [x.id, x.endsAt])).toEqual([[long.id, long.endsAt]]);
     expect(events.heldChannels('gw-a').get(1)).toEqual({ eventId: long.id, restoreAt: long.endsAt });
   });

@@ -51,6 +51,7 @@ export class RecordingService implements OperatorService {
   loadHistory: OperatorService['loadHistory'] = (q) => this.query('loadHistory', [q]);
   commands: OperatorService['commands'] = (q) => this.query('commands', [q]);
   shedEvents: OperatorService['shedEvents'] = (q) => this.query('shedEvents', [q]);
+  shedEvent: OperatorService['shedEvent'] = (id) => this.query('shedEvent', [id]);
   audit: OperatorService['audit'] = (q) => this.query('audit', [q]);
   securityEvents: OperatorService['securityEvents'] = (q) => this.query('securityEvents', [q]);
   alarms: OperatorService['alarms'] = (q) => this.query('alarms', [q]);
@@ -77,6 +78,13 @@ export class RecordingService implements OperatorService {
     return () => {
       this.listeners.delete(listener);
     };
+  };
+
+  /** What each stream watches. */
+  readonly watched = new Map<object, ReadonlySet<string> | 'all'>();
+  watch: NonNullable<OperatorService['watch']> = (watcher, gateways) => {
+    if (gateways === undefined) this.watched.delete(watcher);
+    else this.watched.set(watcher, gateways);
   };
 }
 

@@ -5,8 +5,8 @@
  */
 import Database from 'better-sqlite3';
 import { onTestFinished } from 'vitest';
-import { HubStore, type GatewayRow } from '../../../../console/hub/store/index.js';
-import type { AlarmRecord, CommandRecord, ShedEventRecord } from '../../../../console/hub/operator/types.js';
+import { HubStore, type GatewayRow, type ShedEventHeader, type ShedSkipped } from '../../../../console/hub/store/index.js';
+import type { AlarmRecord, CommandRecord, ShedOutcome } from '../../../../console/hub/operator/types.js';
 import type { HelloMessage, TelemetrySample } from '../../../../shared/protocol/messages.js';
 import { tempDir } from '../../../helpers/processes.js';
 
@@ -99,7 +99,7 @@ export function aCommand(override: Partial<CommandRecord> = {}): CommandRecord {
   };
 }
 
-export function aShedEvent(override: Partial<ShedEventRecord> = {}): ShedEventRecord {
+export function aShedEventHeader(override: Partial<ShedEventHeader> = {}): ShedEventHeader {
   return {
     id: 'ev-1',
     operator: 'alice',
@@ -111,11 +111,18 @@ export function aShedEvent(override: Partial<ShedEventRecord> = {}): ShedEventRe
     endsAt: T0 + 900_000,
     state: 'active',
     plannedKw: 12.5,
-    outcomes: [{ gatewayId: 'gw-1', channels: [1], expectedKw: 12.5, commandId: 'cmd-1', state: 'confirmed' }],
-    skipped: [{ gatewayId: 'gw-2', reason: 'offline', detail: 'gw-2 is offline' }],
+    gatewayCount: 1,
+    skippedCount: 1,
+    skippedByReason: { offline: 1 },
     ...override,
   };
 }
+
+export function anOutcome(override: Partial<ShedOutcome> = {}): ShedOutcome {
+  return { gatewayId: 'gw-1', channels: [1], expectedKw: 12.5, commandId: 'cmd-1', state: 'confirmed', ...override };
+}
+
+export const SKIPPED: ShedSkipped = [{ gatewayId: 'gw-2', reason: 'offline', detail: 'gw-2 is offline' }];
 
 export function anAlarm(override: Partial<AlarmRecord> = {}): AlarmRecord {
   return {

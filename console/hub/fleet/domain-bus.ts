@@ -1,0 +1,26 @@
+/**
+ * The hub's one domain event bus: how its parts hear of each other's changes without holding each
+ * other (the dispatcher does not know shed events, nor either the operator service). Every event is
+ * emitted after the change is committed to the store. A listener that throws is logged and does not
+ * stop the others, nor the part that emitted.
+ */
+import type { Logger } from 'pino';
+import { TypedEvents } from '../../../shared/typed-events.js';
+import type { AlarmRecord, CommandRecord, SecurityEventRecord, ShedEventSummary } from '../operator/types.js';
+
+export type DomainEvents = {
+  /** A command's state changed. `bulk`: one of the many commands of one operation (an event, restore all). */
+  command: [command: CommandRecord, bulk: boolean];
+  /** Something in a gateway's summary may have changed (state, profile, relays, alarms, holds). */
+  'gateway-changed': [gatewayId: string];
+  /** A shed event's state or outcome counts changed. */
+  'shed-event': [event: ShedEventSummary];
+  alarm: [alarm: AlarmRecord];
+  security: [event: SecurityEventRecord];
+};
+
+export type DomainBus = TypedEvents<DomainEvents>;
+
+export function createDomainBus(log: Logger): DomainBus {
+  return new TypedEvents<DomainEvents>((err) => log.error({ err }, 'a domain event listener failed'));
+}

@@ -1,0 +1,80 @@
+/**
+ * Group commit: writes that arrive close together share one transaction, so one fsync, instead of
+ * one each. 2,000 command results or telemetry batches a second then cost a few dozen commits, not
+ * 2,000 — and a commit is what costs (synchronous=FULL: the WAL is fsynced at every commit).
+ *
+ * Nothing is acknowledged early: a write's `done` runs only after its transaction has committed (or
+ * with the error when it failed, and then nothing of that group is stored). A group holds at most
+ * `maxItems` writes, so one commit never holds the event loop for long; the next group waits for the
+ * next turn of the loop (setImmediate), so sockets and timers are served in between.
+ */
+import type { HubStore } from './index.js';
+
+export interface GroupCommitOptions {
+  /** How long the first write of a group may wait for company. */
+  maxDelayMs: number;
+  /** Writes per transaction; a full group is committed at the next turn of the loop. */
+  maxItems: number;
+}
+
+interface Pending {
+  write: () => void;
+  done: (err: Error | undefined) => void;
+}
+
+export class GroupCommit {
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+
+  constructor(
+    private readonly store: Pick<HubStore, 'transaction'>,
+    private readonly o: GroupCommitOptions,
+  ) {}
+
+  /** Queues `write` for the next group; `done` runs once it is committed (err undefined) or failed. */
+  add(write: () => void, done: (err: Error | undefined) => void): void {
+    this.queue.push({ write, done });
+    if (this.queue.length >= this.o.maxItems) this.immediate ??= setImmediate(() => this.flushGroup());
+    else this.timer ??= setTimeout(() => this.flushGroup(), this.o.maxDelayMs);
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Commits everything queued now, group by group (at close). */
+  flush(): void {
+    while (this.queue.length > 0) this.commit();
+    this.stop();
+  }
+
+  /** Drops the timers; writes still queued are neither stored nor answered. */
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+  }
+
+  private flushGroup(): void {
+    this.stop();
+    this.commit();
+    if (this.queue.length >= this.o.maxItems) this.immediate = setImmediate(() => this.flushGroup());
+    else if (this.queue.length > 0) this.timer = setTimeout(() => this.flushGroup(), this.o.maxDelayMs);
+  }
+
+  private commit(): void {
+    const group = this.queue.length <= this.o.maxItems ? this.queue : this.queue.slice(0, this.o.maxItems);
+    this.queue = group === this.queue ? [] : this.queue.slice(group.length);
+    let failure: Error | undefined;
+    try {
+      this.store.transaction(() => {
+        for (const p of group) p.write();
+      });
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+    }
+    for (const p of group) p.done(failure);
+  }
+}
