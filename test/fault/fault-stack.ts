@@ -61,6 +61,9 @@ export type Api = <T>(method: string, params?: unknown) => Promise<T>;
 
 export interface FaultConsole {
   readonly linkPort: number;
+  readonly apiPort: number;
+  /** The operator API's current token (a new one at each start). */
+  apiToken(): string;
   readonly dataDir: string;
   readonly dbPath: string;
   /** The current run's process (a new one after restart()). */
@@ -105,8 +108,9 @@ export async function startFaultConsole(dir: string, pki: LinkPki, extra: Record
   };
   await launch();
   const current = (): Proc => runs[runs.length - 1] as Proc;
+  const apiToken = (): string => readFileSync(join(dataDir, 'operator-token'), 'utf8').trim();
   const api: Api = async <T>(method: string, params: unknown = {}): Promise<T> => {
-    const token = readFileSync(join(dataDir, 'operator-token'), 'utf8').trim();
+    const token = apiToken();
     const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/${method}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -118,6 +122,8 @@ export async function startFaultConsole(dir: string, pki: LinkPki, extra: Record
   };
   return {
     linkPort,
+    apiPort,
+    apiToken,
     dataDir,
     dbPath: join(dataDir, 'hub.db'),
     proc: current,

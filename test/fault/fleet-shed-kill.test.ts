@@ -1,0 +1,90 @@
+/**
+ * `kill -9` of the hub halfway through a fleet-wide shed of 2,000 simulated gateways. After the
+ * restart every command the hub had recorded is final — confirmed, or failed with OP_HUB_RESTARTED
+ * where the hub died before it heard the answer — none is lost, none was executed twice (the
+ * simulated agents count repeats), and the event's outcome rows agree with the commands table.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { SimulatedFleet } from '../../agent/sim/fleet.js';
+import { issueFleetCredentials, simGatewayIds } from '../../agent/sim/fleet-credentials.js';
+import type { OperatorEvent } from '../../console/hub/operator/types.js';
+import { aLinkPki } from '../agent/fixtures/link.js';
+import { TEST_PASSPHRASE } from '../helpers/pki.js';
+import { tempDir, waitFor } from '../helpers/processes.js';
+import { startFaultConsole, type FaultConsole } from './fault-stack.js';
+
+const N = 2000;
+
+describe('kill -9 of the hub halfway through a 2,000-gateway shed', () => {
+  const tmp = tempDir('lmgw-shed-kill-');
+  let hub: FaultConsole;
+  let fleet: SimulatedFleet | undefined;
+
+  beforeAll(async () => {
+    const pki = await aLinkPki(tmp.dir);
+    hub = await startFaultConsole(tmp.dir, pki);
+    const creds = await issueFleetCredentials(join(tmp.dir, 'pki'), TEST_PASSPHRASE, join(tmp.dir, 'fleet'), simGatewayIds('fk-', N));
+    fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${hub.linkPort}/lmgw/v1`, caPem: creds.caPem, gateways: creds.gateways });
+    await waitFor(() => hub.query<{ n: number }>("SELECT count(*) AS n FROM gateways WHERE state = 'connected'")[0]?.n === N, 120_000, 'every gateway registered');
+  }, 300_000);
+
+  afterAll(async () => {
+    await fleet?.stop();
+    await hub?.stop();
+    tmp.cleanup();
+  });
+
+  it('leaves every command confirmed or closed as OP_HUB_RESTARTED, none lost, none executed twice', async () => {
+    await fleet?.mark();
+    const ws = new WebSocket(`ws://127.0.0.1:${hub.apiPort}/api/v1/events`, { headers: { authorization: `Bearer ${hub.apiToken()}` } });
+    let halfway: (() => void) | undefined;
+    const isHalfway = new Promise<void>((resolve) => (halfway = resolve));
+    ws.on('message', (data: Buffer) => {
+      const e = JSON.parse(data.toString('utf8')) as OperatorEvent;
+      // The first summary with some but not all confirmed: the shed is on its way.
+      if (e.type === 'shed-event' && (e.event.counts.confirmed ?? 0) > 0 && (e.event.counts.confirmed ?? 0) < e.event.gatewayCount) halfway?.();
+    });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const shed = hub.api('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 2 }, durationSeconds: 600 }).catch((err: unknown) => err);
+    await isHalfway;
+    await hub.kill9();
+    ws.terminate();
+    expect(await shed).toBeInstanceOf(Error); // the API died with the hub
+
+    const [event] = hub.query<{ id: string }>('SELECT id FROM shed_events');
+    if (!event) throw new Error('the event was not recorded before the kill');
+    const before = hub.query<{ state: string; n: number }>('SELECT state, count(*) AS n FROM commands WHERE event_id = ? GROUP BY state', event.id);
+    const inFlight = before.filter((r) => r.state === 'requested' || r.state === 'sent').reduce((n, r) => n + r.n, 0);
+    expect(inFlight, `some commands in flight at the kill (${JSON.stringify(before)})`).toBeGreaterThan(0);
+
+    await hub.restart();
+    const commands = hub.query<{ id: string; gateway_id: string; state: string; record: string }>('SELECT id, gateway_id, state, record FROM commands WHERE event_id = ?', event.id);
+    // Nothing left in flight; the ones that were are failed as OP_HUB_RESTARTED, never sent again.
+    expect(commands.filter((c) => c.state !== 'confirmed' && c.state !== 'failed')).toEqual([]);
+    const failed = commands.filter((c) => c.state === 'failed');
+    expect(failed.every((c) => (JSON.parse(c.record) as { code?: string }).code === 'OP_HUB_RESTARTED')).toBe(true);
+    expect(failed.length).toBe(inFlight);
+    // One command per gateway; every one audited as requested and with its final state.
+    expect(new Set(commands.map((c) => c.gateway_id)).size).toBe(commands.length);
+    const audit = hub.query<{ ref: string; outcome: string }>("SELECT ref, outcome FROM audit WHERE operation = 'command' AND ref IN (SELECT id FROM commands WHERE event_id = ?)", event.id);
+    const byRef = new Map<string, string[]>();
+    for (const a of audit) byRef.set(a.ref, [...(byRef.get(a.ref) ?? []), a.outcome]);
+    for (const c of commands) expect(byRef.get(c.id), c.id).toEqual(['requested', c.state]);
+    // The event's outcome rows agree with the commands table, row for row.
+    const outcomes = hub.query<{ command_id: string; gateway_id: string; state: string }>('SELECT command_id, gateway_id, state FROM shed_outcomes WHERE event_id = ?', event.id);
+    const expected = commands.map((c) => ({ command_id: c.id, gateway_id: c.gateway_id, state: c.state }));
+    const sort = (rows: typeof outcomes): typeof outcomes => [...rows].sort((a, b) => a.command_id.localeCompare(b.command_id));
+    expect(sort(outcomes)).toEqual(sort(expected));
+    // No gateway executed a command twice, and none executed more sheds than the hub recorded.
+    await new Promise((r) => setTimeout(r, 2000));
+    const status = await fleet?.status();
+    expect(status?.commands.repeated).toBe(0);
+    expect(status?.commands.shed).toBeLessThanOrEqual(commands.length);
+    expect(status?.commands.shed).toBeGreaterThanOrEqual(commands.filter((c) => c.state === 'confirmed').length);
+    // The restarted hub serves the event with those outcomes.
+    const summary = await hub.api<{ counts: Record<string, number> }>('shedEvent', { eventId: event.id });
+    expect(summary.counts.confirmed ?? 0).toBe(commands.filter((c) => c.state === 'confirmed').length);
+  }, 300_000);
+});
