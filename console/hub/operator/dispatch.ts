@@ -49,6 +49,8 @@ export async function invokeOperatorCall(service: OperatorService, ctx: Operator
       return service.restoreAll(ctx);
     case 'command':
       return service.command(ctx, call.params);
+    case 'commandMany':
+      return service.commandMany(ctx, call.params);
     case 'acknowledgeAlarm':
       return service.acknowledgeAlarm(ctx, call.params.alarmId);
     case 'setTarget':

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { LmgwError } from '../../../shared/errors.js';
 import { GATEWAY_ID_PATTERN } from '../../../shared/ids.js';
 import { COMMAND_OPS, LABEL_PATTERN, LIMITS } from '../../../shared/protocol/messages.js';
-import { REVOCATION_REASON_CHOICES, type AuditQuery, type CommandRequest, type LoadHistoryQuery, type OperatorService, type ShedRequest } from './types.js';
+import { REVOCATION_REASON_CHOICES, type AuditQuery, type BulkCommandRequest, type CommandRequest, type LoadHistoryQuery, type OperatorService, type ShedRequest } from './types.js';
 
 /** The bounds of the operator calls, in one place (docs/operator-api.md lists them). */
 export const OPERATOR_LIMITS = {
@@ -129,20 +129,26 @@ export const ShedRequestSchema = z.strictObject({
 
 // --- commands ----------------------------------------------------------------------------------
 
+const commandOp = z.enum(COMMAND_OPS, { error: `must be one of ${COMMAND_OPS.map((o) => `"${o}"`).join(', ')}` });
+const commandChannels = idList(OPERATOR_LIMITS.minChannelId, OPERATOR_LIMITS.maxChannelId, OPERATOR_LIMITS.maxCommandChannels);
+const commandDuration = int(OPERATOR_LIMITS.minShedSeconds, OPERATOR_LIMITS.maxShedSeconds);
+
+/**
+ * The agent's operations: shed names channels (by priority is a shed event's job), restore names
+ * channels or none (= all it shed), read names none. Only a shed has a duration.
+ */
+function checkCommand(c: { op: string; channels?: number[] | undefined; durationSeconds?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (c.op === 'shed' && c.channels === undefined) ctx.addIssue({ code: 'custom', path: ['channels'], message: 'is required for a shed' });
+  if (c.op === 'read' && c.channels !== undefined) ctx.addIssue({ code: 'custom', path: ['channels'], message: 'is not allowed for a read' });
+  if (c.op !== 'shed' && c.durationSeconds !== undefined) ctx.addIssue({ code: 'custom', path: ['durationSeconds'], message: `is not allowed for a ${c.op}` });
+}
+
 export const CommandRequestSchema = z
-  .strictObject({
-    gatewayId: gatewayId(),
-    op: z.enum(COMMAND_OPS, { error: `must be one of ${COMMAND_OPS.map((o) => `"${o}"`).join(', ')}` }),
-    channels: idList(OPERATOR_LIMITS.minChannelId, OPERATOR_LIMITS.maxChannelId, OPERATOR_LIMITS.maxCommandChannels).optional(),
-    durationSeconds: int(OPERATOR_LIMITS.minShedSeconds, OPERATOR_LIMITS.maxShedSeconds).optional(),
-  })
-  .superRefine((c, ctx) => {
-    // The agent's operations: shed names channels (by priority is a shed event's job), restore names
-    // channels or none (= all it shed), read names none. Only a shed has a duration.
-    if (c.op === 'shed' && c.channels === undefined) ctx.addIssue({ code: 'custom', path: ['channels'], message: 'is required for a shed' });
-    if (c.op === 'read' && c.channels !== undefined) ctx.addIssue({ code: 'custom', path: ['channels'], message: 'is not allowed for a read' });
-    if (c.op !== 'shed' && c.durationSeconds !== undefined) ctx.addIssue({ code: 'custom', path: ['durationSeconds'], message: `is not allowed for a ${c.op}` });
-  });
+  .strictObject({ gatewayId: gatewayId(), op: commandOp, channels: commandChannels.optional(), durationSeconds: commandDuration.optional() })
+  .superRefine(checkCommand);
+export const BulkCommandRequestSchema = z
+  .strictObject({ scope: ShedScopeSchema, op: commandOp, channels: commandChannels.optional(), durationSeconds: commandDuration.optional() })
+  .superRefine(checkCommand);
 
 // --- queries -----------------------------------------------------------------------------------
 
@@ -211,6 +217,7 @@ export const OPERATOR_METHODS = {
   cancelShed: { kind: 'operation', schema: z.strictObject({ eventId: recordId() }) },
   restoreAll: { kind: 'operation', schema: Empty },
   command: { kind: 'operation', schema: CommandRequestSchema },
+  commandMany: { kind: 'operation', schema: BulkCommandRequestSchema },
   acknowledgeAlarm: { kind: 'operation', schema: z.strictObject({ alarmId: recordId() }) },
   setTarget: { kind: 'operation', schema: z.strictObject({ gatewayId: gatewayId().optional(), targetKw: kw().nullable() }) },
   revokeCertificate: {
@@ -232,6 +239,7 @@ type Assignable<A, B> = [A] extends [B] ? true : never;
 const _shapes: [
   Assignable<OperatorParams<'startShed'>, ShedRequest>,
   Assignable<OperatorParams<'command'>, CommandRequest>,
+  Assignable<OperatorParams<'commandMany'>, BulkCommandRequest>,
   Assignable<OperatorParams<'loadHistory'>, LoadHistoryQuery>,
   Assignable<OperatorParams<'audit'>, AuditQuery>,
   Assignable<OperatorParams<'commands'>, Parameters<OperatorService['commands']>[0]>,
@@ -241,7 +249,7 @@ const _shapes: [
   Assignable<OperatorParams<'connections'>, Parameters<OperatorService['connections']>[0]>,
   Assignable<OperatorParams<'setTarget'>, Parameters<OperatorService['setTarget']>[1]>,
   Assignable<OperatorParams<'revokeCertificate'>, Parameters<OperatorService['revokeCertificate']>[1]>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true];
 void _shapes;
 
 export function isOperatorMethod(method: string): method is OperatorMethod {

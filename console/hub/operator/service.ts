@@ -18,6 +18,8 @@ import type {
   AlarmRecord,
   AuditQuery,
   AuditRecord,
+  BulkCommandRequest,
+  BulkCommandResult,
   CertificateRecord,
   CommandRecord,
   CommandRequest,
@@ -38,6 +40,7 @@ import type {
   ShedEventSummary,
   ShedPreview,
   ShedRequest,
+  StateCounts,
 } from './types.js';
 import { EVENT_COALESCE_MS } from './types.js';
 
@@ -349,6 +352,34 @@ export class HubOperatorService implements OperatorService {
       ...(all ? { all: true } : {}),
       ...(request.op === 'shed' && request.durationSeconds !== undefined ? { durationSeconds: request.durationSeconds } : {}),
     });
+  }
+
+  async commandMany(ctx: OperatorContext, request: BulkCommandRequest): Promise<BulkCommandResult> {
+    const ids = this.d.shedEvents.scopeIds(request.scope);
+    const all = request.op === 'restore' && (request.channels === undefined || request.channels.length === 0);
+    const t = this.now();
+    this.d.store.appendAudit({ time: t, operator: ctx.operator, operation: 'command-many', parameters: { ...request, gateways: ids.length }, outcome: 'requested' });
+    const commands = await this.d.dispatcher.dispatchMany(
+      ctx,
+      ids.map((gatewayId) => ({
+        gatewayId,
+        op: request.op,
+        ...(request.op !== 'read' && !all ? { channels: request.channels } : {}),
+        ...(all ? { all: true } : {}),
+        ...(request.op === 'shed' && request.durationSeconds !== undefined ? { durationSeconds: request.durationSeconds } : {}),
+      })),
+    );
+    const counts: StateCounts = {};
+    for (const c of commands) counts[c.state] = (counts[c.state] ?? 0) + 1;
+    const confirmed = counts.confirmed ?? 0;
+    this.d.store.appendAudit({
+      time: this.now(),
+      operator: ctx.operator,
+      operation: 'command-many',
+      parameters: { counts },
+      outcome: confirmed === commands.length ? 'ok' : confirmed === 0 ? 'failed' : 'partial',
+    });
+    return { gatewayCount: ids.length, counts, commands };
   }
 
   acknowledgeAlarm(ctx: OperatorContext, alarmId: string): AlarmRecord {

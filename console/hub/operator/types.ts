@@ -173,6 +173,22 @@ export interface CommandRequest {
   durationSeconds?: number;
 }
 
+/** The same command to every gateway in a scope (a label, a selection, the fleet). */
+export interface BulkCommandRequest {
+  scope: ShedScope;
+  op: CommandOp;
+  channels?: number[];
+  durationSeconds?: number;
+}
+
+export interface BulkCommandResult {
+  /** Gateways in the scope (one command each; an offline one fails at once with OP_GATEWAY_OFFLINE). */
+  gatewayCount: number;
+  counts: StateCounts;
+  /** Every command's final record. */
+  commands: CommandRecord[];
+}
+
 // --- shed events -------------------------------------------------------------------------------
 
 export type ShedScope =
@@ -413,6 +429,8 @@ export interface OperatorService {
   restoreAll(ctx: OperatorContext): Promise<CommandRecord[]>;
   /** Resolves with the command's final record. */
   command(ctx: OperatorContext, request: CommandRequest): Promise<CommandRecord>;
+  /** One command to every gateway of the scope; resolves once every one is final. */
+  commandMany(ctx: OperatorContext, request: BulkCommandRequest): Promise<BulkCommandResult>;
   acknowledgeAlarm(ctx: OperatorContext, alarmId: string): AlarmRecord;
   /**
    * Revokes a gateway certificate in the CA and writes a fresh CRL; the link applies it at once and

@@ -41,6 +41,7 @@ export const OPERATIONS: ReadonlySet<OperatorMethod> = new Set<OperatorMethod>([
   'cancelShed',
   'restoreAll',
   'command',
+  'commandMany',
   'acknowledgeAlarm',
   'revokeCertificate',
   'setTarget',

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { SimulatedFleet } from '../../../agent/sim/fleet.js';
 import { issueFleetCredentials, simGatewayIds } from '../../../agent/sim/fleet-credentials.js';
-import type { OperatorEvent, ShedEventRecord, ShedEventSummary } from '../../../console/hub/operator/types.js';
+import type { BulkCommandResult, OperatorEvent, ShedEventRecord, ShedEventSummary } from '../../../console/hub/operator/types.js';
 import { aLinkPki } from '../../agent/fixtures/link.js';
 import { startFaultConsole, type FaultConsole } from '../../fault/fault-stack.js';
 import { TEST_PASSPHRASE } from '../../helpers/pki.js';
@@ -91,4 +91,15 @@ describe('a fleet-wide shed over 200 simulated gateways', () => {
       ws.close();
     }
   }, 120_000);
+
+  it('a command to a label reaches every gateway that has it, each audited, the stream quiet about the single commands', async () => {
+    const result = await hub.api<BulkCommandResult>('commandMany', { scope: { kind: 'label', label: 'sim' }, op: 'restore' });
+    expect(result.gatewayCount).toBe(N);
+    expect(result.counts).toEqual({ confirmed: N });
+    expect(new Set(result.commands.map((c) => c.gatewayId)).size).toBe(N);
+    expect(hub.query<{ outcome: string }>("SELECT outcome FROM audit WHERE operation = 'command-many' ORDER BY id").map((a) => a.outcome)).toEqual(['requested', 'ok']);
+    const ids = result.commands.map((c) => c.id);
+    const audited = hub.query<{ n: number }>(`SELECT count(*) AS n FROM audit WHERE operation = 'command' AND ref IN (${ids.map(() => '?').join(',')})`, ...ids);
+    expect(audited[0]?.n).toBe(2 * N);
+  }, 60_000);
 });

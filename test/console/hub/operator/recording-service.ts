@@ -63,6 +63,7 @@ export class RecordingService implements OperatorService {
   cancelShed: OperatorService['cancelShed'] = (ctx, id) => this.operation('cancelShed', ctx, [id]);
   restoreAll: OperatorService['restoreAll'] = (ctx) => this.operation('restoreAll', ctx, []);
   command: OperatorService['command'] = (ctx, r) => this.operation('command', ctx, [r]);
+  commandMany: OperatorService['commandMany'] = (ctx, r) => this.operation('commandMany', ctx, [r]);
   acknowledgeAlarm: OperatorService['acknowledgeAlarm'] = (ctx, id) => {
     this.calls.push({ method: 'acknowledgeAlarm', ctx, args: [id] });
     if (this.failWith !== undefined) throw this.failWith;
@@ -122,6 +123,7 @@ export const GOOD_CALLS: { method: string; params: unknown; args: unknown[]; ope
     args: [{ gatewayId: 'gw-1', op: 'shed', channels: [1, 2], durationSeconds: 60 }],
     operation: true,
   },
+  { method: 'commandMany', params: { scope: { kind: 'label', label: 'north' }, op: 'restore' }, args: [{ scope: { kind: 'label', label: 'north' }, op: 'restore' }], operation: true },
   { method: 'acknowledgeAlarm', params: { alarmId: '0b5c3c1e-8a7f-4c55-9a53-1d2b6f0e9a11' }, args: ['0b5c3c1e-8a7f-4c55-9a53-1d2b6f0e9a11'], operation: true },
   { method: 'setTarget', params: { targetKw: null }, args: [{ targetKw: null }], operation: true },
   { method: 'certificates', params: {}, args: [], operation: false },
@@ -169,6 +171,8 @@ export const BAD_CALLS: { method: string; params: unknown; field: string }[] = [
   { method: 'restoreAll', params: { gatewayId: 'gw-1' }, field: 'gatewayId' },
   { method: 'command', params: { gatewayId: 'gw-1', op: 'write', channels: [1] }, field: 'op' },
   { method: 'command', params: { gatewayId: 'gw-1', op: 'shed' }, field: 'channels' },
+  { method: 'commandMany', params: { scope: { kind: 'fleet' }, op: 'shed' }, field: 'channels' },
+  { method: 'commandMany', params: { scope: { kind: 'planet' }, op: 'read' }, field: 'scope.kind' },
   { method: 'command', params: { gatewayId: 'gw-1', op: 'read', channels: [1] }, field: 'channels' },
   { method: 'command', params: { gatewayId: 'gw-1', op: 'restore', durationSeconds: 5 }, field: 'durationSeconds' },
   { method: 'command', params: { gatewayId: 'gw-1', op: 'shed', channels: Array.from({ length: 65 }, (_, i) => i + 1) }, field: 'channels' },

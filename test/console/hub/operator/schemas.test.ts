@@ -23,7 +23,7 @@ describe('OPERATOR_METHODS', () => {
     const serviceMethods = Object.keys(new RecordingService()).filter((k) => !['calls', 'listeners', 'failWith', 'subscribe', 'watch', 'watched'].includes(k));
     expect(Object.keys(OPERATOR_METHODS).sort()).toEqual(serviceMethods.sort());
     const operations = Object.entries(OPERATOR_METHODS).flatMap(([m, spec]) => (spec.kind === 'operation' ? [m] : []));
-    expect(operations.sort()).toEqual(['acknowledgeAlarm', 'cancelShed', 'command', 'restoreAll', 'revokeCertificate', 'setTarget', 'startShed']);
+    expect(operations.sort()).toEqual(['acknowledgeAlarm', 'cancelShed', 'command', 'commandMany', 'restoreAll', 'revokeCertificate', 'setTarget', 'startShed']);
   });
 });
 
