@@ -33,6 +33,8 @@ export type ToHub =
   /** `resume`: add the coming window to the previous ones (counts, CPU, round trips) instead of starting afresh. */
   | { type: 'window-start'; resume?: boolean }
   | { type: 'window-end' }
+  /** One command to every peer at once (the fleet-shed benchmark's floor); answered when all are answered or after timeoutMs. */
+  | { type: 'burst'; timeoutMs: number }
   | { type: 'stop' };
 
 export interface MemorySample {
@@ -69,6 +71,8 @@ export type FromHub =
   | { type: 'load-started'; peers: number }
   | { type: 'window-started' }
   | { type: 'window'; report: WindowReport }
+  /** `ms`: from the first command sent until the last answer (or the timeout); `cpuUs`: this process's CPU over it. */
+  | { type: 'burst-done'; peers: number; answered: number; ms: number; cpuUs: number }
   | { type: 'stopped' }
   | { type: 'failed'; message: string };
 
@@ -115,6 +119,8 @@ let sent = 0;
 let overruns = 0;
 let strays = 0;
 let rtts: number[] = [];
+/** Answers still awaited by the burst in progress, and what to call when none are. */
+let burst: { outstanding: number; done: () => void } | undefined;
 
 function answered(peer: Peer | undefined): void {
   if (!peer?.pending) {
@@ -122,6 +128,7 @@ function answered(peer: Peer | undefined): void {
     return;
   }
   peer.pending = false;
+  if (burst && --burst.outstanding === 0) burst.done();
   if (recording) {
     exchanges += 1;
     rtts.push(performance.now() - peer.sentAt);
@@ -309,6 +316,28 @@ function main(): void {
           memory: memory(server),
         };
         return reply({ type: 'window', report });
+      }
+      case 'burst': {
+        const peers = [...(server?.peers() ?? [])];
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, msg.timeoutMs);
+          burst = {
+            outstanding: peers.length,
+            done: () => {
+              clearTimeout(timer);
+              resolve();
+            },
+          };
+          if (peers.length === 0) burst.done();
+          for (const peer of peers) dispatch(peer);
+        });
+        const ms = performance.now() - t0;
+        const cpu = process.cpuUsage(cpu0);
+        const answeredCount = peers.length - (burst?.outstanding ?? 0);
+        burst = undefined;
+        return reply({ type: 'burst-done', peers: peers.length, answered: answeredCount, ms, cpuUs: cpu.user + cpu.system });
       }
       case 'stop':
         clearInterval(loadTimer);

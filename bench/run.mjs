@@ -6,7 +6,7 @@
 // link and fleet benchmarks hold thousands of sockets per process.
 //
 //   node bench/run.mjs [name …]   runs only the named ones (codec, modbus-sim, link, fleet, peers,
-//                                 operator-click, agent); --quick runs small versions (a smoke test
+//                                 operator-click, agent, fleet-shed); --quick runs small versions (a smoke test
 //                                 of the harness, not figures).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -36,6 +36,9 @@ const benches = {
   },
   'operator-click': { full: [], quick: ['--clicks', '20'], json: true },
   agent: { full: [], quick: ['--seconds', '10', '--warmup', '3'], json: true },
+  // Issue #13: a fleet-wide shed through the operator API against the real hub, at 500 … 20,000
+  // simulated gateways, each N beside the link server's floor; 3 runs.
+  'fleet-shed': { full: [], quick: ['--gateways', '100', '--runs', '1', '--steady-seconds', '5'], json: true },
 };
 
 const unknown = only.filter((n) => !(n in benches));

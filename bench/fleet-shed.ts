@@ -1,0 +1,614 @@
+/**
+ * The fleet-wide shed benchmark (issue #13, item 6): the real hub process (`lm-console --headless`
+ * from dist/, link and operator API on loopback), N simulated gateways in worker processes
+ * (agent/sim/fleet.ts: each a real mutual-TLS WebSocket with its own certificate, the agent's own
+ * link client, a hello with a 4-channel profile, every command answered at once, telemetry each
+ * second — batched every 10 s from --batch-from gateways on), and one subscriber of the operator
+ * event stream (`WS /api/v1/events`, bearer token) that counts the bytes it receives, as the UI would.
+ *
+ * Per N and run:
+ * 1. Floor: the same gateways connected to the link server alone (bench/link-hub.ts, `startLinkServer`,
+ *    no domain), which sends one shed command to every gateway at once and times the last answer.
+ * 2. The hub, fresh (its own data directory): the fleet connects, then a steady phase (telemetry only):
+ *    hub CPU per sample, disk writes (/proc/PID/io write_bytes) against the database's growth, bytes
+ *    stored per sample, telemetry ack p50/p99, event-stream bytes per second.
+ * 3. The shed: `POST /api/v1/startShed` {scope fleet, priority ≤ 2, 600 s} with the token. Timed from
+ *    just before the request to every command final (the first `shed-event` on the stream — or the
+ *    API's answer — whose outcomes are all final) and to the API's answer. Over that time: hub CPU
+ *    per gateway, peak RSS (/proc, every 100 ms) against the RSS just before, bytes written, bytes on
+ *    the event stream (until 1 s after all final, so coalesced updates are counted), the hub's
+ *    event-loop stall (monitorEventLoopDelay, max and p99, by bench/loop-probe.ts loaded into the hub
+ *    with --import: no hub code involved), telemetry ack p50/p99, disconnects, commands timed out.
+ *
+ * Run: npm run bench:fleet-shed [-- --gateways 500,2000,5000,20000 --runs 3 --steady-seconds 20
+ *        --batch-from 20000 --shed-timeout 600 --json FILE]   (--quick: 100 gateways, 1 run, 5 s)
+ * Medians over the runs; every figure beside its target; exit 1 when a target is missed.
+ */
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WebSocket, type RawData } from 'ws';
+import { SimulatedFleet, type SimFleetStatus } from '../agent/sim/fleet.js';
+import type { TelemetryPlan } from '../agent/sim/gateway.js';
+import { IpcChild } from './ipc-child.js';
+import type { FromHub, ToHub } from './link-hub.js';
+import { makeBenchPki, type BenchPki } from './link-pki.js';
+import { bin, fmt, OtherLoad, processCpuUs, processMemory, Processes, sleep, type Started } from './processes.js';
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const LINK_HUB_SCRIPT = fileURLToPath(new URL('./link-hub.js', import.meta.url));
+const LOOP_PROBE = pathToFileURL(fileURLToPath(new URL('./loop-probe.js', import.meta.url))).href;
+const FINAL_STATES = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out'];
+
+export const TARGETS = {
+  /** Shed all final ≤ 1.5× the floor's time for the same N. */
+  floorRatio: 1.5,
+  /** Seconds, at 2,000 and at 20,000. */
+  seconds2000: 3,
+  seconds20000: 20,
+  /** Time at 20,000 / time at 2,000. */
+  growth: 11,
+  loopStallMaxMs: 100,
+  ackP99DuringMs: 500,
+  disconnected: 0,
+  timedOut: 0,
+  eventBytesPerGateway: 300,
+  rssPeakOverIdle: 1.3,
+  /** Steady (at 2,000 × 1 Hz): */
+  cpuUsPerSample: 60,
+  writesOverGrowth: 4,
+  bytesPerSample: 80,
+  steadyAckP99Ms: 100,
+  /** At 20,000. */
+  eventBytesPerSecond: 20_000,
+} as const;
+
+export interface FleetShedOptions {
+  gateways: number[];
+  runs: number;
+  steadySeconds: number;
+  /** From this many gateways on, telemetry goes in 10-s batches (one sample a second). */
+  batchFrom: number;
+  shedTimeoutSeconds: number;
+  maxPriority: number;
+}
+
+export interface SteadyFigures {
+  seconds: number;
+  samples: number;
+  batches: number;
+  hubCpuUsPerSample: number;
+  writeBytes: number;
+  dbGrowthBytes: number;
+  writesOverGrowth: number;
+  bytesStoredPerSample: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  eventBytesPerSecond: number;
+  disconnects: number;
+}
+
+export interface ShedFigures {
+  /** API call → every outcome final (stream or answer, whichever showed it first), seconds; NaN when not within the timeout. */
+  allFinalSeconds: number;
+  /** API call → the HTTP answer, seconds. */
+  apiAnswerSeconds: number;
+  /** How "all final" was seen: 'stream', 'answer' or 'timeout'. */
+  finalSeenOn: string;
+  outcomes: number;
+  states: Record<string, number>;
+  timedOut: number;
+  hubCpuUsPerGateway: number;
+  rssIdleBytes: number;
+  rssPeakBytes: number;
+  rssPeakOverIdle: number;
+  writeBytes: number;
+  eventBytes: number;
+  eventBytesPerGateway: number;
+  eventsByType: Record<string, { count: number; bytes: number }>;
+  loopStallMaxMs: number;
+  loopStallP99Ms: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  acked: number;
+  disconnects: number;
+  commandsAnswered: number;
+  httpStatus: number;
+}
+
+export interface RunFigures {
+  run: number;
+  gateways: number;
+  telemetry: TelemetryPlan;
+  floor: { seconds: number; answered: number; serverCpuUsPerGateway: number };
+  connectSeconds: number;
+  rssEmptyBytes: number;
+  steady: SteadyFigures;
+  shed: ShedFigures;
+  floorRatio: number;
+  othersCores: number | undefined;
+}
+
+// --- helpers -------------------------------------------------------------------------------------------
+
+function median(values: readonly number[]): number {
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+function writeBytesOf(pid: number): number {
+  try {
+    return Number(/^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function dbBytes(dataDir: string): number {
+  let total = 0;
+  for (const f of ['hub.db', 'hub.db-wal']) {
+    const p = join(dataDir, f);
+    if (existsSync(p)) total += statSync(p).size;
+  }
+  return total;
+}
+
+/** POST with no client-side timeout (a fleet shed on a slow hub takes minutes; fetch gives up after 300 s). */
+function post(url: URL, token: string, body: unknown): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = request(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': data.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** Outcome counts of a shed event as the stream or the API carries it: the summary's `counts` or the full `outcomes`. */
+function outcomeCounts(event: Record<string, unknown>): { total: number; final: number; states: Record<string, number> } {
+  const states: Record<string, number> = {};
+  let total = 0;
+  if (event.counts && typeof event.counts === 'object') {
+    for (const [state, n] of Object.entries(event.counts as Record<string, number>)) states[state] = n;
+    total = typeof event.gatewayCount === 'number' ? event.gatewayCount : Object.values(states).reduce((a, b) => a + b, 0);
+  } else if (Array.isArray(event.outcomes)) {
+    for (const o of event.outcomes as { state: string }[]) states[o.state] = (states[o.state] ?? 0) + 1;
+    total = event.outcomes.length;
+  }
+  const final = FINAL_STATES.reduce((sum, s) => sum + (states[s] ?? 0), 0);
+  return { total, final, states };
+}
+
+/** The operator event stream: bytes and events by type; notices the shed event whose outcomes are all final. */
+class EventCounter {
+  bytes = 0;
+  byType: Record<string, { count: number; bytes: number }> = {};
+  onShedEvent: ((event: Record<string, unknown>, at: number) => void) | undefined;
+  closed: string | undefined;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: RawData) => {
+      const buf = data as Buffer;
+      this.bytes += buf.length;
+      // Only the head is read: at today's hub a shed pushes gigabytes, which this process must not parse.
+      const type = /^\{"type":"([a-z-]+)"/.exec(buf.toString('latin1', 0, 32))?.[1] ?? '?';
+      const t = (this.byType[type] ??= { count: 0, bytes: 0 });
+      t.count += 1;
+      t.bytes += buf.length;
+      if (type === 'shed-event' && this.onShedEvent) {
+        const at = performance.now();
+        const e = JSON.parse(buf.toString('utf8')) as { event: Record<string, unknown> };
+        this.onShedEvent(e.event, at);
+      }
+    });
+    ws.on('close', (code, reason) => (this.closed = `${code} ${reason.toString()}`));
+  }
+
+  static async open(apiBase: string, token: string): Promise<EventCounter> {
+    const ws = new WebSocket(`${apiBase.replace(/^http/, 'ws')}api/v1/events`, { headers: { authorization: `Bearer ${token}` } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new EventCounter(ws);
+  }
+
+  mark(): { bytes: number; byType: Record<string, { count: number; bytes: number }> } {
+    const m = { bytes: this.bytes, byType: structuredClone(this.byType) };
+    return m;
+  }
+
+  since(m: { bytes: number; byType: Record<string, { count: number; bytes: number }> }): { bytes: number; byType: Record<string, { count: number; bytes: number }> } {
+    const byType: Record<string, { count: number; bytes: number }> = {};
+    for (const [type, t] of Object.entries(this.byType)) {
+      const before = m.byType[type] ?? { count: 0, bytes: 0 };
+      if (t.count > before.count) byType[type] = { count: t.count - before.count, bytes: t.bytes - before.bytes };
+    }
+    return { bytes: this.bytes - m.bytes, byType };
+  }
+}
+
+/** The loop probe inside the hub: SIGUSR2 → one LMGW_LOOP_STATS line on its stderr. */
+class LoopProbe {
+  private waiting: ((stats: { maxMs: number; p99Ms: number }) => void)[] = [];
+  /** The hub's, once started. */
+  pid = 0;
+  line(line: string): void {
+    if (!line.startsWith('LMGW_LOOP_STATS ')) return;
+    const stats = JSON.parse(line.slice('LMGW_LOOP_STATS '.length)) as { maxMs: number; p99Ms: number };
+    this.waiting.shift()?.(stats);
+  }
+  read(): Promise<{ maxMs: number; p99Ms: number }> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the hub did not answer the loop probe within 120 s')), 120_000);
+      this.waiting.push((s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      process.kill(this.pid, 'SIGUSR2');
+    });
+  }
+}
+
+function telemetryPlan(gateways: number, o: FleetShedOptions): TelemetryPlan {
+  return { sampleSeconds: 1, batchSeconds: gateways >= o.batchFrom ? 10 : 1 };
+}
+
+// --- the floor ---------------------------------------------------------------------------------------
+
+async function floor(pki: BenchPki, pkiDir: string, gateways: number, o: FleetShedOptions): Promise<RunFigures['floor']> {
+  const server = IpcChild.start<ToHub, FromHub>(LINK_HUB_SCRIPT, 'link server');
+  let fleet: SimulatedFleet | undefined;
+  try {
+    const { port } = await server.call(
+      { type: 'start', mode: 'hub', caPem: pki.caPem, certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, crlPath: join(pkiDir, 'crl.pem'), crlPem: pki.crlPem, maxConnections: gateways + 100 },
+      'listening',
+    );
+    fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${port}/lmgw/v1`, caPem: pki.caPem, gateways: pki.gateways.slice(0, gateways), telemetry: telemetryPlan(gateways, o) });
+    await sleep(2000);
+    const done = await server.call({ type: 'burst', timeoutMs: o.shedTimeoutSeconds * 1000 }, 'burst-done');
+    log(`  floor: ${done.answered} of ${done.peers} answered in ${(done.ms / 1000).toFixed(3)} s (link server alone)`);
+    return { seconds: done.answered === done.peers ? done.ms / 1000 : Number.NaN, answered: done.answered, serverCpuUsPerGateway: done.cpuUs / Math.max(1, done.peers) };
+  } finally {
+    await fleet?.stop();
+    await server.stop();
+  }
+}
+
+// --- the hub -----------------------------------------------------------------------------------------
+
+async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetShedOptions): Promise<Omit<RunFigures, 'run' | 'floor' | 'floorRatio'>> {
+  const procs = new Processes(log);
+  let fleet: SimulatedFleet | undefined;
+  let events: EventCounter | undefined;
+  try {
+    const dir = procs.tempDir('lmgw-bench-fleet-shed-');
+    writeFileSync(join(dir, 'server.pem'), pki.serverCertPem);
+    writeFileSync(join(dir, 'server.key'), pki.serverKeyPem, { mode: 0o600 });
+    writeFileSync(
+      join(dir, 'hub.json'),
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        tls: { ca: join(pkiDir, 'ca.pem'), cert: 'server.pem', key: 'server.key', crl: join(pkiDir, 'crl.pem') },
+        dataDir: 'hub-data',
+        timeZone: 'UTC',
+        operatorApi: { host: '127.0.0.1', port: 0, tokenName: 'bench-operator' },
+        link: { maxConnections: gateways + 100 },
+      }),
+    );
+    const probe = new LoopProbe();
+    const hub: Started = procs.start('lm-console', [bin('lm-console'), '--headless', '--config', join(dir, 'hub.json')], {
+      cwd: dir,
+      nodeArgs: ['--import', LOOP_PROBE],
+      env: { LMGW_LOG_LEVEL: 'warn' },
+      onLine: (line) => probe.line(line),
+    });
+    probe.pid = hub.pid;
+    const linkPort = Number((await hub.waitForLine(/^lm-console: link listening on wss:\/\/[\d.]+:(\d+)\//, 30_000))[1]);
+    const apiBase = (await hub.waitForLine(/^lm-console: operator console (http:\/\/127\.0\.0\.1:\d+\/)login/, 30_000))[1] ?? '';
+    await hub.waitForLine(/^lm-console: data in /, 30_000);
+    const dataDir = join(dir, 'hub-data');
+    const token = readFileSync(join(dataDir, 'operator-token'), 'utf8').trim();
+    const rssEmptyBytes = processMemory(hub.pid)?.rss ?? Number.NaN;
+    events = await EventCounter.open(apiBase, token);
+
+    const telemetry = telemetryPlan(gateways, o);
+    const t0 = performance.now();
+    fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${linkPort}/lmgw/v1`, caPem: pki.caPem, gateways: pki.gateways.slice(0, gateways), telemetry });
+    const connectSeconds = (performance.now() - t0) / 1000;
+    log(`  hub: ${gateways} gateways connected in ${connectSeconds.toFixed(1)} s (telemetry every ${telemetry.batchSeconds} s); settling`);
+    await sleep(Math.max(3000, telemetry.batchSeconds * 1000 + 1000));
+
+    // --- steady ---
+    const others = new OtherLoad([hub.pid, ...fleet.pids, process.pid]);
+    await fleet.mark();
+    const s0 = { at: performance.now(), cpu: processCpuUs(hub.pid) ?? Number.NaN, io: writeBytesOf(hub.pid), db: dbBytes(dataDir), ev: events.mark() };
+    await sleep(o.steadySeconds * 1000);
+    const s1 = { at: performance.now(), cpu: processCpuUs(hub.pid) ?? Number.NaN, io: writeBytesOf(hub.pid), db: dbBytes(dataDir), ev: events.since(s0.ev) };
+    const st: SimFleetStatus = await fleet.status();
+    const seconds = (s1.at - s0.at) / 1000;
+    const growth = s1.db - s0.db;
+    const steady: SteadyFigures = {
+      seconds,
+      samples: st.samplesSent,
+      batches: st.batchesSent,
+      hubCpuUsPerSample: (s1.cpu - s0.cpu) / Math.max(1, st.samplesSent),
+      writeBytes: s1.io - s0.io,
+      dbGrowthBytes: growth,
+      writesOverGrowth: growth > 0 ? (s1.io - s0.io) / growth : Number.NaN,
+      bytesStoredPerSample: growth / Math.max(1, st.samplesSent),
+      ackP50Ms: st.ackLatency.p50,
+      ackP99Ms: st.ackLatency.p99,
+      eventBytesPerSecond: s1.ev.bytes / seconds,
+      disconnects: st.disconnects,
+    };
+    log(
+      `  steady ${seconds.toFixed(1)} s: ${st.samplesSent} samples, hub ${fmt(steady.hubCpuUsPerSample)} µs CPU/sample, writes ${fmt(steady.writesOverGrowth, 2)}× the db growth, ` +
+        `${fmt(steady.bytesStoredPerSample)} B/sample, ack p50 ${fmt(steady.ackP50Ms)} p99 ${fmt(steady.ackP99Ms)} ms, stream ${fmt(steady.eventBytesPerSecond / 1000)} KB/s`,
+    );
+
+    // --- the shed ---
+    await fleet.mark();
+    await probe.read();
+    const rssIdleBytes = processMemory(hub.pid)?.rss ?? Number.NaN;
+    let rssPeakBytes = rssIdleBytes;
+    const sampler = setInterval(() => {
+      const rss = processMemory(hub.pid)?.rss;
+      if (rss !== undefined && rss > rssPeakBytes) rssPeakBytes = rss;
+    }, 100);
+    const ev0 = events.mark();
+    const cpu0 = processCpuUs(hub.pid) ?? Number.NaN;
+    const io0 = writeBytesOf(hub.pid);
+    let finalAt: number | undefined;
+    let finalSeenOn = 'timeout';
+    let lastCounts = { total: 0, final: 0, states: {} as Record<string, number> };
+    let resolveFinal: () => void = () => undefined;
+    const allFinal = new Promise<void>((resolve) => (resolveFinal = resolve));
+    const seen = (event: Record<string, unknown>, at: number, on: string): void => {
+      const c = outcomeCounts(event);
+      if (c.total === 0) return;
+      lastCounts = c;
+      if (finalAt === undefined && c.final === c.total) {
+        finalAt = at;
+        finalSeenOn = on;
+        resolveFinal();
+      }
+    };
+    events.onShedEvent = (event, at) => seen(event, at, 'stream');
+    const start = performance.now();
+    const answer = post(new URL('api/v1/startShed', apiBase), token, {
+      scope: { kind: 'fleet' },
+      selector: { kind: 'priority', maxPriority: o.maxPriority },
+      durationSeconds: 600,
+      note: `bench:fleet-shed ${gateways}`,
+    }).then((r) => {
+      const at = performance.now();
+      if (r.status === 200) seen((JSON.parse(r.text) as { result: Record<string, unknown> }).result, at, 'answer');
+      else log(`  startShed: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+      return { ...r, at };
+    });
+    const timeout = sleep(o.shedTimeoutSeconds * 1000).then(() => undefined);
+    await Promise.race([allFinal, timeout]);
+    const ans = await Promise.race([answer, timeout]);
+    const endAt = finalAt ?? performance.now();
+    // Coalesced updates still on their way count towards the shed's stream bytes.
+    await sleep(1000);
+    clearInterval(sampler);
+    const cpu1 = processCpuUs(hub.pid) ?? Number.NaN;
+    const io1 = writeBytesOf(hub.pid);
+    const ev = events.since(ev0);
+    const loop = await probe.read();
+    const fs = await fleet.status();
+    events.onShedEvent = undefined;
+    const answered = fs.commands.shed + fs.commands.rejected + fs.commands.repeated;
+    const shed: ShedFigures = {
+      allFinalSeconds: finalAt === undefined ? Number.NaN : (finalAt - start) / 1000,
+      apiAnswerSeconds: ans ? (ans.at - start) / 1000 : Number.NaN,
+      finalSeenOn,
+      outcomes: lastCounts.total,
+      states: lastCounts.states,
+      timedOut: lastCounts.states['timed-out'] ?? 0,
+      hubCpuUsPerGateway: (cpu1 - cpu0) / gateways,
+      rssIdleBytes,
+      rssPeakBytes,
+      rssPeakOverIdle: rssPeakBytes / rssIdleBytes,
+      writeBytes: io1 - io0,
+      eventBytes: ev.bytes,
+      eventBytesPerGateway: ev.bytes / gateways,
+      eventsByType: ev.byType,
+      loopStallMaxMs: loop.maxMs,
+      loopStallP99Ms: loop.p99Ms,
+      ackP50Ms: fs.ackLatency.p50,
+      ackP99Ms: fs.ackLatency.p99,
+      acked: fs.acked,
+      disconnects: fs.disconnects,
+      commandsAnswered: answered,
+      httpStatus: ans?.status ?? 0,
+    };
+    void endAt;
+    log(
+      `  shed: all final ${fmt(shed.allFinalSeconds, 3)} s (${finalSeenOn}), API answer ${fmt(shed.apiAnswerSeconds, 3)} s; ${JSON.stringify(shed.states)}; ` +
+        `hub ${fmt(shed.hubCpuUsPerGateway / 1000, 2)} ms CPU/gateway, RSS ${fmt(rssIdleBytes / 1048576)} → ${fmt(rssPeakBytes / 1048576)} MiB, ` +
+        `stream ${fmt(shed.eventBytesPerGateway)} B/gateway, loop stall max ${fmt(shed.loopStallMaxMs)} p99 ${fmt(shed.loopStallP99Ms)} ms, ` +
+        `ack p99 ${fmt(shed.ackP99Ms)} ms, disconnects ${shed.disconnects}${events.closed ? `, stream closed ${events.closed}` : ''}`,
+    );
+    return { gateways, telemetry, connectSeconds, rssEmptyBytes, steady, shed, othersCores: others.cores() };
+  } finally {
+    events?.ws.terminate();
+    await fleet?.stop();
+    await procs.cleanup();
+  }
+}
+
+// --- the benchmark -------------------------------------------------------------------------------------
+
+export interface FleetShedReport {
+  date: string;
+  node: string;
+  cpu: string;
+  cores: number;
+  options: FleetShedOptions;
+  runs: RunFigures[];
+}
+
+async function loadPki(gateways: number): Promise<BenchPki> {
+  // 20,000 certificates take a minute: kept between runs of the benchmark in the temp directory.
+  const cache = join(tmpdir(), `lmgw-bench-fleet-shed-pki.json`);
+  if (existsSync(cache)) {
+    const pki = JSON.parse(readFileSync(cache, 'utf8')) as BenchPki;
+    if (pki.gateways.length >= gateways) return pki;
+  }
+  const t0 = performance.now();
+  const pki = await makeBenchPki(gateways);
+  writeFileSync(cache, JSON.stringify(pki), { mode: 0o600 });
+  log(`${gateways} gateway certificates made in ${((performance.now() - t0) / 1000).toFixed(1)} s (kept in ${cache})`);
+  return pki;
+}
+
+export async function runFleetShed(o: FleetShedOptions): Promise<FleetShedReport> {
+  const max = Math.max(...o.gateways);
+  const pki = await loadPki(max);
+  const procs = new Processes(log);
+  const pkiDir = procs.tempDir('lmgw-bench-fleet-shed-pki-');
+  writeFileSync(join(pkiDir, 'ca.pem'), pki.caPem);
+  writeFileSync(join(pkiDir, 'crl.pem'), pki.crlPem);
+  const runs: RunFigures[] = [];
+  try {
+    for (const gateways of o.gateways) {
+      for (let run = 1; run <= o.runs; run++) {
+        log(`fleet shed: ${gateways} gateways, run ${run} of ${o.runs}`);
+        const fl = await floor(pki, pkiDir, gateways, o);
+        const hub = await hubRun(pki, pkiDir, gateways, o);
+        runs.push({ run, floor: fl, floorRatio: hub.shed.allFinalSeconds / fl.seconds, ...hub });
+      }
+    }
+  } finally {
+    await procs.cleanup();
+  }
+  return { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, options: o, runs };
+}
+
+// --- the report ----------------------------------------------------------------------------------------
+
+interface Row {
+  figure: string;
+  value: string;
+  target: string;
+  verdict: string;
+}
+
+export function summarise(r: FleetShedReport): { rows: Map<number, Row[]>; missed: string[] } {
+  const rows = new Map<number, Row[]>();
+  const missed: string[] = [];
+  const byN = new Map<number, RunFigures[]>();
+  for (const run of r.runs) byN.set(run.gateways, [...(byN.get(run.gateways) ?? []), run]);
+  const med = (runs: RunFigures[], f: (x: RunFigures) => number): number => median(runs.map(f));
+  const judge = (n: number, out: Row[], figure: string, value: number, digits: number, unit: string, target: number | undefined, extra = ''): void => {
+    const ok = target === undefined ? undefined : Number.isFinite(value) && value <= target;
+    if (ok === false) missed.push(`${n}: ${figure}`);
+    out.push({ figure, value: `${fmt(value, digits)}${unit}${extra}`, target: target === undefined ? '—' : `≤ ${target}${unit}`, verdict: ok === undefined ? '—' : ok ? 'met' : '**missed**' });
+  };
+  const secondsAt = new Map<number, number>();
+  for (const [n, runs] of [...byN].sort((a, b) => a[0] - b[0])) {
+    const out: Row[] = [];
+    const finalS = med(runs, (x) => x.shed.allFinalSeconds);
+    secondsAt.set(n, finalS);
+    const floorS = med(runs, (x) => x.floor.seconds);
+    judge(n, out, 'shed: API call → all final', finalS, 3, ' s', n === 2000 ? TARGETS.seconds2000 : n === 20_000 ? TARGETS.seconds20000 : undefined, ` (runs: ${runs.map((x) => fmt(x.shed.allFinalSeconds, 2)).join(', ')})`);
+    judge(n, out, 'floor: link server alone, same N commands', floorS, 3, ' s', undefined);
+    judge(n, out, 'all final / floor', med(runs, (x) => x.floorRatio), 2, '×', TARGETS.floorRatio);
+    judge(n, out, 'shed: API call → API answer', med(runs, (x) => x.shed.apiAnswerSeconds), 3, ' s', undefined);
+    judge(n, out, 'shed: hub CPU per gateway', med(runs, (x) => x.shed.hubCpuUsPerGateway / 1000), 3, ' ms', undefined);
+    judge(n, out, 'shed: hub peak RSS / RSS before', med(runs, (x) => x.shed.rssPeakOverIdle), 2, '×', TARGETS.rssPeakOverIdle, ` (${fmt(med(runs, (x) => x.shed.rssIdleBytes / 1048576))} → ${fmt(med(runs, (x) => x.shed.rssPeakBytes / 1048576))} MiB)`);
+    judge(n, out, 'shed: bytes written by the hub', med(runs, (x) => x.shed.writeBytes / 1048576), 2, ' MiB', undefined);
+    judge(n, out, 'shed: event-stream bytes per gateway', med(runs, (x) => x.shed.eventBytesPerGateway), 0, ' B', TARGETS.eventBytesPerGateway);
+    judge(n, out, 'shed: hub event-loop stall max', med(runs, (x) => x.shed.loopStallMaxMs), 1, ' ms', TARGETS.loopStallMaxMs);
+    judge(n, out, 'shed: hub event-loop stall p99', med(runs, (x) => x.shed.loopStallP99Ms), 1, ' ms', undefined);
+    judge(n, out, 'shed: telemetry ack p50', med(runs, (x) => x.shed.ackP50Ms), 1, ' ms', undefined);
+    judge(n, out, 'shed: telemetry ack p99', med(runs, (x) => x.shed.ackP99Ms), 1, ' ms', TARGETS.ackP99DuringMs);
+    judge(n, out, 'shed: gateways disconnected (max of runs)', Math.max(...runs.map((x) => x.shed.disconnects)), 0, '', TARGETS.disconnected);
+    judge(n, out, 'shed: commands timed out (max of runs)', Math.max(...runs.map((x) => x.shed.timedOut)), 0, '', TARGETS.timedOut);
+    judge(n, out, 'steady: hub CPU per telemetry sample', med(runs, (x) => x.steady.hubCpuUsPerSample), 1, ' µs', n === 2000 ? TARGETS.cpuUsPerSample : undefined);
+    judge(n, out, 'steady: disk writes / database growth', med(runs, (x) => x.steady.writesOverGrowth), 2, '×', n === 2000 ? TARGETS.writesOverGrowth : undefined);
+    judge(n, out, 'steady: database growth per sample', med(runs, (x) => x.steady.bytesStoredPerSample), 1, ' B', TARGETS.bytesPerSample);
+    judge(n, out, 'steady: telemetry ack p99', med(runs, (x) => x.steady.ackP99Ms), 1, ' ms', n === 2000 ? TARGETS.steadyAckP99Ms : undefined);
+    judge(n, out, 'steady: event-stream bytes per second', med(runs, (x) => x.steady.eventBytesPerSecond / 1000), 2, ' KB/s', n === 20_000 ? TARGETS.eventBytesPerSecond / 1000 : undefined);
+    rows.set(n, out);
+  }
+  const s2 = secondsAt.get(2000);
+  const s20 = secondsAt.get(20_000);
+  if (s2 !== undefined && s20 !== undefined) {
+    const out = rows.get(20_000) ?? [];
+    judge(20_000, out, 'growth 2,000 → 20,000 (all final)', s20 / s2, 2, '×', TARGETS.growth);
+  }
+  return { rows, missed };
+}
+
+export function formatReport(r: FleetShedReport): string {
+  const { rows, missed } = summarise(r);
+  const lines = [`Fleet-wide shed, ${r.date}, Node ${r.node}, ${r.cores} × ${r.cpu}; medians of ${r.options.runs} run(s)`, ''];
+  for (const [n, out] of rows) {
+    const runs = r.runs.filter((x) => x.gateways === n);
+    lines.push(`### ${n.toLocaleString('en')} gateways (telemetry every ${runs[0]?.telemetry.batchSeconds ?? '?'} s; other load ${runs.map((x) => fmt(x.othersCores, 2)).join(', ')} cores)`, '');
+    lines.push('| figure | median | target | verdict |', '|---|---:|---|---|');
+    for (const row of out) lines.push(`| ${row.figure} | ${row.value} | ${row.target} | ${row.verdict} |`);
+    lines.push('');
+  }
+  lines.push(missed.length === 0 ? 'Every target met.' : `Missed: ${missed.join('; ')}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      gateways: { type: 'string' },
+      runs: { type: 'string' },
+      'steady-seconds': { type: 'string' },
+      'batch-from': { type: 'string' },
+      'shed-timeout': { type: 'string' },
+      'max-priority': { type: 'string' },
+      quick: { type: 'boolean' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'npm run bench:fleet-shed [-- --gateways 500,2000,5000,20000 --runs 3 --steady-seconds 20 --batch-from 20000 --shed-timeout 600 --max-priority 2 --json FILE | --quick]\n',
+    );
+    return;
+  }
+  const num = (v: string | undefined, d: number): number => (v === undefined ? d : Number(v));
+  const o: FleetShedOptions = {
+    gateways: (values.gateways ?? (values.quick ? '100' : '500,2000,5000,20000')).split(',').map(Number),
+    runs: num(values.runs, values.quick ? 1 : 3),
+    steadySeconds: num(values['steady-seconds'], values.quick ? 5 : 20),
+    batchFrom: num(values['batch-from'], 20_000),
+    shedTimeoutSeconds: num(values['shed-timeout'], 600),
+    maxPriority: num(values['max-priority'], 2),
+  };
+  if (o.gateways.some((n) => !Number.isInteger(n) || n < 1) || !(o.runs >= 1)) throw new Error('--gateways takes whole numbers ≥ 1, --runs ≥ 1');
+  const report = await runFleetShed(o);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${formatReport(report)}\n`);
+  if (values.json) process.stdout.write(`\nJSON: ${values.json}\n`);
+  if (summarise(report).missed.length > 0) process.exitCode = 1;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench:fleet-shed failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(2);
+  });
+}
