@@ -46,18 +46,6 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
   const fleet = useFleet((s) => s.fleet);
   const connected = useFleet((s) => s.counts.connected);
   const gateways = useMemo(() => fleet.list(), [fleet]);
-  const labels = useMemo(() => [...labelCounts(gateways)].sort((a, b) => (a[0] < b[0] ? -1 : 1)), [gateways]);
-  // 20,000 options are built once per change of the fleet, not at every tick of the clock.
-  const gatewayOptions = useMemo(
-    () =>
-      gateways.map((g) => (
-        <option key={g.gatewayId} value={g.gatewayId}>
-          {g.gatewayId} — {g.siteName}
-          {g.state === 'offline' ? ' (offline)' : ''}
-        </option>
-      )),
-    [gateways],
-  );
   const [details, setDetails] = useState(false);
   const [form, setForm] = useState<ShedForm>(() =>
     preset?.gatewayId ? { ...EMPTY_SHED_FORM, scope: 'gateway', gatewayId: preset.gatewayId } : { ...EMPTY_SHED_FORM },
@@ -67,6 +55,21 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
   const [error, setError] = useState<OperatorError | null>(null);
   const [find, setFind] = useState('');
   const ids = { problems: useId(), summary: useId() };
+  // Each list is built only for the scope that shows it, and again only when the fleet changed.
+  const labels = useMemo(() => (form.scope === 'label' ? [...labelCounts(gateways)].sort((a, b) => (a[0] < b[0] ? -1 : 1)) : []), [gateways, form.scope]);
+  // 20,000 options are built once per change of the fleet, not at every tick of the clock.
+  const gatewayOptions = useMemo(
+    () =>
+      form.scope !== 'gateway'
+        ? null
+        : gateways.map((g) => (
+            <option key={g.gatewayId} value={g.gatewayId}>
+              {g.gatewayId} — {g.siteName}
+              {g.state === 'offline' ? ' (offline)' : ''}
+            </option>
+          )),
+    [gateways, form.scope],
+  );
 
   const edit = (patch: Partial<ShedForm>): void => {
     setForm((f) => ({ ...f, ...patch }));
@@ -117,7 +120,7 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
 
   const notConfirmed = useMemo(() => (step.kind === 'done' ? step.event.outcomes.filter((o) => o.state !== 'confirmed').slice(0, FIRST_ROWS) : []), [step]);
   const locked = step.kind === 'sending' || step.kind === 'done' || step.kind === 'reviewing';
-  const visible = useMemo(() => findGateways(gateways, find, form.gatewayIds), [gateways, find, form.gatewayIds]);
+  const visible = useMemo(() => (form.scope === 'gateways' ? findGateways(gateways, find, form.gatewayIds) : { shown: [], more: 0 }), [gateways, find, form.gatewayIds, form.scope]);
   const digest = useMemo(() => (step.kind === 'review' || step.kind === 'sending' ? digestPlan(step.preview.plan, (id) => fleet.get(id)?.labels) : null), [step, fleet]);
   // The event's counts as the stream updates them (the answer may come while commands are in flight).
   const liveEvent = useFleet((s) => (step.kind === 'done' ? s.activeEvents.find((e) => e.id === step.event.id) : undefined));
