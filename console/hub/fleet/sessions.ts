@@ -15,8 +15,11 @@ import type { DomainBus } from './domain-bus.js';
 import type { LiveLoad } from './live-load.js';
 import type { FleetRegistry } from './registry.js';
 
+/** What Sessions needs of the link: its events and its current alarms. */
+export type SessionLink = Pick<LinkServer, 'on' | 'alarms'>;
+
 export interface SessionsOptions {
-  link: LinkServer;
+  link: SessionLink;
   store: HubStore;
   registry: FleetRegistry;
   load: LiveLoad;
