@@ -88,9 +88,9 @@ describe('telemetry exactly once per (gateway, seq)', () => {
   it('stores a group as one transaction: when a later batch fails in SQLite, the earlier ones are not stored either', () => {
     const store = aStore();
     // Another process's schema change makes inserts for one gateway fail inside the transaction.
-    rawDb(store.path).exec("CREATE TRIGGER refuse BEFORE INSERT ON telemetry_raw WHEN NEW.gateway_id = 'gw-bad' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    rawDb(store.path).exec('CREATE TRIGGER refuse BEFORE INSERT ON telemetry_samples WHEN NEW.seq = 13 BEGIN SELECT RAISE(ABORT, \'refused\'); END');
     const good = { gatewayId: 'gw-1', seq: 1, samples: [aSample(T0, 1)] };
-    const bad = { gatewayId: 'gw-bad', seq: 1, samples: [aSample(T0, 2)] };
+    const bad = { gatewayId: 'gw-bad', seq: 13, samples: [aSample(T0, 2)] };
     expect(() => store.storeTelemetry([good, bad])).toThrow(/refused/);
     expect(store.lastSample('gw-1')).toBeNull();
     // Not acked, so the agent sends it again — and it is new.

@@ -1,0 +1,176 @@
+/**
+ * Telemetry ingest: stores the gateways' telemetry batches, acknowledges each one after the commit
+ * that holds it (acknowledged means durable: the agent trims what is acked), then feeds the live
+ * figures.
+ *
+ * Batches arriving within `groupMs` of the first share one transaction (store/group-commit.ts): one
+ * fsync for all, and the store appends them to the last pages of its tables. The window trades ack
+ * latency for disk writes — every commit rewrites at least the last page of the raw table and the
+ * WAL frame headers, so 20 commits a second at 2,000 gateways × 1 Hz write about 2× what is stored,
+ * 50 would write about 4× (docs/operations.md, "Telemetry").
+ *
+ * One gateway's batch cannot stop the others: the live figures are fed batch by batch after the
+ * commit, each guarded, and a sample stamped further ahead of the console's clock than
+ * MAX_CLOCK_AHEAD_MS is stored and acknowledged but kept out of them (GATEWAY_CLOCK_AHEAD).
+ */
+import type { Logger } from 'pino';
+import type { AckMessage, TelemetryMessage, TelemetrySample } from '../../../shared/protocol/messages.js';
+import { GroupCommit } from '../store/group-commit.js';
+import type { HubStore } from '../store/index.js';
+import type { AlarmBook } from './alarms.js';
+import type { LiveLoad } from './live-load.js';
+import type { FleetRegistry } from './registry.js';
+
+/** Batches arriving within this window share one commit (the ack waits at most this plus the commit). */
+export const TELEMETRY_GROUP_MS = 50;
+/** Batches per commit at most, so one commit never holds the event loop for long. */
+export const TELEMETRY_GROUP_MAX = 2_000;
+/**
+ * Samples stamped further ahead of the console's clock than this are stored but left out of the live
+ * figures (GATEWAY_CLOCK_AHEAD): a gateway with a wrong clock would otherwise move its meter into the
+ * future, where every correct sample after it counts as late; and a time at the protocol's limit lies
+ * beyond the last date JavaScript can represent (found by the hub fuzz test).
+ */
+export const MAX_CLOCK_AHEAD_MS = 60_000;
+/** A fleet gone quiet still gets its closed minutes written (storing a batch does it otherwise). */
+const ROLLUP_FLUSH_EVERY_MS = 15_000;
+
+export interface TelemetryIngestDeps {
+  store: Pick<HubStore, 'storeTelemetry' | 'flushTelemetryRollups' | 'transaction'>;
+  load: Pick<LiveLoad, 'add'>;
+  registry: Pick<FleetRegistry, 'telemetry'>;
+  alarms: Pick<AlarmBook, 'raise' | 'clear'>;
+  /** Sends the ack on the gateway's link; false when it is gone (the agent replays, the replay is acked). */
+  send: (gatewayId: string, m: AckMessage) => boolean;
+  /** The gateway's summary may have changed (its relays). */
+  changed: (gatewayId: string) => void;
+  log: Logger;
+  groupMs?: number;
+  groupMax?: number;
+  now?: () => number;
+}
+
+interface Received {
+  gatewayId: string;
+  message: TelemetryMessage;
+}
+
+export class TelemetryIngest {
+  private readonly writes: GroupCommit;
+  private readonly now: () => number;
+  private readonly groupMax: number;
+  /** The batches of the group not yet written; one GroupCommit write stores them all. */
+  private pending: Received[] = [];
+  /** Gateways with an active GATEWAY_CLOCK_AHEAD alarm (so a normal batch costs no alarm lookup). */
+  private readonly clockAhead = new Set<string>();
+  private readonly flushTimer: NodeJS.Timeout;
+
+  constructor(private readonly d: TelemetryIngestDeps) {
+    this.now = d.now ?? Date.now;
+    this.groupMax = d.groupMax ?? TELEMETRY_GROUP_MAX;
+    // One GroupCommit write per group of batches, not per batch: the store takes the group in one
+    // call (each call is a savepoint and a validation pass; per batch they would cost more than the
+    // insert).
+    this.writes = new GroupCommit(d.store, { maxDelayMs: d.groupMs ?? TELEMETRY_GROUP_MS, maxItems: 16 });
+    this.flushTimer = setInterval(() => this.flushRollups(), ROLLUP_FLUSH_EVERY_MS);
+    this.flushTimer.unref();
+  }
+
+  /** A telemetry message from a gateway's session: stored with the next group, acked after its commit. */
+  accept(gatewayId: string, message: TelemetryMessage): void {
+    this.pending.push({ gatewayId, message });
+    if (this.pending.length === 1) this.openGroup();
+    // A full group is committed at once, as the old 1,000-batch limit did.
+    else if (this.pending.length >= this.groupMax) this.writes.flush();
+  }
+
+  /** Batches received but not yet committed. */
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  /** Commits what is queued now and acks it (at close, before the store closes). */
+  flush(): void {
+    this.writes.flush();
+  }
+
+  /** Commits what is queued and stops the timers. */
+  close(): void {
+    clearInterval(this.flushTimer);
+    this.writes.flush();
+  }
+
+  /** Queues one GroupCommit write for the batches gathered until it runs. */
+  private openGroup(): void {
+    let group: Received[] | undefined;
+    const take = (): Received[] => {
+      if (group === undefined) {
+        group = this.pending;
+        this.pending = [];
+      }
+      return group;
+    };
+    let stored: boolean[] = [];
+    this.writes.add(
+      () => {
+        const batches = take();
+        stored = this.d.store.storeTelemetry(batches.map((b) => ({ gatewayId: b.gatewayId, seq: b.message.seq, samples: b.message.samples })));
+      },
+      (err) => this.committed(take(), stored, err),
+    );
+  }
+
+  private committed(group: Received[], stored: boolean[], err: Error | undefined): void {
+    if (err) {
+      // Not acknowledged, so the agents keep the batches and send them again.
+      this.d.log.error({ err, batches: group.length }, 'telemetry not stored; not acknowledged');
+      this.d.alarms.raise({ code: 'STORE_UNAVAILABLE', severity: 'alarm', message: `telemetry cannot be stored: ${err.message}` });
+      return;
+    }
+    this.d.alarms.clear('STORE_UNAVAILABLE');
+    const changed = new Set<string>();
+    const latest = this.now() + MAX_CLOCK_AHEAD_MS;
+    group.forEach((b, i) => {
+      this.d.send(b.gatewayId, { kind: 'ack', seq: b.message.seq });
+      if (!stored[i]) return;
+      // One gateway's samples must not stop the others' (nor the console): they are stored and
+      // acknowledged already; only the live figures would miss them.
+      try {
+        if (this.live(b, latest)) changed.add(b.gatewayId);
+      } catch (err) {
+        this.d.log.error({ err, gatewayId: b.gatewayId, seq: b.message.seq }, 'telemetry stored but not applied to the live figures');
+      }
+    });
+    for (const id of changed) this.d.changed(id);
+  }
+
+  /** Feeds the live figures; true when the gateway's summary changed. */
+  private live(b: Received, latest: number): boolean {
+    // The usual batch has nothing ahead and is used as it is (no copy per batch).
+    const all = b.message.samples;
+    const samples: readonly TelemetrySample[] = all.some((x) => x.time > latest) ? all.filter((x) => x.time <= latest) : all;
+    const ahead = all.length - samples.length;
+    if (ahead > 0) {
+      this.clockAhead.add(b.gatewayId);
+      this.d.alarms.raise({
+        code: 'GATEWAY_CLOCK_AHEAD',
+        severity: 'warning',
+        gatewayId: b.gatewayId,
+        message: `${b.gatewayId} sends samples stamped more than ${MAX_CLOCK_AHEAD_MS / 1000} s ahead of the console's clock (${ahead} in batch ${b.message.seq}); they are stored but left out of the live figures — check the site's time synchronisation`,
+      });
+    } else if (this.clockAhead.delete(b.gatewayId)) {
+      this.d.alarms.clear('GATEWAY_CLOCK_AHEAD', b.gatewayId);
+    }
+    this.d.load.add(b.gatewayId, samples);
+    return this.d.registry.telemetry(b.gatewayId, samples);
+  }
+
+  private flushRollups(): void {
+    if (this.pending.length > 0 || this.writes.pending > 0) return; // the next group does it
+    try {
+      this.d.store.flushTelemetryRollups();
+    } catch (err) {
+      this.d.log.error({ err }, 'writing the telemetry roll-ups failed; they are written with the next batch');
+    }
+  }
+}
