@@ -13,7 +13,7 @@ import { decode, encode, ProtocolError, PROTOCOL_VERSIONS, type HelloMessage, ty
 import { TypedEvents } from '../../../shared/typed-events.js';
 import { loadCrl, watchCrl, type LoadedCrl } from './crl-watch.js';
 import { judgePeer, type AcceptedPeer, type PeerIdentity } from './peer-certificate.js';
-import { takeToken, type TokenState } from './rate-limit.js';
+import { StallClock, takeToken, type TokenState } from './rate-limit.js';
 
 export interface LinkServerOptions {
   /** Default 0.0.0.0. */
@@ -106,6 +106,8 @@ class Session implements SessionInfo, TokenState {
   closing = false;
   tokens: number;
   tokensAt: number;
+  /** The hub's total loop stall (StallClock) when this session's bucket was last counted. */
+  stalledAt: number;
 
   constructor(
     readonly ws: WebSocket,
@@ -115,9 +117,11 @@ class Session implements SessionInfo, TokenState {
     /** Which heartbeat slice pings this session (see heartbeat()). */
     readonly phase: number,
     burst: number,
+    stalledAt: number,
   ) {
     this.tokens = burst;
     this.tokensAt = Date.now();
+    this.stalledAt = stalledAt;
   }
 
   stopHelloTimer(): void {
@@ -167,6 +171,8 @@ export class LinkServer {
   private readonly onWsClose: (this: WebSocket, code: number, reason: Buffer) => void;
   private readonly onWsError: (this: WebSocket, err: Error) => void;
   private readonly onHelloTimeout: (s: Session) => void;
+  /** How long the event loop has been held: the rate limit's credit for frames read late. */
+  private readonly stalls = new StallClock();
 
   private constructor(
     private readonly server: Server,
@@ -302,6 +308,7 @@ export class LinkServer {
     this.closed = true;
     clearInterval(this.pingTimer);
     clearInterval(this.alarmTimer);
+    this.stalls.stop();
     this.stopCrlWatch?.();
     if (this.o.ocspStaplePath) unwatchFile(this.o.ocspStaplePath);
     for (const s of this.sessions.values()) this.closeSession(s, 'LINK_SHUTDOWN', 'the hub is shutting down');
@@ -480,7 +487,7 @@ export class LinkServer {
 
   private accept(ws: WebSocket, gatewayId: string, peer: AcceptedPeer, remoteAddress: string): void {
     const phase = this.nextPhase++ % HEARTBEAT_SLICES;
-    const session = new Session(ws, gatewayId, peer, remoteAddress, phase, this.o.messageBurst);
+    const session = new Session(ws, gatewayId, peer, remoteAddress, phase, this.o.messageBurst, this.stalls.stalledMs());
     this.sessions.set(ws, session);
     // A certificate revoked between the handshake and now (CRL applied meanwhile) is refused too.
     if (this.crl?.revoked.has(peer.serial)) {
@@ -499,7 +506,13 @@ export class LinkServer {
   private onFrame(s: Session, data: RawData, isBinary: boolean): void {
     if (s.closing) return;
     s.heard = true;
-    if (!takeToken(s, this.o.messagesPerSecond, this.o.messageBurst, Date.now())) {
+    // The bucket is credited for the time the hub's loop was held since this session's last frame:
+    // what the gateway sent then waited in the kernel and is read now in one go (issue 13: a 30 s
+    // stall cut every 1 Hz gateway as LINK_RATE_LIMITED).
+    const stalled = this.stalls.stalledMs();
+    const credit = stalled - s.stalledAt;
+    s.stalledAt = stalled;
+    if (!takeToken(s, this.o.messagesPerSecond, this.o.messageBurst, Date.now(), credit)) {
       this.security('LINK_RATE_LIMITED', s.remoteAddress, `more than ${this.o.messagesPerSecond} messages/s`, s.peer, s.gatewayId);
       return this.closeSession(s, 'LINK_RATE_LIMITED', 'message rate limit exceeded');
     }
