@@ -3,7 +3,7 @@
  * ended. The dialog says how much that is before the operator confirms; the outcome is announced,
  * and the dialog stays open with the gateways that did not confirm, if any.
  */
-import { useState, type ReactNode } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import type { CommandRecord } from '../../hub/operator/types.js';
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
 import { plural } from '../logic/format.js';
@@ -12,6 +12,9 @@ import { useAnnounce, useClient, useFleet, useStore } from '../state/context.js'
 import { CommandStateBadge } from './badges.js';
 import { ErrorNote } from './error-note.js';
 import { Modal } from './modal.js';
+
+/** Commands listed at most; the sentence above counts them all. */
+const FIRST_ROWS = 20;
 
 export function RestoreAllDialog({ onClose }: { onClose: () => void }): ReactNode {
   const client = useClient();
@@ -22,6 +25,8 @@ export function RestoreAllDialog({ onClose }: { onClose: () => void }): ReactNod
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<OperatorError | null>(null);
   const [result, setResult] = useState<CommandRecord[] | null>(null);
+  // At 20,000 gateways the answer is 20,000 commands: list only what did not confirm, the first of them.
+  const notConfirmed = useMemo(() => (result ?? []).filter((c) => c.state !== 'confirmed'), [result]);
 
   const restore = async (): Promise<void> => {
     setBusy(true);
@@ -58,13 +63,14 @@ export function RestoreAllDialog({ onClose }: { onClose: () => void }): ReactNod
       ) : (
         <div className="review">
           <p className="review-summary">{restoreAllOutcome(result)}</p>
-          {result.length > 0 && (
+          {notConfirmed.length > 0 && (
             <ul className="plan-list">
-              {result.map((c) => (
+              {notConfirmed.slice(0, FIRST_ROWS).map((c) => (
                 <li key={c.id}>
                   <strong>{c.gatewayId}</strong> <CommandStateBadge state={c.state} /> {c.code && <code className="code">{c.code}</code>} {c.message}
                 </li>
               ))}
+              {notConfirmed.length > FIRST_ROWS && <li className="muted">… and {plural(notConfirmed.length - FIRST_ROWS, 'more gateway', 'more gateways')} not confirmed</li>}
             </ul>
           )}
         </div>
