@@ -13,6 +13,7 @@ import { ROOT, start, waitFor } from '../../../helpers/processes.js';
 import { aDataDir } from './builders.js';
 
 const WRITER = join(ROOT, 'test', 'console', 'hub', 'store', 'fixtures', 'crash-writer.mjs');
+const TELEMETRY_WRITER = join(ROOT, 'test', 'console', 'hub', 'store', 'fixtures', 'telemetry-writer.mjs');
 const BUILT = join(ROOT, 'dist', 'console', 'hub', 'store');
 const SOURCE = join(ROOT, 'console', 'hub', 'store');
 const GATEWAYS = 40;
@@ -91,6 +92,64 @@ describe('kill -9 while writing', () => {
       const rollupCount = raw.prepare('SELECT COALESCE(SUM(count), 0) AS n FROM telemetry_1m').get() as { n: number };
       const rawCount = raw.prepare('SELECT COUNT(*) AS n FROM telemetry_raw').get() as { n: number };
       expect(rollupCount.n).toBe(rawCount.n);
+      expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      raw.close();
+      store.close();
+    }
+  });
+
+  it('keeps the roll-ups of the minute and quarter-hour that were only in memory: after kill -9 mid-minute they equal the raw samples, and every acknowledged seq is known', async () => {
+    assertBuilt();
+    const dataDir = aDataDir();
+    const gateways = 20;
+    const stored = new Set<number>();
+    let nextSeq = 1;
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const writer = start(process.execPath, [TELEMETRY_WRITER, dataDir, String(nextSeq), String(gateways)]);
+      stops.push(writer.stop);
+      const lines = (): string[] => writer.output().split('\n');
+      await waitFor(() => lines().filter((l) => l.startsWith('telemetry ')).length >= 30 || writer.child.exitCode !== null, 30_000, 'the writer to get going');
+      await sleep(500 + Math.random() * 1_000);
+      writer.child.kill('SIGKILL');
+      await new Promise((r) => (writer.child.exitCode !== null || writer.child.signalCode !== null ? r(undefined) : writer.child.once('exit', r)));
+      expect(writer.child.signalCode, writer.output().slice(-2_000)).toBe('SIGKILL');
+      for (const line of lines()) {
+        const [kind, value] = line.split(' ');
+        if (kind === 'telemetry') stored.add(Number(value));
+      }
+      nextSeq = Math.max(...stored) + 1;
+    }
+
+    const store = HubStore.open(dataDir);
+    const raw = new Database(store.path, { readonly: true });
+    try {
+      const ids = Array.from({ length: gateways }, (_, i) => `gw-${i}`);
+      // Every acknowledged batch is known: its replay stores nothing.
+      const replay = ids.flatMap((gatewayId) => [...stored].map((seq) => ({ gatewayId, seq, samples: [] })));
+      expect(store.storeTelemetry(replay).filter((fresh) => fresh)).toEqual([]);
+      const rows = raw.prepare('SELECT gateway_id, time, kw FROM telemetry_raw').all() as Array<{ gateway_id: string; time: number; kw: number }>;
+      const from = Math.min(...rows.map((r) => r.time)) - 1_000_000;
+      const to = Math.max(...rows.map((r) => r.time)) + 1_000_000;
+      for (const [resolution, size] of [['1m', 60_000], ['15m', 900_000]] as const) {
+        const fleet = new Map<number, number>();
+        for (const id of ids) {
+          const mine = rows.filter((r) => r.gateway_id === id);
+          const buckets = new Map<number, number[]>();
+          for (const r of mine) {
+            const b = Math.floor(r.time / size) * size;
+            buckets.set(b, [...(buckets.get(b) ?? []), r.kw]);
+          }
+          const want = [...buckets].sort((a, b) => a[0] - b[0]).map(([time, kws]) => ({ time, kw: kws.reduce((x, y) => x + y, 0) / kws.length }));
+          for (const w of want) fleet.set(w.time, (fleet.get(w.time) ?? 0) + w.kw);
+          const got = store.loadHistory({ gatewayId: id, from, to, resolution });
+          expect(got.map((p) => p.time), `${id} ${resolution}`).toEqual(want.map((p) => p.time));
+          got.forEach((p, i) => expect(p.kw).toBeCloseTo(want[i]?.kw ?? NaN, 9));
+        }
+        const got = store.loadHistory({ from, to, resolution });
+        expect(got.map((p) => p.time)).toEqual([...fleet.keys()].sort((a, b) => a - b));
+        for (const p of got) expect(p.kw).toBeCloseTo(fleet.get(p.time) ?? NaN, 9);
+      }
       expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
     } finally {
       raw.close();
