@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { WebSocket, type RawData } from 'ws';
 import { SimulatedFleet, type SimFleetStatus } from '../agent/sim/fleet.js';
 import type { TelemetryPlan } from '../agent/sim/gateway.js';
@@ -83,7 +84,10 @@ export interface SteadyFigures {
   batches: number;
   hubCpuUsPerSample: number;
   writeBytes: number;
+  /** Growth of the pages in use (dbstat): what was stored. */
   dbGrowthBytes: number;
+  /** Growth of hub.db + hub.db-wal on disk. */
+  fileGrowthBytes: number;
   writesOverGrowth: number;
   bytesStoredPerSample: number;
   ackP50Ms: number;
@@ -157,6 +161,26 @@ function dbBytes(dataDir: string): number {
     if (existsSync(p)) total += statSync(p).size;
   }
   return total;
+}
+
+/**
+ * Bytes of database pages in use (sqlite's dbstat, read through the WAL as the hub sees it): what is
+ * stored, unlike the files' sizes, which a WAL that is reused after each checkpoint blurs.
+ */
+function storedBytes(dataDir: string): number {
+  const db = new Database(join(dataDir, 'hub.db'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT sum(pgsize) AS b FROM dbstat').get() as { b: number }).b;
+  } finally {
+    db.close();
+  }
+}
+
+/** A timer that can be cancelled, so a finished benchmark does not wait out its timeout. */
+function deadline(ms: number): { promise: Promise<undefined>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
 }
 
 /** POST with no client-side timeout (a fleet shed on a slow hub takes minutes; fetch gives up after 300 s). */
@@ -332,12 +356,13 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     // --- steady ---
     const others = new OtherLoad([hub.pid, ...fleet.pids, process.pid]);
     await fleet.mark();
+    const stored0 = storedBytes(dataDir);
     const s0 = { at: performance.now(), cpu: processCpuUs(hub.pid) ?? Number.NaN, io: writeBytesOf(hub.pid), db: dbBytes(dataDir), ev: events.mark() };
     await sleep(o.steadySeconds * 1000);
     const s1 = { at: performance.now(), cpu: processCpuUs(hub.pid) ?? Number.NaN, io: writeBytesOf(hub.pid), db: dbBytes(dataDir), ev: events.since(s0.ev) };
     const st: SimFleetStatus = await fleet.status();
+    const growth = storedBytes(dataDir) - stored0;
     const seconds = (s1.at - s0.at) / 1000;
-    const growth = s1.db - s0.db;
     const steady: SteadyFigures = {
       seconds,
       samples: st.samplesSent,
@@ -345,6 +370,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
       hubCpuUsPerSample: (s1.cpu - s0.cpu) / Math.max(1, st.samplesSent),
       writeBytes: s1.io - s0.io,
       dbGrowthBytes: growth,
+      fileGrowthBytes: s1.db - s0.db,
       writesOverGrowth: growth > 0 ? (s1.io - s0.io) / growth : Number.NaN,
       bytesStoredPerSample: growth / Math.max(1, st.samplesSent),
       ackP50Ms: st.ackLatency.p50,
@@ -397,9 +423,10 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
       else log(`  startShed: HTTP ${r.status} ${r.text.slice(0, 300)}`);
       return { ...r, at };
     });
-    const timeout = sleep(o.shedTimeoutSeconds * 1000).then(() => undefined);
-    await Promise.race([allFinal, timeout]);
-    const ans = await Promise.race([answer, timeout]);
+    const timeout = deadline(o.shedTimeoutSeconds * 1000);
+    await Promise.race([allFinal, timeout.promise]);
+    const ans = await Promise.race([answer, timeout.promise]);
+    timeout.cancel();
     const endAt = finalAt ?? performance.now();
     // Coalesced updates still on their way count towards the shed's stream bytes.
     await sleep(1000);
