@@ -146,6 +146,55 @@ export class CertificateAuthority {
     return { ...record, keyPem: exportPlainKey(keys.privateKey) };
   }
 
+  /**
+   * Many gateways at once, the CA making each key (a lab, a simulated fleet, a bulk roll-out): one
+   * read and one write of the database for the whole batch instead of one per certificate, which for
+   * 20,000 gateways is the difference between seconds and an hour (the database is rewritten whole).
+   * Same rules as issueGateway; a batch that fails leaves the database as it was.
+   */
+  async issueGateways(ids: readonly string[], opts: { days?: number; renew?: boolean } = {}): Promise<Issued[]> {
+    for (const id of ids) if (!isGatewayId(id)) throw new LmgwError('CA_BAD_ID', `"${id}" is not a valid gateway id`);
+    if (new Set(ids).size !== ids.length) throw new LmgwError('CA_BAD_ID', 'the batch names a gateway id twice');
+    return this.mutate(async (db) => {
+      const valid = new Map<string, CertRecord[]>();
+      for (const c of db.certificates) {
+        if (c.kind !== 'gateway' || c.id === null || statusOf(c) !== 'valid') continue;
+        valid.set(c.id, [...(valid.get(c.id) ?? []), c]);
+      }
+      const now = new Date().toISOString();
+      let superseded = false;
+      const issued: Issued[] = [];
+      for (const id of ids) {
+        const current = valid.get(id) ?? [];
+        if (current.length > 0 && opts.renew !== true) {
+          throw new LmgwError('CA_ID_EXISTS', `gateway "${id}" already has a valid certificate (serial ${current[0]?.serial}); use --renew to supersede it`);
+        }
+        for (const old of current) {
+          old.revokedAt = now;
+          old.reason = 'superseded';
+          superseded = true;
+        }
+        const keys = await generateKeyPair();
+        const cert = await createCertificate({
+          kind: 'gateway',
+          commonName: id,
+          gatewayId: id,
+          publicKey: keys.crypto.publicKey,
+          ...(opts.days === undefined ? {} : { days: opts.days }),
+          issuer: this.issuer,
+        });
+        const serial = cert.serialNumber.toLowerCase();
+        const file = join('issued', `${serial}.pem`);
+        const certPem = cert.toString('pem');
+        writeFileAtomic(join(this.paths.dir, file), certPem);
+        const record = recordOf(cert, 'gateway', id, file);
+        db.certificates.push(record);
+        issued.push({ record, certPem, keyPem: exportPlainKey(keys.privateKey) });
+      }
+      return { result: issued, crl: superseded };
+    });
+  }
+
   /** Signs a gateway's own CSR: the key never left the gateway. */
   async signGatewayCsr(csr: string | Uint8Array, opts: { days?: number; renew?: boolean } = {}): Promise<Issued> {
     const verified = await verifyGatewayCsr(csr);

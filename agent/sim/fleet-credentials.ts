@@ -10,6 +10,9 @@ import { CertificateAuthority } from '../../certs/ca.js';
 import { LmgwError } from '../../shared/errors.js';
 import type { SimGatewayCredentials } from './gateway.js';
 
+/** Certificates issued per CA database write. */
+const ISSUE_BATCH = 1000;
+
 /** `prefix` + the index, zero-padded to 5 digits: `sim-00000`, `sim-00001`, … */
 export function simGatewayIds(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);
@@ -48,23 +51,29 @@ export async function issueFleetCredentials(
   const ca = await CertificateAuthority.open(pkiDir, passphrase);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, 'ca.pem'), ca.certificatePem);
-  const gateways: SimGatewayCredentials[] = [];
+  const have = new Map(ids.flatMap((id) => {
+    const pair = readPair(dir, id);
+    return pair ? [[id, pair] as const] : [];
+  }));
+  const missing = ids.filter((id) => !have.has(id));
   let issued = 0;
-  const missing = ids.filter((id) => !readPair(dir, id)).length;
-  for (const id of ids) {
-    const have = readPair(dir, id);
-    if (have) {
-      gateways.push(have);
-      continue;
+  // In batches: one CA database write per batch (issueGateways), progress between them.
+  for (let from = 0; from < missing.length; from += ISSUE_BATCH) {
+    for (const out of await ca.issueGateways(missing.slice(from, from + ISSUE_BATCH), { renew: true })) {
+      const id = out.record.id;
+      if (!id || !out.keyPem) throw new Error('unreachable: issueGateways made a certificate without an id or a key');
+      mkdirSync(join(dir, id), { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, id, 'gateway.key'), out.keyPem, { mode: 0o600 });
+      writeFileSync(join(dir, id, 'gateway.pem'), out.certPem);
+      have.set(id, { id, certPem: out.certPem, keyPem: out.keyPem });
+      issued += 1;
     }
-    const out = await ca.issueGateway({ id, renew: true });
-    if (!out.keyPem) throw new Error('unreachable: issueGateway made no key');
-    mkdirSync(join(dir, id), { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, id, 'gateway.key'), out.keyPem, { mode: 0o600 });
-    writeFileSync(join(dir, id, 'gateway.pem'), out.certPem);
-    gateways.push({ id, certPem: out.certPem, keyPem: out.keyPem });
-    issued += 1;
-    if (issued % 100 === 0 || issued === missing) progress(issued, missing);
+    progress(issued, missing.length);
   }
+  const gateways = ids.map((id) => {
+    const pair = have.get(id);
+    if (!pair) throw new Error(`unreachable: no certificate for ${id}`);
+    return pair;
+  });
   return { caPem: ca.certificatePem, gateways, issued };
 }

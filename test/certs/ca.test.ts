@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeSerial, type CertificateAuthority } from '../../certs/ca.js';
+import { listCertificates, normalizeSerial, type CertificateAuthority } from '../../certs/ca.js';
 import { createGatewayCsr } from '../../certs/csr.js';
 import { withLockFile } from '../../certs/lock.js';
 import { EKU, randomSerial } from '../../certs/profiles.js';
@@ -143,5 +143,27 @@ describe('serials and the lock', () => {
     });
     await holder;
     expect(order).toEqual(['holder', 'holder done']);
+  });
+});
+
+describe('issueGateways (a batch)', () => {
+  const tmp = tempDir('lmgw-ca-batch-');
+  afterAll(() => tmp.cleanup());
+
+  it('issues every id with one database write, refuses an id with a valid certificate unless renewing, and a refused batch changes nothing', async () => {
+    const ca = await aCa(tmp.dir, 'batch');
+    const issued = await ca.issueGateways(['b-1', 'b-2', 'b-3']);
+    expect(issued.map((i) => i.record.id)).toEqual(['b-1', 'b-2', 'b-3']);
+    expect(issued.every((i) => i.keyPem?.includes('PRIVATE KEY') && i.certPem.includes('CERTIFICATE'))).toBe(true);
+    expect(listCertificates(join(tmp.dir, 'batch')).filter((c) => c.kind === 'gateway').map((c) => c.id)).toEqual(['b-1', 'b-2', 'b-3']);
+    await expect(ca.issueGateways(['b-4', 'b-2'])).rejects.toMatchObject({ code: 'CA_ID_EXISTS' });
+    expect(listCertificates(join(tmp.dir, 'batch')).filter((c) => c.kind === 'gateway').map((c) => c.id)).toEqual(['b-1', 'b-2', 'b-3']);
+    await expect(ca.issueGateways(['b-5', 'b-5'])).rejects.toMatchObject({ code: 'CA_BAD_ID' });
+    const renewed = await ca.issueGateways(['b-2'], { renew: true });
+    const b2 = listCertificates(join(tmp.dir, 'batch')).filter((c) => c.id === 'b-2');
+    expect(b2.map((c) => [c.serial === renewed[0]?.record.serial, c.status])).toEqual([
+      [false, 'revoked'],
+      [true, 'valid'],
+    ]);
   });
 });
