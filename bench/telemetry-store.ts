@@ -80,8 +80,17 @@ async function main(): Promise<void> {
     log: pino({ level: 'warn' }),
     ...(values['group-ms'] !== undefined ? { groupMs: Number(values['group-ms']) } : {}),
   });
+  // Gateways sample at their own phase within the second, unrelated to the order the store first
+  // saw them in (their gateway numbers): the sending order is a shuffle of the ids.
   const ids = Array.from({ length: N }, (_, i) => `gw-${String(i).padStart(5, '0')}`);
-  const seqs = new Array<number>(N).fill(0);
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [ids[i], ids[j]] = [ids[j] as string, ids[i] as string];
+  }
+  // The store numbers the gateways as it first meets them — in another order than their phases (as
+  // after a restart, or as they connected): registered here with one batch each, in id order.
+  store.storeTelemetry([...ids].sort().map((gatewayId) => ({ gatewayId, seq: 1, samples: [] })));
+  const seqs = new Array<number>(N).fill(1);
   const relays = [
     { channel: 1, on: true },
     { channel: 2, on: false },

@@ -210,47 +210,66 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE shed_events ADD COLUMN skipped TEXT NOT NULL DEFAULT '[]';
   UPDATE shed_events SET skipped = json(json_extract(record, '$.skipped')), record = json_remove(record, '$.outcomes', '$.skipped');
   `,
-  // 3 — telemetry stored in time order (issue 13: the per-gateway key touched one random page per
-  // gateway and commit, ~40 pages of 4 KiB for a 20 ms group). Raw samples are keyed by their second
-  // first and name the gateway by a small number, so a group commit appends to the last pages; the
-  // minute roll-ups are keyed by the minute first for the same reason (the roll-ups of the open
-  // minute and quarter-hour live in memory and are written once the bucket has closed, all gateways
-  // in one transaction — see telemetry.ts). The quarter-hours stay keyed by gateway: they are written
-  // once per quarter-hour, and per-gateway peaks read them by the thousand at start.
-  // Old raw rows are copied (relays and channel_kw keep their JSON text; the reader takes both).
-  // rolled_up_to: the roll-up tables hold every raw sample before it; set past the newest old
-  // sample (on a quarter-hour) because the old schema rolled every sample up at once.
-  // telemetry_raw, telemetry_1m and telemetry_15m become views with the gateway id, for people
-  // (and tests) looking at the file with sqlite3.
+  // 3 — telemetry written where a group commit touches few pages (issue 13: the per-gateway key
+  // touched one random page per gateway and commit, ~40 pages of 4 KiB for a 20 ms group). Raw
+  // samples are appended in arrival order (rowid), each page written once when full; where each
+  // gateway's samples are is kept per minute of sample time in telemetry_index (the sample ids as
+  // varint segments, see telemetry.ts; migrated rows one 8-byte segment per id), written once the
+  // minute has closed, all gateways in one go, as are the
+  // minute roll-ups — both keyed by the minute first, so that write appends too. The roll-ups of the
+  // open minute and quarter-hour and the index of the open minutes live in memory (telemetry.ts).
+  // The quarter-hours stay keyed by gateway: written once per quarter-hour, and per-gateway peaks
+  // read them by the thousand at start. A gateway is a small number (telemetry_gateways).
+  // Old raw rows are copied in time order and indexed (relays and channel_kw keep their JSON text;
+  // the reader takes both). rolled_up_to: the roll-up and index tables hold every sample before it;
+  // set past the newest old sample, on a quarter-hour, as the old schema rolled every sample up at once.
+  // ahead: 1 for a sample stamped far ahead of the console's clock when it arrived, indexed and rolled
+  // up at once (so it does not keep the open-bucket memory, nor the rebuild, waiting for its time).
+  // telemetry_raw, telemetry_1m and telemetry_15m become views with the gateway id, for people (and
+  // tests) looking at the file with sqlite3.
   `
   CREATE TABLE telemetry_gateways (
     num        INTEGER PRIMARY KEY,
     gateway_id TEXT NOT NULL UNIQUE,
-    last_sec   INTEGER
+    last_id    INTEGER
   ) STRICT;
   INSERT INTO telemetry_gateways (gateway_id)
     SELECT gateway_id FROM telemetry_seqs UNION SELECT gateway_id FROM telemetry_raw
     UNION SELECT gateway_id FROM telemetry_1m UNION SELECT gateway_id FROM telemetry_15m ORDER BY 1;
-  UPDATE telemetry_gateways SET last_sec = (SELECT MAX(time) / 1000 FROM telemetry_raw r WHERE r.gateway_id = telemetry_gateways.gateway_id);
 
   -- relays: INTEGER, 2 bits per channel 0..25 (1 = off, 2 = on), or the JSON [[channel, 0|1], …]
   -- when the channels do not fit; channel_kw: BLOB of (uint16 channel, float64 kW) little-endian,
   -- or JSON [[channel, kW], …].
   CREATE TABLE telemetry_samples (
-    sec        INTEGER NOT NULL,
+    id         INTEGER PRIMARY KEY,
     gw         INTEGER NOT NULL,
+    sec        INTEGER NOT NULL,
+    ms         INTEGER NOT NULL,
     seq        INTEGER NOT NULL,
     idx        INTEGER NOT NULL,
-    ms         INTEGER NOT NULL,
     kw         REAL NOT NULL,
     kwh        REAL,
     relays     ANY NOT NULL,
     channel_kw ANY,
-    PRIMARY KEY (sec, gw, seq, idx)
+    ahead      INTEGER
+  ) STRICT;
+  INSERT INTO telemetry_samples (gw, sec, ms, seq, idx, kw, kwh, relays, channel_kw)
+    SELECT g.num, r.time / 1000, r.time % 1000, r.seq, r.idx, r.kw, r.kwh, r.relays, r.channel_kw
+    FROM telemetry_raw r JOIN telemetry_gateways g USING (gateway_id) ORDER BY r.time, g.num, r.seq, r.idx;
+  UPDATE telemetry_gateways SET last_id = (
+    SELECT id FROM telemetry_samples s WHERE s.gw = telemetry_gateways.num ORDER BY sec DESC, ms DESC, seq DESC, idx DESC LIMIT 1);
+
+  CREATE TABLE telemetry_index (
+    bucket INTEGER NOT NULL,
+    gw     INTEGER NOT NULL,
+    ids    BLOB NOT NULL,
+    PRIMARY KEY (bucket, gw)
   ) WITHOUT ROWID, STRICT;
-  INSERT INTO telemetry_samples (sec, gw, seq, idx, ms, kw, kwh, relays, channel_kw)
-    SELECT r.time / 1000, g.num, r.seq, r.idx, r.time % 1000, r.kw, r.kwh, r.relays, r.channel_kw
-    FROM telemetry_raw r JOIN telemetry_gateways g USING (gateway_id) ORDER BY 1, 2, 3, 4;
+  INSERT INTO telemetry_index (bucket, gw, ids)
+    SELECT sec / 60 * 60000, gw, unhex(group_concat(printf('00%02x%02x%02x%02x%02x%02x%02x',
+        128 | ((id >> 42) & 127), 128 | ((id >> 35) & 127), 128 | ((id >> 28) & 127), 128 | ((id >> 21) & 127),
+        128 | ((id >> 14) & 127), 128 | ((id >> 7) & 127), id & 127), '' ORDER BY id))
+    FROM telemetry_samples GROUP BY 1, 2 ORDER BY 1, 2;
 
   CREATE TABLE rollup_1m (
     bucket        INTEGER NOT NULL,
@@ -279,11 +298,14 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO rollup_15m SELECT g.num, r.bucket, r.count, r.sum_kw, r.min_kw, r.max_kw, r.last_kwh, r.last_kwh_time
     FROM telemetry_15m r JOIN telemetry_gateways g USING (gateway_id) ORDER BY 1, 2;
 
+  -- scan_from_id: the rebuild at open reads the samples from this id on (the oldest still only in memory).
   CREATE TABLE telemetry_state (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
-    rolled_up_to INTEGER NOT NULL
+    rolled_up_to INTEGER NOT NULL,
+    scan_from_id INTEGER NOT NULL
   ) STRICT;
-  INSERT INTO telemetry_state (id, rolled_up_to) SELECT 1, COALESCE(MAX(time) / 900000 * 900000 + 900000, 0) FROM telemetry_raw;
+  INSERT INTO telemetry_state (id, rolled_up_to, scan_from_id)
+    SELECT 1, COALESCE(MAX(time) / 900000 * 900000 + 900000, 0), (SELECT COALESCE(MAX(id), 0) + 1 FROM telemetry_samples) FROM telemetry_raw;
 
   DROP TABLE telemetry_raw;
   DROP TABLE telemetry_1m;

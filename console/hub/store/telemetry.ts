@@ -3,22 +3,24 @@
  * (gateway, seq).
  *
  * What a group commit writes is what it must (issue 13: the per-gateway layout rewrote ~40 random
- * 4 KiB pages per 20 ms group, 13–16 kB of disk writes per one-sample batch):
- * - raw samples are keyed (second, gateway number, seq, idx), so the samples of a group land on the
- *   last pages of the table; a gateway's curve is read second by second (one seek each);
- * - the roll-ups of the open minute and quarter-hour — per gateway, and the fleet's sum of gateway
- *   averages per second, minute and quarter-hour — are kept in memory and written once the bucket
- *   has closed, all gateways in one go (`flush`, inside the next group's transaction); every query
- *   merges the two;
+ * pages per 20 ms group, 13–16 kB of disk writes per one-sample batch):
+ * - raw samples are appended in arrival order (a rowid table: each page is written once, full, and a
+ *   commit touches the last page, its parent and the header); where each gateway's samples are is
+ *   the index, per minute of sample time — one row of sample ids per (minute, gateway);
+ * - the index and the roll-ups of the open minute and quarter-hour — per gateway, and the fleet's
+ *   sum of gateway averages per second, minute and quarter-hour — are kept in memory and written
+ *   once the bucket has closed, all gateways in one go, in key order (`flush`, inside the next
+ *   group's transaction); every query merges the two;
  * - the (gateway, seq) ranges are kept in memory and written with that same flush.
  *
  * Durability rests on one watermark, `rolled_up_to` (W, on a minute), written with each flush: the
- * roll-up tables and telemetry_seqs hold everything about the raw samples before W; whatever is at
- * or after W is only in memory, and is rebuilt from those raw rows when the store opens (a kill -9
- * loses nothing: the raw rows were committed before the ack). A sample arriving for a time before W
- * (a late batch, a replay after an outage) is rolled up straight into the tables, incrementally, as
- * the previous schema did for every sample; a batch none of whose samples is at or after W writes
- * its seq range at once (the rebuild could not find it).
+ * index, the roll-up tables and telemetry_seqs hold everything about the raw samples before W;
+ * whatever is at or after W is only in memory, and is rebuilt when the store opens from the samples
+ * stored since the oldest of them (`scan_from_id`, written with W): a kill -9 loses nothing, the raw
+ * rows were committed before the ack. A sample for a time before W (a late batch, a replay after an
+ * outage) or far ahead of the clock is indexed and rolled up straight into the tables,
+ * incrementally, as the previous schema did for every sample; a batch none of whose samples is kept
+ * in memory writes its seq range at once.
  *
  * A transaction that fails after telemetry was written in it leaves the memory ahead of the file:
  * `reload()` (HubStore calls it) rebuilds the memory from the file.
@@ -62,9 +64,6 @@ export const PRUNE_BUDGET_ROWS = 10_000;
  * (straight into the tables).
  */
 export const ROLLUP_GRACE_MS = 30_000;
-
-/** A per-gateway raw curve is read second by second up to this span; beyond, by one range scan. */
-const MAX_SEEK_SECONDS = 200_000;
 
 type Tier = '1s' | '1m' | '15m';
 
@@ -248,57 +247,129 @@ function assertBatch(b: TelemetryBatch): void {
 }
 
 /** What one batch adds to one (gateway, bucket) of a tier rolled up in the tables (before W). */
+/** What one batch adds to one (gateway, bucket) of a tier rolled up in the tables. */
 interface Delta extends Agg {
   bucket: number;
 }
 
+/**
+ * A list of sample ids: segments, each a 0 byte, the first id, then each next id as the zigzag of
+ * its difference to the one before; numbers are varints (7 bits a byte, most significant first, the
+ * high bit set on all but the last byte). A gateway's ids within a minute lie about a fleet's worth of
+ * samples apart — two bytes each at 2,000 gateways — so a minute's row stays within what a 1 KiB page
+ * keeps in place (231 bytes); segments concatenate, so a late sample appends without reading.
+ */
+function encodeIds(ids: readonly number[]): Buffer {
+  const bytes: number[] = [0];
+  const varint = (v: number): void => {
+    const groups: number[] = [];
+    do {
+      groups.unshift(v % 128);
+      v = Math.floor(v / 128);
+    } while (v > 0);
+    groups.forEach((g, i) => bytes.push(i < groups.length - 1 ? g | 128 : g));
+  };
+  ids.forEach((id, i) => {
+    const prev = ids[i - 1];
+    if (prev === undefined) return varint(id);
+    const d = id - prev;
+    varint(d >= 0 ? 2 * d : -2 * d - 1);
+  });
+  return Buffer.from(bytes);
+}
+
+function decodeIds(buf: Buffer): number[] {
+  const ids: number[] = [];
+  let i = 0;
+  const varint = (): number => {
+    let v = 0;
+    let b: number;
+    do {
+      b = buf[i++] ?? 0;
+      v = v * 128 + (b & 127);
+    } while (b & 128 && i < buf.length);
+    return v;
+  };
+  let prev = 0;
+  while (i < buf.length) {
+    const z = varint();
+    if (z === 0) prev = varint();
+    else prev += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    ids.push(prev);
+  }
+  return ids;
+}
+
+/**
+ * A sample stamped further ahead of the console's clock than this when it arrives is indexed and
+ * rolled up at once, into the tables, instead of waiting in memory for its minute (a gateway with a
+ * clock days ahead would otherwise keep memory, and the rebuild at open, waiting for days).
+ */
+const AHEAD_DIRECT_MS = 15 * MINUTE_MS;
+
 /** Everything the memory holds; rebuilt from the file by reload(). */
 class OpenState {
-  /** W: the roll-up tables and telemetry_seqs hold everything about the raw samples before it. */
+  /** W: the roll-up and index tables and telemetry_seqs hold everything about the samples before it. */
   rolledUpTo = 0;
+  /** The id the next sample gets (the samples table only appends). */
+  nextId = 1;
   readonly gwNum = new Map<string, number>();
   readonly gwId = new Map<number, string>();
-  /** The second of each gateway's latest sample. */
-  readonly lastSec = new Map<number, number>();
-  readonly lastSecDirty = new Set<number>();
+  /** Each gateway's latest sample by time. */
+  readonly last = new Map<number, { time: number; id: number }>();
+  readonly lastDirty = new Set<number>();
   readonly seqs = new Map<number, SeqRanges>();
   readonly seqsDirty = new Set<number>();
   readonly open1m: OpenBuckets = new Map();
   readonly open15m: OpenBuckets = new Map();
+  /** The ids of each gateway's samples per open minute (of sample time). */
+  readonly openIndex = new Map<number, Map<number, number[]>>();
   /** The fleet per second at or after W. */
   readonly fleet1s = new Map<number, FleetPoint>();
   /** Each gateway's latest second at or after W, with its totals so far (the fleet's per-second delta). */
   readonly latestSecond = new Map<number, { sec: number; count: number; sum: number }>();
 }
 
+function indexIn(m: OpenState, minute: number, gw: number): number[] {
+  let byGw = m.openIndex.get(minute);
+  if (!byGw) m.openIndex.set(minute, (byGw = new Map<number, number[]>()));
+  let ids = byGw.get(gw);
+  if (!ids) byGw.set(gw, (ids = []));
+  return ids;
+}
+
 export class TelemetryTable {
   private readonly s: {
     gatewayInsert: Database.Statement;
-    lastSecUpdate: Database.Statement;
-    lastSecRaise: Database.Statement;
+    lastUpdate: Database.Statement;
     stateRead: Database.Statement;
     stateWrite: Database.Statement;
     seqsAll: Database.Statement;
     seqsDelete: Database.Statement;
     seqsInsert: Database.Statement;
     gatewaysAll: Database.Statement;
+    maxId: Database.Statement;
     rawInsert: Database.Statement;
     rawSince: Database.Statement;
-    secondTotals: Database.Statement;
+    rowKw: Database.Statement;
+    rowFull: Database.Statement;
+    rawDelete: Database.Statement;
+    indexGet: Database.Statement;
+    indexAppend: Database.Statement;
+    indexDelete: Database.Statement;
+    indexSeeks: Database.Statement;
+    indexScan: Database.Statement;
+    indexBounds: Database.Statement;
+    indexOldest: Database.Statement;
     minutesBetween: Database.Statement;
     rollupUpsert: Record<'1m' | '15m', Database.Statement>;
     fleetUpsert: Record<Tier, Database.Statement>;
-    gatewaySeconds: Database.Statement;
-    gatewaySecondsScan: Database.Statement;
     gatewayMinutes: Database.Statement;
     gatewayQuarters: Database.Statement;
     fleetHistory: Record<Tier, Database.Statement>;
     gatewayPeak: Database.Statement;
     fleetPeak: Database.Statement;
-    lastAt: Database.Statement;
-    rawBounds: Database.Statement;
     minuteBounds: Database.Statement;
-    rawPrune: Database.Statement;
     minutePrune: Database.Statement;
     quarterPrune: Database.Statement;
     fleetPrune: Record<Tier, Database.Statement>;
@@ -336,45 +407,49 @@ export class TelemetryTable {
       db.prepare(`
         DELETE FROM ${table} WHERE bucket < @cutoff AND bucket <= COALESCE(
           (SELECT bucket FROM ${table} WHERE bucket < @cutoff ORDER BY bucket LIMIT 1 OFFSET @limit - 1), @cutoff)`);
-    // One seek per second (or minute) of the range: the rows of one gateway are a few among all.
-    const seeks = (step: number, select: string, table: string, key: string): Database.Statement =>
+    // One seek per minute of the range: the rows of one gateway are a few among all.
+    const seeks = (select: string, table: string): Database.Statement =>
       db.prepare(`
-        WITH RECURSIVE b(k) AS (SELECT @from UNION ALL SELECT k + ${step} FROM b WHERE k + ${step} < @to)
-        SELECT ${select} FROM b CROSS JOIN ${table} r ON r.${key} = b.k AND r.gw = @gw GROUP BY b.k ORDER BY b.k`);
+        WITH RECURSIVE b(k) AS (SELECT @from UNION ALL SELECT k + ${MINUTE_MS} FROM b WHERE k + ${MINUTE_MS} < @to)
+        SELECT ${select} FROM b CROSS JOIN ${table} r ON r.bucket = b.k AND r.gw = @gw ORDER BY b.k`);
     this.s = {
       gatewayInsert: db.prepare('INSERT INTO telemetry_gateways (gateway_id) VALUES (?)'),
-      lastSecUpdate: db.prepare('UPDATE telemetry_gateways SET last_sec = ? WHERE num = ?'),
-      lastSecRaise: db.prepare('UPDATE telemetry_gateways SET last_sec = @sec WHERE num = @gw AND (last_sec IS NULL OR last_sec < @sec)'),
-      stateRead: db.prepare('SELECT rolled_up_to FROM telemetry_state WHERE id = 1'),
-      stateWrite: db.prepare('INSERT INTO telemetry_state (id, rolled_up_to) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET rolled_up_to = excluded.rolled_up_to'),
+      lastUpdate: db.prepare('UPDATE telemetry_gateways SET last_id = ? WHERE num = ?'),
+      stateRead: db.prepare('SELECT rolled_up_to, scan_from_id FROM telemetry_state WHERE id = 1'),
+      stateWrite: db.prepare(`INSERT INTO telemetry_state (id, rolled_up_to, scan_from_id) VALUES (1, ?, ?)
+                              ON CONFLICT (id) DO UPDATE SET rolled_up_to = excluded.rolled_up_to, scan_from_id = excluded.scan_from_id`),
       seqsAll: db.prepare('SELECT gateway_id, from_seq, to_seq FROM telemetry_seqs ORDER BY gateway_id, from_seq'),
       seqsDelete: db.prepare('DELETE FROM telemetry_seqs WHERE gateway_id = ?'),
       seqsInsert: db.prepare('INSERT INTO telemetry_seqs (gateway_id, from_seq, to_seq) VALUES (?, ?, ?)'),
-      gatewaysAll: db.prepare('SELECT num, gateway_id, last_sec FROM telemetry_gateways'),
-      rawInsert: db.prepare('INSERT INTO telemetry_samples (sec, gw, seq, idx, ms, kw, kwh, relays, channel_kw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      rawSince: db.prepare('SELECT sec, gw, seq, ms, kw, kwh FROM telemetry_samples WHERE sec >= ? ORDER BY sec, gw, seq, idx'),
-      secondTotals: db.prepare('SELECT COUNT(*) AS count, TOTAL(kw) AS sum FROM telemetry_samples WHERE sec = ? AND gw = ?'),
+      gatewaysAll: db.prepare(
+        'SELECT g.num, g.gateway_id, g.last_id, s.sec * 1000 + s.ms AS last_time FROM telemetry_gateways g LEFT JOIN telemetry_samples s ON s.id = g.last_id',
+      ),
+      maxId: db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM telemetry_samples'),
+      rawInsert: db.prepare('INSERT INTO telemetry_samples (gw, sec, ms, seq, idx, kw, kwh, relays, channel_kw, ahead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      rawSince: db.prepare('SELECT id, gw, sec, ms, seq, kw, kwh, ahead FROM telemetry_samples WHERE id >= ? ORDER BY id'),
+      rowKw: db.prepare('SELECT sec, ms, kw FROM telemetry_samples WHERE id = ?'),
+      rowFull: db.prepare('SELECT sec, ms, seq, idx, kw, relays FROM telemetry_samples WHERE id = ?'),
+      rawDelete: db.prepare('DELETE FROM telemetry_samples WHERE id = ?'),
+      indexGet: db.prepare('SELECT ids FROM telemetry_index WHERE bucket = ? AND gw = ?'),
+      // Order within a list does not matter: appending is enough.
+      indexAppend: db.prepare('INSERT INTO telemetry_index (bucket, gw, ids) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET ids = unhex(hex(ids) || hex(excluded.ids))'),
+      indexDelete: db.prepare('DELETE FROM telemetry_index WHERE bucket = ? AND gw = ?'),
+      indexSeeks: seeks('b.k AS bucket, r.ids', 'telemetry_index'),
+      indexScan: db.prepare('SELECT bucket, ids FROM telemetry_index WHERE gw = @gw AND bucket >= @from AND bucket < @to ORDER BY bucket'),
+      indexBounds: db.prepare('SELECT MIN(bucket) AS lo FROM telemetry_index'),
+      indexOldest: db.prepare('SELECT bucket, gw, ids FROM telemetry_index WHERE bucket < ? ORDER BY bucket, gw LIMIT ?'),
       minutesBetween: db.prepare('SELECT bucket, gw, count, sum_kw, min_kw, max_kw, last_kwh, last_kwh_time FROM rollup_1m WHERE bucket >= ? AND bucket < ?'),
       rollupUpsert: { '1m': rollupUpsert('rollup_1m', 'bucket, gw'), '15m': rollupUpsert('rollup_15m', 'bucket, gw') },
       fleetUpsert: { '1s': fleetUpsert('fleet_1s'), '1m': fleetUpsert('fleet_1m'), '15m': fleetUpsert('fleet_15m') },
-      gatewaySeconds: seeks(1, 'b.k * 1000 AS time, AVG(r.kw) AS kw', 'telemetry_samples', 'sec'),
-      gatewaySecondsScan: db.prepare(
-        'SELECT sec * 1000 AS time, AVG(kw) AS kw FROM telemetry_samples WHERE sec >= @from AND sec < @to AND gw = @gw GROUP BY sec ORDER BY sec',
-      ),
-      gatewayMinutes: seeks(MINUTE_MS, 'b.k AS time, r.sum_kw / r.count AS kw', 'rollup_1m', 'bucket'),
+      gatewayMinutes: seeks('b.k AS time, r.sum_kw / r.count AS kw', 'rollup_1m'),
       gatewayQuarters: db.prepare('SELECT bucket AS time, sum_kw / count AS kw FROM rollup_15m WHERE gw = ? AND bucket >= ? AND bucket < ? ORDER BY bucket'),
       fleetHistory: { '1s': fleetHistory('fleet_1s'), '1m': fleetHistory('fleet_1m'), '15m': fleetHistory('fleet_15m') },
       gatewayPeak: db.prepare(`
         SELECT bucket AS start, sum_kw / count AS kw FROM rollup_15m
         WHERE gw = ? AND bucket >= ? AND bucket <= ? AND count >= ? ORDER BY kw DESC, bucket LIMIT 1`),
       fleetPeak: db.prepare('SELECT bucket AS start, kw FROM fleet_15m WHERE bucket >= ? AND bucket <= ? AND max_count >= ? ORDER BY kw DESC, bucket LIMIT 1'),
-      lastAt: db.prepare('SELECT ms, seq, idx, kw, relays FROM telemetry_samples WHERE sec = ? AND gw = ? ORDER BY ms DESC, seq DESC, idx DESC LIMIT 1'),
-      rawBounds: db.prepare('SELECT MIN(sec) AS lo, MAX(sec) AS hi FROM telemetry_samples'),
       minuteBounds: db.prepare('SELECT MIN(bucket) AS lo FROM rollup_1m'),
-      // Whole seconds (buckets) go: ties on the boundary go too, so a chunk is never empty while rows are left.
-      rawPrune: db.prepare(`
-        DELETE FROM telemetry_samples WHERE sec < @cutoff AND sec <= COALESCE(
-          (SELECT sec FROM telemetry_samples WHERE sec < @cutoff ORDER BY sec LIMIT 1 OFFSET @limit - 1), @cutoff)`),
+      // Whole buckets go: ties on the boundary go too, so a chunk is never empty while rows are left.
       minutePrune: db.prepare(`
         DELETE FROM rollup_1m WHERE bucket < @cutoff AND bucket <= COALESCE(
           (SELECT bucket FROM rollup_1m WHERE bucket < @cutoff ORDER BY bucket LIMIT 1 OFFSET @limit - 1), @cutoff)`),
@@ -395,12 +470,13 @@ export class TelemetryTable {
   /** Rebuilds the memory from the file: at open, and after a transaction holding telemetry failed. */
   reload(): void {
     const m = new OpenState();
-    const state = this.s.stateRead.get() as { rolled_up_to: number } | undefined;
+    const state = this.s.stateRead.get() as { rolled_up_to: number; scan_from_id: number } | undefined;
     m.rolledUpTo = state?.rolled_up_to ?? 0;
-    for (const g of this.s.gatewaysAll.all() as Array<{ num: number; gateway_id: string; last_sec: number | null }>) {
+    m.nextId = (this.s.maxId.get() as { id: number }).id + 1;
+    for (const g of this.s.gatewaysAll.all() as Array<{ num: number; gateway_id: string; last_id: number | null; last_time: number | null }>) {
       m.gwNum.set(g.gateway_id, g.num);
       m.gwId.set(g.num, g.gateway_id);
-      if (g.last_sec !== null) m.lastSec.set(g.num, g.last_sec);
+      if (g.last_id !== null && g.last_time !== null) m.last.set(g.num, { time: g.last_time, id: g.last_id });
     }
     for (const r of this.s.seqsAll.all() as Array<{ gateway_id: string; from_seq: number; to_seq: number }>) {
       const num = m.gwNum.get(r.gateway_id);
@@ -430,44 +506,49 @@ export class TelemetryTable {
         lastKwhTime: r.last_kwh_time,
       });
     }
-    // …and every raw sample at or after W, in time order.
-    let cur: { sec: number; gw: number; count: number; sum: number } | undefined;
-    const closeSecond = (): void => {
-      if (!cur) return;
-      const f = m.fleet1s.get(cur.sec * SECOND_MS);
-      const avg = cur.sum / cur.count;
-      if (f) {
-        f.kw += avg;
-        f.maxCount = Math.max(f.maxCount, cur.count);
-      } else {
-        m.fleet1s.set(cur.sec * SECOND_MS, { kw: avg, maxCount: cur.count });
-      }
-      m.latestSecond.set(cur.gw, { sec: cur.sec, count: cur.count, sum: cur.sum });
-    };
-    for (const r of this.s.rawSince.iterate(Math.floor(m.rolledUpTo / SECOND_MS)) as IterableIterator<{
-      sec: number;
+    // …and every sample stored since the oldest one only in memory: its seq, and if it is at or
+    // after W (and was not rolled up at once), its roll-ups and index entry.
+    const seconds = new Map<number, Map<number, { count: number; sum: number }>>();
+    for (const r of this.s.rawSince.iterate(state?.scan_from_id ?? 1) as IterableIterator<{
+      id: number;
       gw: number;
-      seq: number;
+      sec: number;
       ms: number;
+      seq: number;
       kw: number;
       kwh: number | null;
+      ahead: number | null;
     }>) {
       const time = r.sec * SECOND_MS + r.ms;
       if (claimSeqIn(m, r.gw, r.seq)) m.seqsDirty.add(r.gw);
-      if ((m.lastSec.get(r.gw) ?? -1) < r.sec) {
-        m.lastSec.set(r.gw, r.sec);
-        m.lastSecDirty.add(r.gw);
+      const last = m.last.get(r.gw);
+      if (!last || time > last.time || (time === last.time && r.id > last.id)) {
+        m.last.set(r.gw, { time, id: r.id });
+        m.lastDirty.add(r.gw);
       }
+      if (time < m.rolledUpTo || r.ahead === 1) continue;
+      indexIn(m, bucketOf(time, MINUTE_MS), r.gw).push(r.id);
       addSample(aggIn(m.open1m, bucketOf(time, MINUTE_MS), r.gw), time, r.kw, r.kwh);
       addSample(aggIn(m.open15m, bucketOf(time, QUARTER_HOUR_MS), r.gw), time, r.kw, r.kwh);
-      if (!cur || cur.sec !== r.sec || cur.gw !== r.gw) {
-        closeSecond();
-        cur = { sec: r.sec, gw: r.gw, count: 0, sum: 0 };
+      let byGw = seconds.get(r.sec);
+      if (!byGw) seconds.set(r.sec, (byGw = new Map<number, { count: number; sum: number }>()));
+      const t = byGw.get(r.gw);
+      if (t) {
+        t.count++;
+        t.sum += r.kw;
+      } else {
+        byGw.set(r.gw, { count: 1, sum: r.kw });
       }
-      cur.count++;
-      cur.sum += r.kw;
     }
-    closeSecond();
+    for (const [sec, byGw] of [...seconds].sort((a, b) => a[0] - b[0])) {
+      const f: FleetPoint = { kw: 0, maxCount: 0 };
+      for (const [gw, t] of byGw) {
+        f.kw += t.sum / t.count;
+        f.maxCount = Math.max(f.maxCount, t.count);
+        m.latestSecond.set(gw, { sec, count: t.count, sum: t.sum });
+      }
+      m.fleet1s.set(sec * SECOND_MS, f);
+    }
     this.m = m;
   }
 
@@ -506,15 +587,20 @@ export class TelemetryTable {
   }
 
   /**
-   * Moves W to `to`: writes the minutes, seconds and quarter-hours that now lie wholly before it (in
-   * key order, so they append), the seq ranges and latest seconds that changed. Inside a transaction.
+   * Moves W to `to`: writes the index and roll-ups of the minutes, seconds and quarter-hours that now
+   * lie wholly before it (in key order, so they append), the seq ranges and latest samples that
+   * changed, and where the rebuild at open must start. Inside a transaction.
    */
   private flush(to: number): void {
     const m = this.m;
     const to15 = bucketOf(to, QUARTER_HOUR_MS);
-    const sortedBuckets = (open: OpenBuckets, limit: number): number[] =>
-      [...open.keys()].filter((b) => b < limit).sort((a, b) => a - b);
-    for (const bucket of sortedBuckets(m.open1m, to)) {
+    const closed = <T>(open: Map<number, T>, limit: number): number[] => [...open.keys()].filter((b) => b < limit).sort((a, b) => a - b);
+    for (const minute of closed(m.openIndex, to)) {
+      const byGw = m.openIndex.get(minute) as Map<number, number[]>;
+      for (const gw of [...byGw.keys()].sort((a, b) => a - b)) this.s.indexAppend.run(minute, gw, encodeIds(byGw.get(gw) as number[]));
+      m.openIndex.delete(minute);
+    }
+    for (const bucket of closed(m.open1m, to)) {
       const byGw = m.open1m.get(bucket) as Map<number, Agg>;
       for (const gw of [...byGw.keys()].sort((a, b) => a - b)) {
         const a = byGw.get(gw) as Agg;
@@ -524,12 +610,12 @@ export class TelemetryTable {
       this.s.fleetUpsert['1m'].run(bucket, f.kw, f.maxCount);
       m.open1m.delete(bucket);
     }
-    for (const sec of [...m.fleet1s.keys()].filter((b) => b < to).sort((a, b) => a - b)) {
+    for (const sec of closed(m.fleet1s, to)) {
       const f = m.fleet1s.get(sec) as FleetPoint;
       this.s.fleetUpsert['1s'].run(sec, f.kw, f.maxCount);
       m.fleet1s.delete(sec);
     }
-    for (const bucket of sortedBuckets(m.open15m, to15)) {
+    for (const bucket of closed(m.open15m, to15)) {
       const byGw = m.open15m.get(bucket) as Map<number, Agg>;
       for (const [gw, a] of byGw) this.s.rollupUpsert['15m'].run(bucket, gw, a.count, a.sum, a.min, a.max, a.lastKwh, a.lastKwhTime);
       const f = fleetOf(byGw);
@@ -538,11 +624,14 @@ export class TelemetryTable {
     }
     for (const gw of m.seqsDirty) this.writeSeqs(gw);
     m.seqsDirty.clear();
-    for (const gw of m.lastSecDirty) this.s.lastSecUpdate.run(m.lastSec.get(gw) ?? null, gw);
-    m.lastSecDirty.clear();
+    for (const gw of m.lastDirty) this.s.lastUpdate.run(m.last.get(gw)?.id ?? null, gw);
+    m.lastDirty.clear();
     const toSec = to / SECOND_MS;
     for (const [gw, l] of m.latestSecond) if (l.sec < toSec) m.latestSecond.delete(gw);
-    this.s.stateWrite.run(to);
+    // The rebuild starts with the oldest sample still only in memory (ids within a list ascend).
+    let scanFrom = m.nextId;
+    for (const byGw of m.openIndex.values()) for (const ids of byGw.values()) if ((ids[0] ?? Infinity) < scanFrom) scanFrom = ids[0] as number;
+    this.s.stateWrite.run(to, scanFrom);
     m.rolledUpTo = to;
   }
 
@@ -568,15 +657,13 @@ export class TelemetryTable {
     if (!claimSeqIn(m, gw, b.seq)) return false;
     const w = m.rolledUpTo;
     const w15 = bucketOf(w, QUARTER_HOUR_MS);
+    const aheadFrom = this.now() + AHEAD_DIRECT_MS;
     let fresh = 0;
-    let late: TelemetrySample[] | undefined;
+    let direct: Array<{ s: TelemetrySample; id: number }> | undefined;
     // The fleet's per second: each second's totals before this batch, then its change of average.
     const seconds = new Map<number, { count: number; sum: number }>();
     for (const s of b.samples) {
-      if (s.time < w) {
-        (late ??= []).push(s);
-        continue;
-      }
+      if (s.time < w || s.time >= aheadFrom) continue;
       fresh++;
       const sec = Math.floor(s.time / SECOND_MS);
       const t = seconds.get(sec);
@@ -589,24 +676,33 @@ export class TelemetryTable {
     }
     if (seconds.size > 0) this.rollUpSeconds(gw, seconds);
 
-    let maxSec = -1;
+    const last = m.last.get(gw);
+    let newest = last;
     b.samples.forEach((s, idx) => {
       const sec = Math.floor(s.time / SECOND_MS);
-      if (sec > maxSec) maxSec = sec;
-      this.s.rawInsert.run(sec, gw, b.seq, idx, s.time - sec * SECOND_MS, s.kw, s.kwh ?? null, encodeRelays(s.relays), encodeChannelKw(s.channelKw));
-      if (s.time >= w) {
+      const ahead = s.time >= aheadFrom;
+      const id = Number(
+        this.s.rawInsert.run(gw, sec, s.time - sec * SECOND_MS, b.seq, idx, s.kw, s.kwh ?? null, encodeRelays(s.relays), encodeChannelKw(s.channelKw), ahead ? 1 : null)
+          .lastInsertRowid,
+      );
+      m.nextId = id + 1;
+      if (!newest || s.time >= newest.time) newest = { time: s.time, id };
+      if (s.time >= w && !ahead) {
         const kwh = s.kwh ?? null;
+        indexIn(m, bucketOf(s.time, MINUTE_MS), gw).push(id);
         addSample(aggIn(m.open1m, bucketOf(s.time, MINUTE_MS), gw), s.time, s.kw, kwh);
         addSample(aggIn(m.open15m, bucketOf(s.time, QUARTER_HOUR_MS), gw), s.time, s.kw, kwh);
+      } else {
+        (direct ??= []).push({ s, id });
       }
     });
-    if (maxSec >= 0 && (m.lastSec.get(gw) ?? -1) < maxSec) {
-      m.lastSec.set(gw, maxSec);
-      if (fresh > 0) m.lastSecDirty.add(gw);
-      else this.s.lastSecRaise.run({ sec: maxSec, gw });
+    if (newest && newest !== last) {
+      m.last.set(gw, newest);
+      if (fresh > 0) m.lastDirty.add(gw);
+      else this.s.lastUpdate.run(newest.id, gw);
     }
-    if (late) this.rollUpLate(gw, late, w15);
-    // A batch with nothing at or after W cannot be found by the rebuild: its seq is written now.
+    if (direct) this.rollUpDirect(gw, direct, w, w15);
+    // A batch with nothing kept in memory cannot be found by the rebuild: its seq is written now.
     if (fresh === 0) this.writeSeqs(gw);
     else m.seqsDirty.add(gw);
     return true;
@@ -620,8 +716,8 @@ export class TelemetryTable {
       let old: { count: number; sum: number };
       if (latest && latest.sec === sec) old = latest;
       else if (!latest || sec > latest.sec) old = { count: 0, sum: 0 };
-      // An earlier second than the gateway's latest (out of order): its rows so far, from the file.
-      else old = this.s.secondTotals.get(sec, gw) as { count: number; sum: number };
+      // An earlier second than the gateway's latest (out of order): its samples so far, by the open index.
+      else old = this.secondTotals(gw, sec, m.openIndex.get(bucketOf(sec * SECOND_MS, MINUTE_MS))?.get(gw) ?? []);
       const count = old.count + add.count;
       const sum = old.sum + add.sum;
       const change = sum / count - (old.count > 0 ? old.sum / old.count : 0);
@@ -636,18 +732,44 @@ export class TelemetryTable {
     }
   }
 
+  /** count and sum of the samples among `ids` in second `sec`. */
+  private secondTotals(gw: number, sec: number, ids: readonly number[]): { count: number; sum: number } {
+    let count = 0;
+    let sum = 0;
+    for (const id of ids) {
+      const r = this.s.rowKw.get(id) as { sec: number; kw: number } | undefined;
+      if (r && r.sec === sec) {
+        count++;
+        sum += r.kw;
+      }
+    }
+    return { count, sum };
+  }
+
+  private storedIds(minute: number, gw: number): number[] {
+    const row = this.s.indexGet.get(minute, gw) as { ids: Buffer } | undefined;
+    return row ? decodeIds(row.ids) : [];
+  }
+
   /**
-   * Samples before W go straight into the tables, incrementally: each bucket's new totals come back
-   * from the upsert (per second, from the raw rows); the old average follows by subtracting what
-   * this batch added, and the fleet bucket moves by the difference of the two averages. The
-   * quarter-hour still open in memory (W's) takes them there.
+   * Samples before W (late) or far ahead of the clock go straight into the index and roll-up tables,
+   * incrementally: each bucket's new totals come back from the upsert (per second, from the samples
+   * the index lists); the old average follows by subtracting what this batch added, and the fleet
+   * bucket moves by the difference of the two averages. A late sample in the quarter-hour still
+   * open in memory (W's) is rolled up there.
    */
-  private rollUpLate(gw: number, samples: readonly TelemetrySample[], w15: number): void {
+  private rollUpDirect(gw: number, samples: ReadonlyArray<{ s: TelemetrySample; id: number }>, w: number, w15: number): void {
+    const byMinute = new Map<number, number[]>();
+    for (const { s, id } of samples) {
+      const minute = bucketOf(s.time, MINUTE_MS);
+      byMinute.set(minute, [...(byMinute.get(minute) ?? []), id]);
+    }
+    for (const [minute, ids] of byMinute) this.s.indexAppend.run(minute, gw, encodeIds(ids));
     for (const tier of ['1s', '1m', '15m'] as const) {
       const deltas = new Map<number, Delta>();
-      for (const s of samples) {
+      for (const { s } of samples) {
         const bucket = bucketOf(s.time, BUCKET_MS[tier]);
-        if (tier === '15m' && bucket >= w15) {
+        if (tier === '15m' && bucket >= w15 && s.time < w) {
           addSample(aggIn(this.m.open15m, bucket, gw), s.time, s.kw, s.kwh ?? null);
           continue;
         }
@@ -655,10 +777,31 @@ export class TelemetryTable {
         if (!d) deltas.set(bucket, (d = { bucket, ...newAgg() }));
         addSample(d, s.time, s.kw, s.kwh ?? null);
       }
+      // Per second, the totals come from the samples the index lists for its minute: read once a minute.
+      const minuteTotals = new Map<number, Map<number, { count: number; sum: number }>>();
+      const totalsOf = (sec: number): { count: number; sum: number } => {
+        const minute = bucketOf(sec * SECOND_MS, MINUTE_MS);
+        let bySec = minuteTotals.get(minute);
+        if (!bySec) {
+          minuteTotals.set(minute, (bySec = new Map<number, { count: number; sum: number }>()));
+          for (const id of this.storedIds(minute, gw)) {
+            const r = this.s.rowKw.get(id) as { sec: number; kw: number } | undefined;
+            if (!r) continue;
+            const t = bySec.get(r.sec);
+            if (t) {
+              t.count++;
+              t.sum += r.kw;
+            } else {
+              bySec.set(r.sec, { count: 1, sum: r.kw });
+            }
+          }
+        }
+        return bySec.get(sec) ?? { count: 0, sum: 0 };
+      };
       for (const d of deltas.values()) {
         let total: { count: number; sum_kw: number };
         if (tier === '1s') {
-          const t = this.s.secondTotals.get(d.bucket / SECOND_MS, gw) as { count: number; sum: number };
+          const t = totalsOf(d.bucket / SECOND_MS);
           total = { count: t.count, sum_kw: t.sum };
         } else {
           total = this.s.rollupUpsert[tier].get(d.bucket, gw, d.count, d.sum, d.min, d.max, d.lastKwh, d.lastKwhTime) as { count: number; sum_kw: number };
@@ -695,16 +838,7 @@ export class TelemetryTable {
     }
     const gw = m.gwNum.get(q.gatewayId);
     if (gw === undefined) return [];
-    if (q.resolution === '1s') {
-      const last = m.lastSec.get(gw);
-      const bounds = this.s.rawBounds.get() as { lo: number | null; hi: number | null };
-      if (last === undefined || bounds.lo === null) return [];
-      const lo = Math.max(from / SECOND_MS, bounds.lo);
-      const hi = Math.min(to / SECOND_MS, last + 1);
-      if (hi <= lo) return [];
-      const statement = hi - lo <= MAX_SEEK_SECONDS ? this.s.gatewaySeconds : this.s.gatewaySecondsScan;
-      return statement.all({ from: lo, to: hi, gw }) as LoadPoint[];
-    }
+    if (q.resolution === '1s') return this.seconds(gw, from, to);
     const open: LoadPoint[] = [];
     for (const [time, byGw] of q.resolution === '1m' ? m.open1m : m.open15m) {
       const a = byGw.get(gw);
@@ -720,6 +854,36 @@ export class TelemetryTable {
       if (hi > lo) stored = this.s.gatewayMinutes.all({ from: lo, to: hi, gw }) as LoadPoint[];
     }
     return merge(stored, open);
+  }
+
+  /** One gateway's samples averaged per second, from the index (one seek per minute) and the rows it names. */
+  private seconds(gw: number, from: number, to: number): LoadPoint[] {
+    const m = this.m;
+    const ids: number[] = [];
+    for (const [minute, byGw] of m.openIndex) if (minute + MINUTE_MS > from && minute < to) ids.push(...(byGw.get(gw) ?? []));
+    const bounds = this.s.indexBounds.get() as { lo: number | null };
+    const lo = Math.max(bucketOf(from, MINUTE_MS), bounds.lo ?? Infinity);
+    const hi = to;
+    if (hi > lo) {
+      // Seek minute by minute over a bounded span; a longer one (a clock far ahead) is one range scan.
+      const statement = (hi - lo) / MINUTE_MS <= 100_000 ? this.s.indexSeeks : this.s.indexScan;
+      for (const r of statement.all({ from: lo, to: hi, gw }) as Array<{ ids: Buffer }>) ids.push(...decodeIds(r.ids));
+    }
+    const bySecond = new Map<number, { count: number; sum: number }>();
+    for (const id of ids) {
+      const r = this.s.rowKw.get(id) as { sec: number; ms: number; kw: number } | undefined;
+      if (!r) continue;
+      const time = r.sec * SECOND_MS;
+      if (time < from || time >= to) continue;
+      const t = bySecond.get(time);
+      if (t) {
+        t.count++;
+        t.sum += r.kw;
+      } else {
+        bySecond.set(time, { count: 1, sum: r.kw });
+      }
+    }
+    return [...bySecond].sort((a, b) => a[0] - b[0]).map(([time, t]) => ({ time, kw: t.sum / t.count }));
   }
 
   /**
@@ -759,16 +923,16 @@ export class TelemetryTable {
   /** The gateway's latest raw sample (within the raw retention). */
   lastSample(gatewayId: string): { time: number; kw: number; relays: RelayState[] } | null {
     const gw = this.m.gwNum.get(gatewayId);
-    const sec = gw === undefined ? undefined : this.m.lastSec.get(gw);
-    if (gw === undefined || sec === undefined) return null;
-    const row = this.s.lastAt.get(sec, gw) as { ms: number; seq: number; idx: number; kw: number; relays: number | string } | undefined;
+    const last = gw === undefined ? undefined : this.m.last.get(gw);
+    if (!last) return null;
+    const row = this.s.rowFull.get(last.id) as { sec: number; ms: number; seq: number; idx: number; kw: number; relays: number | string } | undefined;
     if (!row) return null; // pruned
-    const time = sec * SECOND_MS + row.ms;
+    const time = row.sec * SECOND_MS + row.ms;
     let relays: RelayState[];
     if (typeof row.relays === 'number') {
       relays = decodeRelayMask(row.relays);
     } else {
-      const ref = { path: this.path, table: 'telemetry_samples', row: `${gatewayId}/${time}/${row.seq}/${row.idx}`, column: 'relays' };
+      const ref = { path: this.path, table: 'telemetry_samples', row: last.id, column: 'relays' };
       relays = decodeJson(ref, row.relays, compactRelays).map(([channel, on]) => ({ channel, on: on === 1 }));
     }
     return { time, kw: row.kw, relays };
@@ -776,48 +940,71 @@ export class TelemetryTable {
 
   /**
    * Deletes what is past its retention, at most about PRUNE_BUDGET_ROWS rows per call, in
-   * transactions of about PRUNE_CHUNK_ROWS rows; `done: false` means call again. A cut-off is
-   * rounded down to a whole second or bucket, so a second or bucket goes whole. Raw samples, minutes
-   * and the fleet's tables are keyed by time first, so they go from the front; quarter-hours gateway
-   * by gateway.
+   * transactions of about PRUNE_CHUNK_ROWS rows; `done: false` means call again. Raw samples go by
+   * whole minutes (through the index: the minute's ids), roll-ups by whole buckets; minutes and the
+   * fleet's tables are keyed by time first, so they go from the front; quarter-hours gateway by gateway.
    */
   prune(now: number): { raw: number; rollups: number; done: boolean } {
     const cutoffs = {
-      raw: bucketOf(now - RETENTION_MS.raw, SECOND_MS),
+      raw: bucketOf(now - RETENTION_MS.raw, MINUTE_MS),
+      fleet1s: bucketOf(now - RETENTION_MS.raw, SECOND_MS),
       rollup1m: bucketOf(now - RETENTION_MS.rollup1m, MINUTE_MS),
       rollup15m: bucketOf(now - RETENTION_MS.rollup15m, QUARTER_HOUR_MS),
     };
     let budget = PRUNE_BUDGET_ROWS;
     let raw = 0;
     let rollups = 0;
+    // Raw samples: the oldest index rows wholly before the cut-off, their samples with them.
+    for (;;) {
+      if (budget <= 0) return { raw, rollups, done: false };
+      const chunk = Math.min(PRUNE_CHUNK_ROWS, budget);
+      const n = this.db
+        .transaction(() => {
+          let deleted = 0;
+          let lists = 0;
+          while (deleted < chunk) {
+            const rows = this.s.indexOldest.all(cutoffs.raw, 16) as Array<{ bucket: number; gw: number; ids: Buffer }>;
+            if (rows.length === 0) break;
+            for (const r of rows) {
+              if (deleted >= chunk) break;
+              for (const id of decodeIds(r.ids)) deleted += this.s.rawDelete.run(id).changes;
+              this.s.indexDelete.run(r.bucket, r.gw);
+              lists++;
+            }
+          }
+          return { deleted, lists };
+        })
+        .immediate();
+      raw += n.deleted;
+      budget -= Math.max(n.deleted, n.lists);
+      if (n.deleted < chunk) break;
+    }
     /** Deletes in chunks until nothing is left below the cut-off (true) or the budget is spent (false). */
-    const drain = (statement: Database.Statement, params: Record<string, number>, kind: 'raw' | 'rollups'): boolean => {
+    const drain = (statement: Database.Statement, params: Record<string, number>): boolean => {
       for (;;) {
         if (budget <= 0) return false;
         const limit = Math.min(PRUNE_CHUNK_ROWS, budget);
         const n = this.db.transaction(() => statement.run({ ...params, limit }).changes).immediate();
         budget -= n;
-        if (kind === 'raw') raw += n;
-        else rollups += n;
+        rollups += n;
         if (n < limit) return true;
       }
     };
-    const steps: Array<[Database.Statement, Record<string, number>, 'raw' | 'rollups']> = [
-      [this.s.rawPrune, { cutoff: cutoffs.raw / SECOND_MS }, 'raw'],
-      [this.s.minutePrune, { cutoff: cutoffs.rollup1m }, 'rollups'],
-      [this.s.fleetPrune['1s'], { cutoff: cutoffs.raw }, 'rollups'],
-      [this.s.fleetPrune['1m'], { cutoff: cutoffs.rollup1m }, 'rollups'],
-      [this.s.fleetPrune['15m'], { cutoff: cutoffs.rollup15m }, 'rollups'],
+    const steps: Array<[Database.Statement, Record<string, number>]> = [
+      [this.s.minutePrune, { cutoff: cutoffs.rollup1m }],
+      [this.s.fleetPrune['1s'], { cutoff: cutoffs.fleet1s }],
+      [this.s.fleetPrune['1m'], { cutoff: cutoffs.rollup1m }],
+      [this.s.fleetPrune['15m'], { cutoff: cutoffs.rollup15m }],
     ];
-    for (const [statement, params, kind] of steps) {
-      if (!drain(statement, params, kind)) return { raw, rollups, done: false };
+    for (const [statement, params] of steps) {
+      if (!drain(statement, params)) return { raw, rollups, done: false };
     }
     // Quarter-hours gateway by gateway, resuming where the last call stopped.
     const gateways = [...this.m.gwId.keys()].sort((a, b) => a - b);
     const start = Math.max(0, gateways.findIndex((g) => g >= this.pruneFrom));
     for (let i = start; i < gateways.length; i++) {
       const gw = gateways[i] as number;
-      if (!drain(this.s.quarterPrune, { gw, cutoff: cutoffs.rollup15m }, 'rollups')) {
+      if (!drain(this.s.quarterPrune, { gw, cutoff: cutoffs.rollup15m })) {
         this.pruneFrom = gw;
         return { raw, rollups, done: false };
       }
