@@ -20,12 +20,18 @@ let stack: Stack;
 let page: Page;
 /** While true, the route below passes nothing from the hub's event stream to the page. */
 let silenced = false;
+/** Console errors, uncaught exceptions and CSP violations of the page. */
+const problems: string[] = [];
 
 test.beforeAll(async ({ browser }) => {
   test.setTimeout(240_000);
   stack = await startStack([]);
   await stack.startFleet(GATEWAYS, { labels: ['e2e-fleet'] });
   page = await browser.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
   // The event stream through Playwright's WebSocket route: forwarded as is, until a test silences it.
   await page.routeWebSocket(/\/api\/v1\/events$/, (ws: WebSocketRoute) => {
     const server = ws.connectToServer();
@@ -118,4 +124,5 @@ test('a stream gone silent reads "Stale" within 3 s, and Live again once it is b
   // The page drops a silent stream and connects again (then reads the snapshots again).
   await expect(page.getByRole('status', { name: 'Event stream: Live' })).toBeVisible({ timeout: 30_000 });
   await expect(page.getByLabel(`Connected gateways: ${GATEWAYS}`)).toBeVisible();
+  expect(problems, 'console errors, exceptions or CSP violations').toEqual([]);
 });

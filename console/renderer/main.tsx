@@ -1,17 +1,15 @@
 /**
  * The operator UI's entry: picks the carrier (the desktop bridge or the browser-mode API), starts the
- * fleet store and renders the app.
+ * fleet store — its snapshot requests leave now — and only then loads React and the views (a second
+ * chunk, app/mount.tsx). At 20,000 gateways the fleet snapshot is megabytes the hub takes a moment
+ * to build; asking for it before the UI's code is parsed lets the two overlap.
  */
-import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
 import 'uplot/dist/uPlot.min.css';
 import './styles/app.css';
 import { OperatorClient } from './api/operator-client.js';
 import { defaultTransport } from './api/transport.js';
-import { App } from './app/app.js';
 import { applyTheme, initialTheme } from './app/theme.js';
 import { Announcer } from './state/announcer.js';
-import { AppProvider } from './state/context.js';
 import { FleetStore } from './state/fleet-store.js';
 
 applyTheme(initialTheme());
@@ -22,10 +20,5 @@ store.start();
 
 const root = document.getElementById('root');
 if (root === null) throw new Error('index.html has no #root');
-createRoot(root).render(
-  <StrictMode>
-    <AppProvider services={{ client, store, announcer }}>
-      <App />
-    </AppProvider>
-  </StrictMode>,
-);
+const { mount } = await import('./app/mount.js');
+mount(root, { client, store, announcer });

@@ -9,7 +9,7 @@ import type { Announcer } from './announcer.js';
 import { clockNow, subscribeClock } from './clock.js';
 import type { FleetState, FleetStore } from './fleet-store.js';
 
-interface AppServices {
+export interface AppServices {
   client: OperatorClient;
   store: FleetStore;
   announcer: Announcer;
