@@ -14,7 +14,7 @@ export function StaleBanner(): ReactNode {
   return (
     <div className="banner banner-stale" role="alert">
       <span className="banner-icon" aria-hidden="true">
-        ⏸
+        ⚠
       </span>
       <div>
         <strong>{unauthorized ? 'Signed out: ' : 'Live updates interrupted: '}</strong>
