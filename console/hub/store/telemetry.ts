@@ -328,7 +328,30 @@ class OpenState {
   readonly fleet1s = new Map<number, FleetPoint>();
   /** Each gateway's latest second at or after W, with its totals so far (the fleet's per-second delta). */
   readonly latestSecond = new Map<number, { sec: number; count: number; sum: number }>();
+  /** A flush under way (see TelemetryTable.flushSlice). */
+  flushing: Flushing | undefined;
 }
+
+/**
+ * Moving W to `to` takes several group commits: each writes the closed buckets, seq ranges and
+ * latest samples of FLUSH_SLICE gateways (one transaction for all 20,000 held the event loop for
+ * ~450 ms); the last also writes the fleet's rows and moves W. The gateways' rows are written whole
+ * (REPLACE), not added to, and nothing reads a table's rows at or after W, so rows written before a
+ * crash are simply written again.
+ */
+interface Flushing {
+  to: number;
+  /** Gateways whose rows are still to be written. */
+  pending: number[];
+  written: Set<number>;
+  /** Written gateways that a late sample changed since: written again by the last slice. */
+  dirty: Set<number>;
+  /** The first sample id stored after the flush began: the rebuild starts no later than it. */
+  startId: number;
+}
+
+/** Gateways written per group commit while a flush is under way. */
+const FLUSH_SLICE = 500;
 
 function indexIn(m: OpenState, minute: number, gw: number): number[] {
   let byGw = m.openIndex.get(minute);
@@ -357,6 +380,10 @@ export class TelemetryTable {
     indexGet: Database.Statement;
     indexAppend: Database.Statement;
     indexDelete: Database.Statement;
+    indexReplace: Database.Statement;
+    rollupReplace: Record<'1m' | '15m', Database.Statement>;
+    fleetReplace: Record<Tier, Database.Statement>;
+    indexAheadOldest: Database.Statement;
     indexSeeks: Database.Statement;
     indexScan: Database.Statement;
     indexBounds: Database.Statement;
@@ -375,7 +402,7 @@ export class TelemetryTable {
     fleetPrune: Record<Tier, Database.Statement>;
   };
   private readonly storeAll: Database.Transaction<(batches: readonly TelemetryBatch[]) => boolean[]>;
-  private readonly flushTx: Database.Transaction<(to: number) => void>;
+  private readonly flushTx: Database.Transaction<() => void>;
   private m = new OpenState();
   /** The gateway number the next quarter-hour prune starts with, so a call cut short resumes there. */
   private pruneFrom = 0;
@@ -434,10 +461,22 @@ export class TelemetryTable {
       // Order within a list does not matter: appending is enough.
       indexAppend: db.prepare('INSERT INTO telemetry_index (bucket, gw, ids) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET ids = unhex(hex(ids) || hex(excluded.ids))'),
       indexDelete: db.prepare('DELETE FROM telemetry_index WHERE bucket = ? AND gw = ?'),
+      indexReplace: db.prepare('INSERT OR REPLACE INTO telemetry_index (bucket, gw, ids) VALUES (?, ?, ?)'),
+      rollupReplace: {
+        '1m': db.prepare('INSERT OR REPLACE INTO rollup_1m (bucket, gw, count, sum_kw, min_kw, max_kw, last_kwh, last_kwh_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+        '15m': db.prepare('INSERT OR REPLACE INTO rollup_15m (bucket, gw, count, sum_kw, min_kw, max_kw, last_kwh, last_kwh_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      },
+      fleetReplace: {
+        '1s': db.prepare('INSERT OR REPLACE INTO fleet_1s (bucket, kw, max_count) VALUES (?, ?, ?)'),
+        '1m': db.prepare('INSERT OR REPLACE INTO fleet_1m (bucket, kw, max_count) VALUES (?, ?, ?)'),
+        '15m': db.prepare('INSERT OR REPLACE INTO fleet_15m (bucket, kw, max_count) VALUES (?, ?, ?)'),
+      },
+      // Samples far ahead of the clock are listed under −(minute) − 1 min, apart from every flushed row.
+      indexAheadOldest: db.prepare('SELECT bucket, gw, ids FROM telemetry_index WHERE bucket < 0 AND bucket > ? ORDER BY bucket DESC, gw LIMIT ?'),
       indexSeeks: seeks('b.k AS bucket, r.ids', 'telemetry_index'),
       indexScan: db.prepare('SELECT bucket, ids FROM telemetry_index WHERE gw = @gw AND bucket >= @from AND bucket < @to ORDER BY bucket'),
-      indexBounds: db.prepare('SELECT MIN(bucket) AS lo FROM telemetry_index'),
-      indexOldest: db.prepare('SELECT bucket, gw, ids FROM telemetry_index WHERE bucket < ? ORDER BY bucket, gw LIMIT ?'),
+      indexBounds: db.prepare('SELECT MIN(bucket) AS lo FROM telemetry_index WHERE bucket >= 0'),
+      indexOldest: db.prepare('SELECT bucket, gw, ids FROM telemetry_index WHERE bucket >= 0 AND bucket < ? ORDER BY bucket, gw LIMIT ?'),
       minutesBetween: db.prepare('SELECT bucket, gw, count, sum_kw, min_kw, max_kw, last_kwh, last_kwh_time FROM rollup_1m WHERE bucket >= ? AND bucket < ?'),
       rollupUpsert: { '1m': rollupUpsert('rollup_1m', 'bucket, gw'), '15m': rollupUpsert('rollup_15m', 'bucket, gw') },
       fleetUpsert: { '1s': fleetUpsert('fleet_1s'), '1m': fleetUpsert('fleet_1m'), '15m': fleetUpsert('fleet_15m') },
@@ -463,7 +502,7 @@ export class TelemetryTable {
       this.maybeFlush();
       return batches.map((b) => this.storeBatch(b));
     });
-    this.flushTx = db.transaction((to: number) => this.flush(to));
+    this.flushTx = db.transaction(() => this.maybeFlush());
     this.reload();
   }
 
@@ -564,12 +603,11 @@ export class TelemetryTable {
     }
   }
 
-  /** Writes the closed buckets if a minute has passed its grace time; the next store() does it too. */
+  /** Goes on with the flush, or starts one if a minute has passed its grace time; store() does it too. */
   flushClosed(): void {
-    const to = this.flushTarget();
-    if (to === undefined) return;
+    if (!this.m.flushing && this.flushTarget() === undefined) return;
     try {
-      this.flushTx.immediate(to);
+      this.flushTx.immediate();
     } catch (err) {
       this.reload();
       throw err;
@@ -581,58 +619,75 @@ export class TelemetryTable {
     return to > this.m.rolledUpTo ? to : undefined;
   }
 
+  /** One slice of the flush under way, or the first of a new one. Inside a transaction. */
   private maybeFlush(): void {
-    const to = this.flushTarget();
-    if (to !== undefined) this.flush(to);
+    const m = this.m;
+    if (!m.flushing) {
+      const to = this.flushTarget();
+      if (to === undefined) return;
+      const gateways = new Set<number>([...m.seqsDirty, ...m.lastDirty]);
+      for (const open of [m.open1m, m.open15m]) for (const [bucket, byGw] of open) if (bucket < to) for (const gw of byGw.keys()) gateways.add(gw);
+      m.flushing = { to, pending: [...gateways].sort((x, y) => y - x), written: new Set(), dirty: new Set(), startId: m.nextId };
+    }
+    this.flushSlice(m.flushing);
   }
 
   /**
-   * Moves W to `to`: writes the index and roll-ups of the minutes, seconds and quarter-hours that now
-   * lie wholly before it (in key order, so they append), the seq ranges and latest samples that
-   * changed, and where the rebuild at open must start. Inside a transaction.
+   * Writes the next FLUSH_SLICE gateways' closed buckets (whole rows, in key order), seq ranges and
+   * latest sample; once none is left, the gateways a late sample changed since, the fleet's closed
+   * buckets, and W with where the rebuild at open must start.
    */
-  private flush(to: number): void {
+  private flushSlice(f: Flushing): void {
     const m = this.m;
-    const to15 = bucketOf(to, QUARTER_HOUR_MS);
-    const closed = <T>(open: Map<number, T>, limit: number): number[] => [...open.keys()].filter((b) => b < limit).sort((a, b) => a - b);
-    for (const minute of closed(m.openIndex, to)) {
-      const byGw = m.openIndex.get(minute) as Map<number, number[]>;
-      for (const gw of [...byGw.keys()].sort((a, b) => a - b)) this.s.indexAppend.run(minute, gw, encodeIds(byGw.get(gw) as number[]));
-      m.openIndex.delete(minute);
-    }
-    for (const bucket of closed(m.open1m, to)) {
-      const byGw = m.open1m.get(bucket) as Map<number, Agg>;
-      for (const gw of [...byGw.keys()].sort((a, b) => a - b)) {
-        const a = byGw.get(gw) as Agg;
-        this.s.rollupUpsert['1m'].run(bucket, gw, a.count, a.sum, a.min, a.max, a.lastKwh, a.lastKwhTime);
+    const to15 = bucketOf(f.to, QUARTER_HOUR_MS);
+    const writeGateway = (gw: number): void => {
+      for (const [minute, byGw] of m.openIndex) {
+        const ids = minute < f.to ? byGw.get(gw) : undefined;
+        if (ids) this.s.indexReplace.run(minute, gw, encodeIds(ids));
       }
-      const f = fleetOf(byGw);
-      this.s.fleetUpsert['1m'].run(bucket, f.kw, f.maxCount);
+      for (const [bucket, byGw] of m.open1m) {
+        const a = bucket < f.to ? byGw.get(gw) : undefined;
+        if (a) this.s.rollupReplace['1m'].run(bucket, gw, a.count, a.sum, a.min, a.max, a.lastKwh, a.lastKwhTime);
+      }
+      for (const [bucket, byGw] of m.open15m) {
+        const a = bucket < to15 ? byGw.get(gw) : undefined;
+        if (a) this.s.rollupReplace['15m'].run(bucket, gw, a.count, a.sum, a.min, a.max, a.lastKwh, a.lastKwhTime);
+      }
+      if (m.seqsDirty.delete(gw)) this.writeSeqs(gw);
+      if (m.lastDirty.delete(gw)) this.s.lastUpdate.run(m.last.get(gw)?.id ?? null, gw);
+      f.written.add(gw);
+    };
+    for (let n = 0; n < FLUSH_SLICE && f.pending.length > 0; n++) writeGateway(f.pending.pop() as number);
+    if (f.pending.length > 0) return;
+
+    for (const gw of f.dirty) writeGateway(gw);
+    const closed = <T>(open: Map<number, T>, limit: number): number[] => [...open.keys()].filter((b) => b < limit).sort((x, y) => x - y);
+    for (const minute of closed(m.openIndex, f.to)) m.openIndex.delete(minute);
+    for (const bucket of closed(m.open1m, f.to)) {
+      const fp = fleetOf(m.open1m.get(bucket) as Map<number, Agg>);
+      this.s.fleetReplace['1m'].run(bucket, fp.kw, fp.maxCount);
       m.open1m.delete(bucket);
     }
-    for (const sec of closed(m.fleet1s, to)) {
-      const f = m.fleet1s.get(sec) as FleetPoint;
-      this.s.fleetUpsert['1s'].run(sec, f.kw, f.maxCount);
+    for (const sec of closed(m.fleet1s, f.to)) {
+      const fp = m.fleet1s.get(sec) as FleetPoint;
+      this.s.fleetReplace['1s'].run(sec, fp.kw, fp.maxCount);
       m.fleet1s.delete(sec);
     }
     for (const bucket of closed(m.open15m, to15)) {
-      const byGw = m.open15m.get(bucket) as Map<number, Agg>;
-      for (const [gw, a] of byGw) this.s.rollupUpsert['15m'].run(bucket, gw, a.count, a.sum, a.min, a.max, a.lastKwh, a.lastKwhTime);
-      const f = fleetOf(byGw);
-      this.s.fleetUpsert['15m'].run(bucket, f.kw, f.maxCount);
+      const fp = fleetOf(m.open15m.get(bucket) as Map<number, Agg>);
+      this.s.fleetReplace['15m'].run(bucket, fp.kw, fp.maxCount);
       m.open15m.delete(bucket);
     }
-    for (const gw of m.seqsDirty) this.writeSeqs(gw);
-    m.seqsDirty.clear();
-    for (const gw of m.lastDirty) this.s.lastUpdate.run(m.last.get(gw)?.id ?? null, gw);
-    m.lastDirty.clear();
-    const toSec = to / SECOND_MS;
+    const toSec = f.to / SECOND_MS;
     for (const [gw, l] of m.latestSecond) if (l.sec < toSec) m.latestSecond.delete(gw);
-    // The rebuild starts with the oldest sample still only in memory (ids within a list ascend).
-    let scanFrom = m.nextId;
+    // The rebuild starts with the oldest sample still only in memory (ids within a list ascend), and
+    // no later than the first stored while this flush went on (their seqs and latest samples were
+    // not all written).
+    let scanFrom = f.startId;
     for (const byGw of m.openIndex.values()) for (const ids of byGw.values()) if ((ids[0] ?? Infinity) < scanFrom) scanFrom = ids[0] as number;
-    this.s.stateWrite.run(to, scanFrom);
-    m.rolledUpTo = to;
+    this.s.stateWrite.run(f.to, scanFrom);
+    m.rolledUpTo = f.to;
+    m.flushing = undefined;
   }
 
   private writeSeqs(gw: number): void {
@@ -689,6 +744,8 @@ export class TelemetryTable {
       if (!newest || s.time >= newest.time) newest = { time: s.time, id };
       if (s.time >= w && !ahead) {
         const kwh = s.kwh ?? null;
+        // A late sample for a bucket the flush under way writes: this gateway's rows are written (again) at its end.
+        if (m.flushing && s.time < m.flushing.to) m.flushing.dirty.add(gw);
         indexIn(m, bucketOf(s.time, MINUTE_MS), gw).push(id);
         addSample(aggIn(m.open1m, bucketOf(s.time, MINUTE_MS), gw), s.time, s.kw, kwh);
         addSample(aggIn(m.open15m, bucketOf(s.time, QUARTER_HOUR_MS), gw), s.time, s.kw, kwh);
@@ -701,7 +758,14 @@ export class TelemetryTable {
       if (fresh > 0) m.lastDirty.add(gw);
       else this.s.lastUpdate.run(newest.id, gw);
     }
-    if (direct) this.rollUpDirect(gw, direct, w, w15);
+    if (direct) {
+      // Far ahead of the clock: stored, and listed apart (a negative minute), but in no curve or
+      // roll-up (GATEWAY_CLOCK_AHEAD) — they would wait in memory for their time, or land in
+      // buckets a flush writes whole.
+      const late = direct.filter((d) => d.s.time < aheadFrom);
+      for (const d of direct) if (d.s.time >= aheadFrom) this.s.indexAppend.run(-bucketOf(d.s.time, MINUTE_MS) - MINUTE_MS, gw, encodeIds([d.id]));
+      if (late.length > 0) this.rollUpDirect(gw, late, w, w15);
+    }
     // A batch with nothing kept in memory cannot be found by the rebuild: its seq is written now.
     if (fresh === 0) this.writeSeqs(gw);
     else m.seqsDirty.add(gw);
@@ -846,7 +910,8 @@ export class TelemetryTable {
     }
     let stored: LoadPoint[] = [];
     if (q.resolution === '15m') {
-      stored = this.s.gatewayQuarters.all(gw, from, to) as LoadPoint[];
+      // Rows at or after W's quarter-hour may be from a flush cut short by a crash: memory has them.
+      stored = this.s.gatewayQuarters.all(gw, from, Math.min(to, bucketOf(m.rolledUpTo, QUARTER_HOUR_MS))) as LoadPoint[];
     } else {
       const bounds = this.s.minuteBounds.get() as { lo: number | null };
       const lo = Math.max(from, bounds.lo ?? Infinity);
@@ -863,7 +928,7 @@ export class TelemetryTable {
     for (const [minute, byGw] of m.openIndex) if (minute + MINUTE_MS > from && minute < to) ids.push(...(byGw.get(gw) ?? []));
     const bounds = this.s.indexBounds.get() as { lo: number | null };
     const lo = Math.max(bucketOf(from, MINUTE_MS), bounds.lo ?? Infinity);
-    const hi = to;
+    const hi = Math.min(to, m.rolledUpTo);
     if (hi > lo) {
       // Seek minute by minute over a bounded span; a longer one (a clock far ahead) is one range scan.
       const statement = (hi - lo) / MINUTE_MS <= 100_000 ? this.s.indexSeeks : this.s.indexScan;
@@ -912,7 +977,8 @@ export class TelemetryTable {
     }
     const gw = this.m.gwNum.get(q.gatewayId);
     if (gw === undefined) return null;
-    best = (this.s.gatewayPeak.get(gw, firstStart, lastStart, minSamples) as { kw: number; start: number } | undefined) ?? null;
+    const storedLast = Math.min(lastStart, bucketOf(this.m.rolledUpTo, QUARTER_HOUR_MS) - QUARTER_HOUR_MS);
+    best = (this.s.gatewayPeak.get(gw, firstStart, storedLast, minSamples) as { kw: number; start: number } | undefined) ?? null;
     for (const [start, byGw] of this.m.open15m) {
       const a = byGw.get(gw);
       if (a && start >= firstStart && start <= lastStart && a.count >= minSamples) consider(a.sum / a.count, start);
@@ -954,7 +1020,12 @@ export class TelemetryTable {
     let budget = PRUNE_BUDGET_ROWS;
     let raw = 0;
     let rollups = 0;
-    // Raw samples: the oldest index rows wholly before the cut-off, their samples with them.
+    // Raw samples: the oldest index rows wholly before the cut-off, their samples with them (then
+    // those of samples that came far ahead of the clock, listed under negative minutes).
+    for (const [oldest, bound] of [
+      [this.s.indexOldest, cutoffs.raw],
+      [this.s.indexAheadOldest, -cutoffs.raw - MINUTE_MS],
+    ] as const) {
     for (;;) {
       if (budget <= 0) return { raw, rollups, done: false };
       const chunk = Math.min(PRUNE_CHUNK_ROWS, budget);
@@ -963,7 +1034,7 @@ export class TelemetryTable {
           let deleted = 0;
           let lists = 0;
           while (deleted < chunk) {
-            const rows = this.s.indexOldest.all(cutoffs.raw, 16) as Array<{ bucket: number; gw: number; ids: Buffer }>;
+            const rows = oldest.all(bound, 16) as Array<{ bucket: number; gw: number; ids: Buffer }>;
             if (rows.length === 0) break;
             for (const r of rows) {
               if (deleted >= chunk) break;
@@ -978,6 +1049,7 @@ export class TelemetryTable {
       raw += n.deleted;
       budget -= Math.max(n.deleted, n.lists);
       if (n.deleted < chunk) break;
+    }
     }
     /** Deletes in chunks until nothing is left below the cut-off (true) or the budget is spent (false). */
     const drain = (statement: Database.Statement, params: Record<string, number>): boolean => {

@@ -167,3 +167,35 @@ describe('migration from schema 2', () => {
     store.close();
   });
 });
+
+describe('a flush in slices', () => {
+  it('writes the closed minute of 2,500 gateways over five group commits; stopped after the first, the reopened store answers the same and finishes it', () => {
+    const dir = aDataDir();
+    const clock = aClock();
+    const store = open(dir, clock);
+    const gateways = Array.from({ length: 2_500 }, (_, i) => `gw-${i}`);
+    store.storeTelemetry(gateways.map((gatewayId, g) => ({ gatewayId, seq: 1, samples: everySecond(NOW + g, 3, (i) => g + i) })));
+    const before = answers(store, gateways.slice(0, 5));
+    const fleetBefore = store.loadHistory({ from: NOW, to: NOW + MIN, resolution: '1m' });
+    clock.set(NOW + MIN + ROLLUP_GRACE_MS);
+    store.flushTelemetryRollups(); // the first 500 gateways
+    const raw = rawDb(store.path);
+    expect(raw.prepare('SELECT COUNT(*) AS n FROM rollup_1m').get()).toEqual({ n: 500 });
+    expect(raw.prepare('SELECT COUNT(*) AS n FROM fleet_1m').get()).toEqual({ n: 0 });
+    expect(answers(store, gateways.slice(0, 5))).toEqual(before);
+    store.close(); // as a crash would: the flush not finished
+
+    const again = open(dir, clock);
+    expect(answers(again, gateways.slice(0, 5))).toEqual(before);
+    for (let i = 0; i < 5; i++) again.flushTelemetryRollups();
+    expect(raw.prepare('SELECT COUNT(*) AS n FROM rollup_1m').get()).toEqual({ n: 2_500 });
+    expect(raw.prepare('SELECT COUNT(*) AS n FROM telemetry_index').get()).toEqual({ n: 2_500 });
+    expect(raw.prepare('SELECT SUM(count) AS n FROM rollup_1m').get()).toEqual({ n: 7_500 });
+    expect(answers(again, gateways.slice(0, 5))).toEqual(before);
+    const fleetAfter = again.loadHistory({ from: NOW, to: NOW + MIN, resolution: '1m' });
+    expect(fleetAfter.map((p) => p.time)).toEqual(fleetBefore.map((p) => p.time));
+    expect(fleetAfter[0]?.kw).toBeCloseTo(fleetBefore[0]?.kw ?? NaN, 6);
+    expect(again.storeTelemetry(gateways.map((gatewayId) => ({ gatewayId, seq: 1, samples: [] }))).every((fresh) => !fresh)).toBe(true);
+    again.close();
+  });
+});
