@@ -18,13 +18,14 @@ import { AlarmBook } from './fleet/alarms.js';
 import { CommandDispatcher } from './fleet/dispatcher.js';
 import { createDomainBus } from './fleet/domain-bus.js';
 import { LiveLoad } from './fleet/live-load.js';
-import { FleetRegistry, type SiteConfig } from './fleet/registry.js';
+import { FleetRegistry, type RowWriter, type SiteConfig } from './fleet/registry.js';
 import { Sessions } from './fleet/sessions.js';
 import { ShedEvents } from './fleet/shed-events.js';
 import { TelemetryIngest } from './fleet/telemetry-ingest.js';
 import { startLinkServer, type LinkServer, type LinkServerOptions, type SessionInfo } from './link/server.js';
 import { startOperatorApi, type OperatorApi } from './operator/api-server.js';
 import { HubOperatorService } from './operator/service.js';
+import { GroupCommit } from './store/group-commit.js';
 import { HubStore } from './store/index.js';
 
 export const HUB_VERSION = '0.1.0';
@@ -63,6 +64,9 @@ function defaultUiDir(): string | undefined {
   return existsSync(join(dir, 'index.html')) ? dir : undefined;
 }
 
+const BOOKKEEPING_GROUP_MS = 20;
+const BOOKKEEPING_GROUP_MAX = 250;
+
 export async function startHub(o: HubOptions): Promise<Hub> {
   const log = o.logger ?? pino({ level: 'silent' });
   // A wrong CA passphrase fails the start, not the operator's first revocation.
@@ -70,15 +74,22 @@ export async function startHub(o: HubOptions): Promise<Hub> {
   const store = HubStore.open(o.dataDir);
   const startedAt = Date.now();
   const bus = createDomainBus(log);
+  // Bookkeeping rows (gateway rows, connection history, alarms) go out in groups: 2,000 gateways
+  // dropping or returning at once cost a few commits instead of 2,000 fsyncs holding the loop.
+  const bookkeeping = new GroupCommit(store, { maxDelayMs: BOOKKEEPING_GROUP_MS, maxItems: BOOKKEEPING_GROUP_MAX });
+  const deferWrite: RowWriter = (write) =>
+    bookkeeping.add(write, (err) => {
+      if (err) log.error({ err }, 'bookkeeping rows (gateways, connections, alarms) not stored');
+    });
 
   // --- the domain, resumed from the store -----------------------------------------------------
-  const registry = new FleetRegistry(store, o.sites ?? {});
+  const registry = new FleetRegistry(store, o.sites ?? {}, Date.now, deferWrite);
   const load = new LiveLoad(o.timeZone, store);
   for (const id of registry.ids()) load.track(id);
   for (const [id, site] of Object.entries(o.sites ?? {})) if (site.targetKw !== undefined) load.setTarget(id, site.targetKw);
   for (const g of registry.all()) if (g.row.targetKw !== null) load.setTarget(g.row.gatewayId, g.row.targetKw);
   if (o.fleetTargetKw !== undefined) load.setTarget(undefined, o.fleetTargetKw);
-  const alarms = new AlarmBook(store, (alarm) => bus.emit('alarm', alarm));
+  const alarms = new AlarmBook(store, (alarm) => bus.emit('alarm', alarm), Date.now, deferWrite);
   // The link is started below, after recovery (the dispatcher is made first): until then nothing is sent.
   // eslint-disable-next-line prefer-const
   let link: LinkServer | undefined;
@@ -112,7 +123,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     bus,
   });
   const liveLink = link;
-  const sessions = new Sessions({ link: liveLink, store, registry, load, alarms, dispatcher, bus, offlineAlarmMs: o.offlineAlarmMs ?? 30_000, log });
+  const sessions = new Sessions({ link: liveLink, store, registry, load, alarms, dispatcher, bus, offlineAlarmMs: o.offlineAlarmMs ?? 30_000, write: deferWrite, log });
   const agentMessages = new AgentMessages({ store, registry, alarms, dispatcher, bus, log });
 
   // --- messages -------------------------------------------------------------------------------
@@ -177,6 +188,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       });
     } catch (err) {
       await liveLink.close();
+      bookkeeping.stop();
       store.close();
       throw err;
     }
@@ -201,6 +213,11 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       dispatcher.close();
       shedEvents.close();
       svc.close();
+      try {
+        bookkeeping.flush();
+      } catch (err) {
+        log.error({ err }, 'bookkeeping rows not stored at close');
+      }
       store.close();
     },
   };

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { LmgwError } from '../../../shared/errors.js';
 import type { AlarmRecord, AlarmSeverity } from '../operator/types.js';
 import type { HubStore } from '../store/index.js';
+import type { RowWriter } from './registry.js';
 
 export interface RaiseAlarm {
   code: string;
@@ -30,6 +31,8 @@ export class AlarmBook {
     private readonly store: HubStore,
     private readonly onChange: (alarm: AlarmRecord) => void,
     private readonly now: () => number = Date.now,
+    /** How alarm records reach the store (the hub's bookkeeping group commit); default at once. */
+    private readonly write: RowWriter = (w) => w(),
   ) {
     for (const alarm of store.queryAlarms({ openOnly: true })) this.index(alarm);
   }
@@ -99,7 +102,7 @@ export class AlarmBook {
   }
 
   private save(alarm: AlarmRecord): AlarmRecord {
-    this.store.saveAlarm(alarm);
+    this.write(() => this.store.saveAlarm(alarm));
     this.index(alarm);
     this.onChange(alarm);
     return alarm;

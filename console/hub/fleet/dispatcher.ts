@@ -65,10 +65,10 @@ interface Pending {
 }
 
 /** Commands audited and sent per slice of a bulk operation before the loop is yielded. */
-export const DISPATCH_SLICE = 500;
+export const DISPATCH_SLICE = 200;
 /** Final states arriving within this window share one commit. */
 const FINISH_GROUP_MS = 5;
-const FINISH_GROUP_MAX = 2_000;
+const FINISH_GROUP_MAX = 250;
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

@@ -1,8 +1,9 @@
 /**
  * The hub's one domain event bus: how its parts hear of each other's changes without holding each
- * other (the dispatcher does not know shed events, nor either the operator service). Every event is
- * emitted after the change is committed to the store. A listener that throws is logged and does not
- * stop the others, nor the part that emitted.
+ * other (the dispatcher does not know shed events, nor either the operator service). A command's
+ * final state is emitted after it is committed; bookkeeping (gateway rows, alarms) is emitted as it
+ * changes in memory and reaches the store with the next group (a few ms later). A listener that
+ * throws is logged and does not stop the others, nor the part that emitted.
  */
 import type { Logger } from 'pino';
 import { TypedEvents } from '../../../shared/typed-events.js';

@@ -42,14 +42,23 @@ function devicesOf(devices: readonly DeviceProfile[]): DeviceView[] {
   }));
 }
 
+/**
+ * How a change of a gateway's row reaches the store: at once by default; the hub passes its
+ * bookkeeping group commit, so 2,000 gateways dropping at once cost a few commits, not 2,000 fsyncs.
+ */
+export type RowWriter = (write: () => void) => void;
+
 export class FleetRegistry {
   private readonly gateways = new Map<string, GatewayState>();
+  private readonly write: RowWriter;
 
   constructor(
     private readonly store: HubStore,
     private readonly sites: Readonly<Record<string, SiteConfig>>,
     private readonly now: () => number = Date.now,
+    write?: RowWriter,
   ) {
+    this.write = write ?? ((w) => w());
     for (const row of store.listGateways()) {
       // Whatever the store says, nobody is connected to a hub that has just started.
       const fixed: GatewayRow = row.state === 'connected' ? { ...row, state: 'offline', since: Math.max(row.lastSeen, row.since) } : row;
@@ -63,6 +72,10 @@ export class FleetRegistry {
         lastTelemetryAt: null,
       });
     }
+  }
+
+  private save(row: GatewayRow): void {
+    this.write(() => this.store.upsertGateway(row));
   }
 
   ids(): string[] {
@@ -107,7 +120,7 @@ export class FleetRegistry {
       remoteAddress: info.remoteAddress,
       targetKw: old?.row.targetKw ?? null,
     };
-    this.store.upsertGateway(row);
+    this.save(row);
     const state: GatewayState = {
       row,
       session: info,
@@ -127,7 +140,7 @@ export class FleetRegistry {
     const t = this.now();
     g.session = undefined;
     g.row = { ...g.row, state: 'offline', since: t, lastSeen: t };
-    this.store.upsertGateway(g.row);
+    this.save(g.row);
     return g;
   }
 
@@ -185,14 +198,14 @@ export class FleetRegistry {
     const g = this.gateways.get(gatewayId);
     if (!g || g.row.interceptionSuspected === suspected) return;
     g.row = { ...g.row, interceptionSuspected: suspected };
-    this.store.upsertGateway(g.row);
+    this.save(g.row);
   }
 
   setTarget(gatewayId: string, kw: number | null): void {
     const g = this.gateways.get(gatewayId);
     if (!g) return;
     g.row = { ...g.row, targetKw: kw };
-    this.store.upsertGateway(g.row);
+    this.save(g.row);
   }
 
   /** What shed planning needs to know about these gateways. */

@@ -13,7 +13,7 @@ import type { AlarmBook } from './alarms.js';
 import type { CommandDispatcher } from './dispatcher.js';
 import type { DomainBus } from './domain-bus.js';
 import type { LiveLoad } from './live-load.js';
-import type { FleetRegistry } from './registry.js';
+import type { FleetRegistry, RowWriter } from './registry.js';
 
 /** What Sessions needs of the link: its events and its current alarms. */
 export type SessionLink = Pick<LinkServer, 'on' | 'alarms'>;
@@ -28,6 +28,8 @@ export interface SessionsOptions {
   bus: DomainBus;
   /** A gateway offline this long raises an alarm (short drops do not). */
   offlineAlarmMs: number;
+  /** How connection records reach the store (the hub's bookkeeping group commit); default at once. */
+  write?: RowWriter;
   log: Logger;
 }
 
@@ -44,8 +46,10 @@ const ALARMING_REFUSALS: ReadonlySet<ErrorCode> = new Set([
 
 export class Sessions {
   private readonly offlineTimers = new Map<string, NodeJS.Timeout>();
+  private readonly write: RowWriter;
 
   constructor(private readonly o: SessionsOptions) {
+    this.write = o.write ?? ((w) => w());
     const { link, alarms } = o;
     link.on('connected', (s) => this.connected(s));
     link.on('disconnected', (s, why) => this.disconnected(s, why.code));
@@ -73,14 +77,15 @@ export class Sessions {
     this.offlineTimers.delete(s.gatewayId);
     registry.connected(s);
     load.track(s.gatewayId);
-    store.openConnection({ gatewayId: s.gatewayId, sessionId: s.sessionId, remoteAddress: s.remoteAddress, connectedAt: s.connectedAt });
+    this.write(() => store.openConnection({ gatewayId: s.gatewayId, sessionId: s.sessionId, remoteAddress: s.remoteAddress, connectedAt: s.connectedAt }));
     alarms.clear('GATEWAY_OFFLINE', s.gatewayId);
     bus.emit('gateway-changed', s.gatewayId);
   }
 
   private disconnected(s: SessionInfo, code: ErrorCode | 'NORMAL'): void {
     const { registry, store, alarms, dispatcher, bus } = this.o;
-    store.closeConnection(s.sessionId, Date.now(), code);
+    const at = Date.now();
+    this.write(() => store.closeConnection(s.sessionId, at, code));
     if (!registry.disconnected(s)) return; // replaced by a newer session
     dispatcher.gatewayLost(s.gatewayId);
     bus.emit('gateway-changed', s.gatewayId);
