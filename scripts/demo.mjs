@@ -142,12 +142,16 @@ events = new WebSocket(new URL('api/v1/events', apiUrl.href.replace(/^http/, 'ws
 events.on('message', (data) => {
   const e = JSON.parse(data.toString('utf8'));
   if (stopping) return;
-  if (e.type === 'gateway' && e.gateway.state === 'connected' && !seen.has(e.gateway.gatewayId)) {
-    seen.add(e.gateway.gatewayId);
-    void call('gateway', { gatewayId: e.gateway.gatewayId }).then((g) => {
-      const channels = g.devices.flatMap((d) => d.channels);
-      log(`${g.gatewayId} connected (${g.siteName})${g.viaProxy ? ' through an HTTP proxy' : ''}: ${channels.length} channels, ${channels.filter((c) => c.sheddable).length} sheddable`);
-    });
+  if (e.type === 'gateways') {
+    // Patches: a gateway's changed fields; `state` is there when it connected or went offline.
+    for (const p of e.patches) {
+      if (p.state !== 'connected' || seen.has(p.gatewayId)) continue;
+      seen.add(p.gatewayId);
+      void call('gateway', { gatewayId: p.gatewayId }).then((g) => {
+        const channels = g.devices.flatMap((d) => d.channels);
+        log(`${g.gatewayId} connected (${g.siteName})${g.viaProxy ? ' through an HTTP proxy' : ''}: ${channels.length} channels, ${channels.filter((c) => c.sheddable).length} sheddable`);
+      });
+    }
   } else if (e.type === 'alarm' && e.alarm.clearedAt === undefined) log(`ALARM ${e.alarm.code}${e.alarm.gatewayId ? ` ${e.alarm.gatewayId}` : ''}: ${e.alarm.message}`);
   else if (e.type === 'security') log(`SECURITY ${e.event.code} from ${e.event.remoteAddress}: ${e.event.detail}`);
 });
