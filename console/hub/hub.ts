@@ -99,8 +99,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     onChange: (command, bulk) => bus.emit('command', command, bulk),
     ...(o.commandDeadlineMs !== undefined ? { deadlineMs: o.commandDeadlineMs } : {}),
   });
-  const channelKw = (id: string, ch: number): number | undefined => registry.get(id)?.devices.flatMap((d) => d.channels).find((c) => c.id === ch)?.kw;
-  const shedEvents = new ShedEvents({ store, dispatcher, registry, bus, channelKw });
+  const shedEvents = new ShedEvents({ store, dispatcher, registry, bus });
   const lost = dispatcher.recover(shedEvents.recoverOutcome);
   if (lost.length > 0) log.warn({ commands: lost.length, first: lost.slice(0, 20).map((c) => c.id) }, `${lost.length} command(s) were in flight when the hub stopped; closed as failed (OP_HUB_RESTARTED)`);
   shedEvents.recover();

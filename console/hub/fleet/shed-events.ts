@@ -35,8 +35,6 @@ export interface ShedEventsOptions {
   dispatcher: CommandDispatcher;
   registry: FleetRegistry;
   bus: DomainBus;
-  /** Measured per-channel power, when known, for planning by target kW. */
-  channelKw: (gatewayId: string, channel: number) => number | undefined;
   now?: () => number;
 }
 
@@ -158,7 +156,8 @@ export class ShedEvents {
   plan(request: ShedRequest): ShedPlan {
     const ids = this.scopeIds(request.scope);
     return planShed(
-      this.o.registry.planGateways(ids, (id, ch) => this.o.channelKw(id, ch.id)),
+      // Measured per-channel power, when the LM reports it, for planning by target kW.
+      this.o.registry.planGateways(ids, (_, ch) => ch.kw),
       request.selector,
       this.now(),
     );

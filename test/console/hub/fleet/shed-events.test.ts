@@ -60,7 +60,7 @@ describe('ShedEvents', () => {
       onChange: (c, bulk) => bus.emit('command', c, bulk),
       deadlineMs: 500,
     });
-    events = new ShedEvents({ store, dispatcher, registry, bus, channelKw: () => undefined });
+    events = new ShedEvents({ store, dispatcher, registry, bus });
   };
 
   beforeEach(() => {
