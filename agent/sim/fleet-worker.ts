@@ -86,6 +86,8 @@ function main(): void {
           }
         };
         await Promise.all(Array.from({ length: Math.max(1, m.concurrency) }, lane));
+        // Those whose first attempt failed come back with their own back-off.
+        while (gateways.some((gw) => !gw.connected)) await new Promise((r) => setTimeout(r, 200));
         return send({ type: 'started', gateways: share.length, seconds: (performance.now() - t0) / 1000 });
       }
       case 'status': {

@@ -157,9 +157,23 @@ export class SimulatedGateway {
     return this.link.connected;
   }
 
-  /** Starts connecting; resolves at the first welcome (the link keeps reconnecting on its own after that). */
-  start(): Promise<void> {
-    const first = new Promise<void>((resolve) => (this.welcomed = resolve));
+  /**
+   * Starts connecting; resolves with the first attempt's outcome — true at a welcome, false when it
+   * failed and the link waits out its back-off (it keeps reconnecting on its own). A fleet that
+   * connects a few gateways at a time must not wait behind one gateway's back-off (up to 60 s).
+   */
+  start(): Promise<boolean> {
+    const first = new Promise<boolean>((resolve) => {
+      const off = this.link.events.on('retry', () => {
+        off();
+        this.welcomed = undefined;
+        resolve(false);
+      });
+      this.welcomed = () => {
+        off();
+        resolve(true);
+      };
+    });
     this.link.start();
     if (this.telemetry) {
       // A random phase, so a fleet's batches do not all leave in the same millisecond.
