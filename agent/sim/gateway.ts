@@ -99,6 +99,8 @@ export interface SimGatewayOptions {
 
 /** Batches kept for resending at most; older ones are dropped (a real agent keeps them on disk). */
 const MAX_UNACKED_BATCHES = 3600;
+/** Samples kept while disconnected at most (one hour at 1 Hz); older ones are dropped. */
+const MAX_PENDING_SAMPLES = 3600;
 /** Executed command ids remembered, so a repeat is answered from memory as the agent does. */
 const REMEMBERED_RESULTS = 64;
 
@@ -175,14 +177,20 @@ export class SimulatedGateway {
       };
     });
     this.link.start();
-    if (this.telemetry) {
-      // A random phase, so a fleet's batches do not all leave in the same millisecond.
-      const periodMs = this.telemetry.sampleSeconds * 1000;
-      this.phaseTimer = setTimeout(() => {
-        this.sampleTimer = setInterval(() => this.tick(), periodMs);
-      }, this.random() * periodMs);
-    }
     return first;
+  }
+
+  /**
+   * Sampling starts at the first welcome: a fleet of thousands still connecting would otherwise pile
+   * up samples for minutes (a real agent samples from its start and keeps them on disk).
+   */
+  private startSampling(): void {
+    if (!this.telemetry || this.phaseTimer || this.stopping) return;
+    // A random phase, so a fleet's batches do not all leave in the same millisecond.
+    const periodMs = this.telemetry.sampleSeconds * 1000;
+    this.phaseTimer = setTimeout(() => {
+      this.sampleTimer = setInterval(() => this.tick(), periodMs);
+    }, this.random() * periodMs);
   }
 
   async stop(): Promise<void> {
@@ -215,6 +223,7 @@ export class SimulatedGateway {
   private onConnected(): void {
     this.counters.connected += 1;
     this.counters.connects += 1;
+    this.startSampling();
     this.welcomed?.();
     this.welcomed = undefined;
     // Store-and-forward: whatever was not acknowledged goes again, oldest first.
@@ -336,6 +345,7 @@ export class SimulatedGateway {
     const plan = this.telemetry;
     if (!plan) return;
     this.pending.push({ time: Date.now(), kw: this.kw(), relays: this.relays() });
+    if (this.pending.length > MAX_PENDING_SAMPLES) this.pending.shift();
     this.ticks += 1;
     const perBatch = Math.max(1, Math.round(plan.batchSeconds / plan.sampleSeconds));
     if (this.ticks % perBatch !== 0 || !this.link.connected) return;
