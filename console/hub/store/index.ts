@@ -24,7 +24,7 @@ import { AlarmTable } from './alarms.js';
 import { AuditLog } from './audit.js';
 import { CommandTable } from './commands.js';
 import { ConnectionLog } from './connections.js';
-import { guarded, openHubDb, type HubDb } from './db.js';
+import { guarded, openHubDb, startCheckpointer, type HubDb } from './db.js';
 import { FleetTable, type GatewayRow } from './fleet.js';
 import { SecurityEvents } from './security-events.js';
 import { Settings } from './settings.js';
@@ -49,6 +49,7 @@ export class HubStore {
   private readonly alarms: AlarmTable;
   private readonly settings: Settings;
   private readonly telemetry: TelemetryTable;
+  private checkpointer: { stop(): void } | undefined;
 
   private constructor(db: HubDb, path: string, now: () => number) {
     this.db = db;
@@ -73,7 +74,9 @@ export class HubStore {
   static open(dataDir: string, o: { now?: () => number } = {}): HubStore {
     const { db, path } = openHubDb(dataDir);
     try {
-      return new HubStore(db, path, o.now ?? Date.now);
+      const store = new HubStore(db, path, o.now ?? Date.now);
+      store.checkpointer = startCheckpointer(db, path);
+      return store;
     } catch (err) {
       db.close();
       throw err;
@@ -82,6 +85,8 @@ export class HubStore {
 
   /** Idempotent. Any later call is a BugError. */
   close(): void {
+    this.checkpointer?.stop();
+    this.checkpointer = undefined;
     if (this.db.open) this.db.close();
   }
 
