@@ -70,7 +70,7 @@ export const DISPATCH_SLICE = 200;
 const FINISH_GROUP_MS = 5;
 const FINISH_GROUP_MAX = 250;
 
-function nextTurn(): Promise<void> {
+export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
@@ -138,7 +138,8 @@ export class CommandDispatcher {
   async dispatchMany(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions = { bulk: true }): Promise<CommandRecord[]> {
     const finals: Array<Promise<CommandRecord>> = [];
     for (let from = 0; from < reqs.length; from += DISPATCH_SLICE) {
-      if (from > 0) await nextTurn();
+      // A bulk operation starts on a turn of its own (its caller has just planned it).
+      if (from > 0 || o.bulk) await nextTurn();
       finals.push(...this.sendSlice(ctx, reqs.slice(from, from + DISPATCH_SLICE), o));
     }
     return Promise.all(finals);

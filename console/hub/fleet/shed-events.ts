@@ -26,7 +26,7 @@ import type {
   StateCounts,
 } from '../operator/types.js';
 import { countReasons, type HubStore, type ShedEventHeader } from '../store/index.js';
-import type { CommandDispatcher } from './dispatcher.js';
+import { nextTurn, type CommandDispatcher } from './dispatcher.js';
 import type { DomainBus } from './domain-bus.js';
 import type { FleetRegistry } from './registry.js';
 
@@ -176,6 +176,8 @@ export class ShedEvents {
   /** Resolves when every command of the event has its final state (bounded by the command deadline). */
   async start(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord> {
     const plan = this.plan(request);
+    // Planning 20,000 gateways takes a while: what waits for the loop goes first.
+    await nextTurn();
     const t = this.now();
     const header: ShedEventHeader = {
       id: `e${randomBytes(9).toString('base64url')}`,
