@@ -12,24 +12,14 @@ import { createDomainBus, type DomainBus } from '../../../../console/hub/fleet/d
 import { LiveLoad } from '../../../../console/hub/fleet/live-load.js';
 import { FleetRegistry } from '../../../../console/hub/fleet/registry.js';
 import { Sessions, type SessionLink } from '../../../../console/hub/fleet/sessions.js';
-import type { Alarm, LinkServerEvents, SessionInfo } from '../../../../console/hub/link/server.js';
+import type { Alarm, LinkServerEvents } from '../../../../console/hub/link/server.js';
 import { HubStore } from '../../../../console/hub/store/index.js';
 import { TypedEvents } from '../../../../shared/typed-events.js';
+import { aSession } from './sessions-fixture.js';
 import { tempDir, waitFor } from '../../../helpers/processes.js';
 
 const log = pino({ level: 'silent' });
 
-function aSession(gatewayId: string): SessionInfo {
-  return {
-    gatewayId,
-    sessionId: `s-${gatewayId}-${Math.random()}`,
-    peer: { serial: '01', subject: `CN=${gatewayId}` },
-    remoteAddress: '127.0.0.1:1',
-    connectedAt: Date.now(),
-    version: 1,
-    hello: { kind: 'hello', gatewayId, minVersion: 1, maxVersion: 1, agentVersion: '0.1.0', labels: [], viaProxy: false, devices: [] },
-  };
-}
 
 describe('Sessions and AgentMessages', () => {
   let tmp: ReturnType<typeof tempDir>;

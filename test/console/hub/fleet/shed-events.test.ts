@@ -9,30 +9,16 @@ import { CommandDispatcher } from '../../../../console/hub/fleet/dispatcher.js';
 import { createDomainBus, type DomainBus } from '../../../../console/hub/fleet/domain-bus.js';
 import { FleetRegistry } from '../../../../console/hub/fleet/registry.js';
 import { ShedEvents } from '../../../../console/hub/fleet/shed-events.js';
-import type { SessionInfo } from '../../../../console/hub/link/server.js';
 import type { ShedEventSummary } from '../../../../console/hub/operator/types.js';
 import { HubStore } from '../../../../console/hub/store/index.js';
-import type { ChannelProfile, CommandMessage, ResultMessage } from '../../../../shared/protocol/messages.js';
+import type { CommandMessage, ResultMessage } from '../../../../shared/protocol/messages.js';
+import { aChannel, aSession } from './sessions-fixture.js';
 import { tempDir } from '../../../helpers/processes.js';
 
 const ctx = { operator: 'alice' };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function aChannel(id: number, override: Partial<ChannelProfile> = {}): ChannelProfile {
-  return { id, name: `load ${id}`, priority: 1, sheddable: true, ratedKw: 5, minOnSeconds: 0, minOffSeconds: 0, on: true, ...override };
-}
 
-function aSession(gatewayId: string, channels: ChannelProfile[], labels: string[] = []): SessionInfo {
-  return {
-    gatewayId,
-    sessionId: `s-${gatewayId}-${Math.random()}`,
-    peer: { serial: '01', subject: `CN=${gatewayId}` },
-    remoteAddress: '127.0.0.1:1',
-    connectedAt: Date.now(),
-    version: 1,
-    hello: { kind: 'hello', gatewayId, minVersion: 1, maxVersion: 1, agentVersion: '0.1.0', labels, viaProxy: false, devices: [{ id: 'lm1', model: 'LM', health: 'ok', channels }] },
-  };
-}
 
 describe('ShedEvents', () => {
   let tmp: ReturnType<typeof tempDir>;
