@@ -12,6 +12,8 @@ import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Profile } from '../../agent/lm/profile.js';
+import { SimulatedFleet } from '../../agent/sim/fleet.js';
+import { issueFleetCredentials, simGatewayIds } from '../../agent/sim/fleet-credentials.js';
 import { decode, type TelemetrySample } from '../../shared/protocol/index.js';
 import { aFastProfile } from '../agent/fixtures/lm.js';
 import { freePort, type LinkPki } from '../agent/fixtures/link.js';
@@ -329,4 +331,15 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
 /** The log line's time (pino's epoch ms). */
 export function timeOf(line: Record<string, unknown> | undefined): number {
   return typeof line?.time === 'number' ? line.time : Number.NaN;
+}
+
+/**
+ * `n` simulated gateways (agent/sim/fleet.ts, certificates issued from the CA in `<dir>/pki`) connected
+ * to `hub`; resolves once the hub has registered every one of them.
+ */
+export async function startSimFleet(dir: string, hub: FaultConsole, n: number, prefix: string, labels: string[] = []): Promise<SimulatedFleet> {
+  const creds = await issueFleetCredentials(join(dir, 'pki'), TEST_PASSPHRASE, join(dir, `fleet-${prefix}`), simGatewayIds(prefix, n));
+  const fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${hub.linkPort}/lmgw/v1`, caPem: creds.caPem, gateways: creds.gateways, labels });
+  await waitFor(() => hub.query<{ n: number }>("SELECT count(*) AS n FROM gateways WHERE state = 'connected'")[0]?.n === n, 120_000, 'every gateway registered');
+  return fleet;
 }

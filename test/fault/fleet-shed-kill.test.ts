@@ -4,16 +4,13 @@
  * where the hub died before it heard the answer — none is lost, none was executed twice (the
  * simulated agents count repeats), and the event's outcome rows agree with the commands table.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { SimulatedFleet } from '../../agent/sim/fleet.js';
-import { issueFleetCredentials, simGatewayIds } from '../../agent/sim/fleet-credentials.js';
+import type { SimulatedFleet } from '../../agent/sim/fleet.js';
 import type { OperatorEvent } from '../../console/hub/operator/types.js';
 import { aLinkPki } from '../agent/fixtures/link.js';
-import { TEST_PASSPHRASE } from '../helpers/pki.js';
-import { tempDir, waitFor } from '../helpers/processes.js';
-import { startFaultConsole, type FaultConsole } from './fault-stack.js';
+import { tempDir } from '../helpers/processes.js';
+import { startFaultConsole, startSimFleet, type FaultConsole } from './fault-stack.js';
 
 const N = 2000;
 
@@ -25,9 +22,7 @@ describe('kill -9 of the hub halfway through a 2,000-gateway shed', () => {
   beforeAll(async () => {
     const pki = await aLinkPki(tmp.dir);
     hub = await startFaultConsole(tmp.dir, pki);
-    const creds = await issueFleetCredentials(join(tmp.dir, 'pki'), TEST_PASSPHRASE, join(tmp.dir, 'fleet'), simGatewayIds('fk-', N));
-    fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${hub.linkPort}/lmgw/v1`, caPem: creds.caPem, gateways: creds.gateways });
-    await waitFor(() => hub.query<{ n: number }>("SELECT count(*) AS n FROM gateways WHERE state = 'connected'")[0]?.n === N, 120_000, 'every gateway registered');
+    fleet = await startSimFleet(tmp.dir, hub, N, 'fk-');
   }, 300_000);
 
   afterAll(async () => {

@@ -5,15 +5,12 @@
  * gateway's outcome row, every command audited before and after, the event's counts — and that the
  * stream carried the shed in a few hundred bytes per gateway, not a record per command change.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { SimulatedFleet } from '../../../agent/sim/fleet.js';
-import { issueFleetCredentials, simGatewayIds } from '../../../agent/sim/fleet-credentials.js';
+import type { SimulatedFleet } from '../../../agent/sim/fleet.js';
 import type { BulkCommandResult, OperatorEvent, ShedEventRecord, ShedEventSummary } from '../../../console/hub/operator/types.js';
 import { aLinkPki } from '../../agent/fixtures/link.js';
-import { startFaultConsole, type FaultConsole } from '../../fault/fault-stack.js';
-import { TEST_PASSPHRASE } from '../../helpers/pki.js';
+import { startFaultConsole, startSimFleet, type FaultConsole } from '../../fault/fault-stack.js';
 import { tempDir, waitFor } from '../../helpers/processes.js';
 
 const N = 200;
@@ -26,10 +23,7 @@ describe('a fleet-wide shed over 200 simulated gateways', () => {
   beforeAll(async () => {
     const pki = await aLinkPki(tmp.dir);
     hub = await startFaultConsole(tmp.dir, pki);
-    const ids = simGatewayIds('fs-', N);
-    const creds = await issueFleetCredentials(join(tmp.dir, 'pki'), TEST_PASSPHRASE, join(tmp.dir, 'fleet'), ids);
-    fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${hub.linkPort}/lmgw/v1`, caPem: creds.caPem, gateways: creds.gateways, labels: ['sim'] });
-    await waitFor(() => hub.query<{ n: number }>("SELECT count(*) AS n FROM gateways WHERE state = 'connected'")[0]?.n === N, 60_000, 'every gateway registered');
+    fleet = await startSimFleet(tmp.dir, hub, N, 'fs-', ['sim']);
   }, 180_000);
 
   afterAll(async () => {
