@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { freePort } from './agent/fixtures/link.js';
 import { ROOT, run, tempDir } from './helpers/processes.js';
 
 // The README must stay true: its walk-throughs run as written, in order, in one directory, with
@@ -35,9 +36,18 @@ it("the README's CA walk-through and 'connect a gateway' run as written", async 
   const [linkBlock] = shellBlocks('## Connect a gateway');
   expect(caBlock).toBeDefined();
   expect(linkBlock).toBeDefined();
-  const ocspPort = String(20_000 + Math.floor(Math.random() * 10_000));
-  const hubPort = String(30_000 + Math.floor(Math.random() * 10_000));
-  const apiPort = String(40_000 + Math.floor(Math.random() * 10_000));
+  // Ports free a moment ago, not random ones: other test files hold thousands of client sockets
+  // (simulated fleets), and a random port in the ephemeral range may well be one of them.
+  const aPort = async (): Promise<string> => {
+    // Not one whose digits hold another README port (they are replaced one after the other).
+    for (;;) {
+      const port = String(await freePort());
+      if (!['8443', '8480', '8888'].some((p) => port.includes(p))) return port;
+    }
+  };
+  const ocspPort = await aPort();
+  const hubPort = await aPort();
+  const apiPort = await aPort();
   const script = [
     'set -e',
     `export PATH="${shims()}:$PATH"`,

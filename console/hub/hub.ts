@@ -74,8 +74,8 @@ export async function startHub(o: HubOptions): Promise<Hub> {
   const store = HubStore.open(o.dataDir);
   const startedAt = Date.now();
   const bus = createDomainBus(log);
-  // Bookkeeping rows (gateway rows, connection history, alarms) go out in groups: 2,000 gateways
-  // dropping or returning at once cost a few commits instead of 2,000 fsyncs holding the loop.
+  // Bookkeeping of disconnections and alarms goes out in groups: 2,000 gateways dropping at once
+  // cost a few commits instead of 2,000 fsyncs holding the loop (connections are written at once).
   const bookkeeping = new GroupCommit(store, { maxDelayMs: BOOKKEEPING_GROUP_MS, maxItems: BOOKKEEPING_GROUP_MAX });
   const deferWrite: RowWriter = (write) =>
     bookkeeping.add(write, (err) => {

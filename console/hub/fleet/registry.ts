@@ -43,8 +43,10 @@ function devicesOf(devices: readonly DeviceProfile[]): DeviceView[] {
 }
 
 /**
- * How a change of a gateway's row reaches the store: at once by default; the hub passes its
- * bookkeeping group commit, so 2,000 gateways dropping at once cost a few commits, not 2,000 fsyncs.
+ * How a disconnection reaches the store: at once by default; the hub passes its bookkeeping group
+ * commit, so 2,000 gateways dropping at once cost a few commits, not 2,000 fsyncs. A connection is
+ * written at once: a command may follow within milliseconds, and its audit record must not name a
+ * gateway the store does not know after a crash.
  */
 export type RowWriter = (write: () => void) => void;
 
@@ -72,10 +74,6 @@ export class FleetRegistry {
         lastTelemetryAt: null,
       });
     }
-  }
-
-  private save(row: GatewayRow): void {
-    this.write(() => this.store.upsertGateway(row));
   }
 
   ids(): string[] {
@@ -120,7 +118,7 @@ export class FleetRegistry {
       remoteAddress: info.remoteAddress,
       targetKw: old?.row.targetKw ?? null,
     };
-    this.save(row);
+    this.store.upsertGateway(row);
     const state: GatewayState = {
       row,
       session: info,
@@ -140,7 +138,11 @@ export class FleetRegistry {
     const t = this.now();
     g.session = undefined;
     g.row = { ...g.row, state: 'offline', since: t, lastSeen: t };
-    this.save(g.row);
+    // The row as it is when the group commits: a quick return has written a newer one meanwhile.
+    this.write(() => {
+      const current = this.gateways.get(info.gatewayId)?.row;
+      if (current) this.store.upsertGateway(current);
+    });
     return g;
   }
 
@@ -198,14 +200,14 @@ export class FleetRegistry {
     const g = this.gateways.get(gatewayId);
     if (!g || g.row.interceptionSuspected === suspected) return;
     g.row = { ...g.row, interceptionSuspected: suspected };
-    this.save(g.row);
+    this.store.upsertGateway(g.row);
   }
 
   setTarget(gatewayId: string, kw: number | null): void {
     const g = this.gateways.get(gatewayId);
     if (!g) return;
     g.row = { ...g.row, targetKw: kw };
-    this.save(g.row);
+    this.store.upsertGateway(g.row);
   }
 
   /** What shed planning needs to know about these gateways. */

@@ -28,7 +28,7 @@ export interface SessionsOptions {
   bus: DomainBus;
   /** A gateway offline this long raises an alarm (short drops do not). */
   offlineAlarmMs: number;
-  /** How connection records reach the store (the hub's bookkeeping group commit); default at once. */
+  /** How the end of a connection reaches the store (the hub's bookkeeping group commit); default at once. */
   write?: RowWriter;
   log: Logger;
 }
@@ -77,7 +77,7 @@ export class Sessions {
     this.offlineTimers.delete(s.gatewayId);
     registry.connected(s);
     load.track(s.gatewayId);
-    this.write(() => store.openConnection({ gatewayId: s.gatewayId, sessionId: s.sessionId, remoteAddress: s.remoteAddress, connectedAt: s.connectedAt }));
+    store.openConnection({ gatewayId: s.gatewayId, sessionId: s.sessionId, remoteAddress: s.remoteAddress, connectedAt: s.connectedAt });
     alarms.clear('GATEWAY_OFFLINE', s.gatewayId);
     bus.emit('gateway-changed', s.gatewayId);
   }
