@@ -65,10 +65,10 @@ interface Pending {
 }
 
 /** Commands audited and sent per slice of a bulk operation before the loop is yielded. */
-export const DISPATCH_SLICE = 200;
+export const DISPATCH_SLICE = 100;
 /** Final states arriving within this window share one commit. */
 const FINISH_GROUP_MS = 5;
-const FINISH_GROUP_MAX = 250;
+const FINISH_GROUP_MAX = 100;
 
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

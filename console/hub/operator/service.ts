@@ -60,7 +60,7 @@ export interface HubDomain {
 
 const FLEET_TARGET_SETTING = 'fleet.targetKw';
 /** Gateway summaries computed per turn of the loop when changes go out (each costs a few µs). */
-const PATCH_SLICE = 500;
+const PATCH_SLICE = 250;
 
 type CoreSummary = Omit<GatewaySummary, 'load'>;
 
