@@ -39,6 +39,8 @@ import { encode } from '../shared/protocol/index.js';
 import type { FromHub, HubMode, MemorySample, ToHub, WindowReport } from './link-hub.js';
 import { IpcChild } from './ipc-child.js';
 import { makeBenchPki, type BenchGateway, type BenchPki } from './link-pki.js';
+export { openFileLimit } from '../agent/sim/fleet.js';
+import { openFileLimit } from '../agent/sim/fleet.js';
 
 export interface LinkBenchOptions {
   gateways?: number;
@@ -518,16 +520,6 @@ export function machineBusyUs(): number | undefined {
   }
 }
 
-/** Highest number of open files this process may have, from /proc (Linux); undefined elsewhere. */
-export function openFileLimit(): number | undefined {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
-    const soft = line?.split(/\s{2,}/)[1];
-    return soft === undefined || soft === 'unlimited' ? undefined : Number(soft);
-  } catch {
-    return undefined;
-  }
-}
 
 export async function runLinkBench(options: LinkBenchOptions = {}): Promise<RunResult[]> {
   const o = {

@@ -74,6 +74,7 @@ import { IpcChild } from './ipc-child.js';
 import type { FromHub, HubMode, ToHub, WindowReport } from './link-hub.js';
 import { makeBenchPki, type BenchGateway, type BenchPki } from './link-pki.js';
 import type { FromPeer, PeerMemorySample, PeerMode, PeerWindowReport, ToPeer } from './peers-server.js';
+import { openFileLimit } from '../agent/sim/fleet.js';
 import {
   cutId,
   HELLO_PATH,
@@ -839,15 +840,6 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
   return { node: process.version, cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`, date: new Date().toISOString(), options: o, results, ramps };
 }
 
-function openFileLimit(): number | undefined {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
-    const soft = line?.split(/\s{2,}/)[1];
-    return soft === undefined || soft === 'unlimited' ? undefined : Number(soft);
-  } catch {
-    return undefined;
-  }
-}
 
 // --- reporting -------------------------------------------------------------------------------------------
 

@@ -89,8 +89,6 @@ export const OPERATOR_API_LIMITS = {
 export const API_PREFIX = '/api/v1/';
 export const EVENTS_PATH = '/api/v1/events';
 export const LOGIN_PATH = '/login';
-/** WebSocket close code for a consumer that does not keep up (RFC 6455 "Try Again Later"). */
-export const CLOSE_SLOW_CONSUMER = 1013;
 
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
