@@ -80,6 +80,8 @@ export interface FleetShedOptions {
   batchFrom: number;
   shedTimeoutSeconds: number;
   maxPriority: number;
+  /** When set, the hub writes a V8 CPU profile into this directory (node --cpu-prof) when it exits. */
+  cpuProfDir?: string;
 }
 
 export interface SteadyFigures {
@@ -337,7 +339,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     const probe = new LoopProbe();
     const hub: Started = procs.start('lm-console', [bin('lm-console'), '--headless', '--config', join(dir, 'hub.json')], {
       cwd: dir,
-      nodeArgs: ['--import', LOOP_PROBE],
+      nodeArgs: ['--import', LOOP_PROBE, ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`])],
       env: { LMGW_LOG_LEVEL: 'warn' },
       onLine: (line) => probe.line(line),
     });
@@ -613,13 +615,14 @@ async function main(): Promise<void> {
       'max-priority': { type: 'string' },
       quick: { type: 'boolean' },
       json: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(
-      'npm run bench:fleet-shed [-- --gateways 500,2000,5000,20000 --runs 3 --steady-seconds 20 --batch-from 19000 --shed-timeout 600 --max-priority 2 --json FILE | --quick]\n',
+      'npm run bench:fleet-shed [-- --gateways 500,2000,5000,20000 --runs 3 --steady-seconds 20 --batch-from 19000 --shed-timeout 600 --max-priority 2 --json FILE --cpu-prof DIR | --quick]\n',
     );
     return;
   }
@@ -631,6 +634,7 @@ async function main(): Promise<void> {
     batchFrom: num(values['batch-from'], LARGE),
     shedTimeoutSeconds: num(values['shed-timeout'], 600),
     maxPriority: num(values['max-priority'], 2),
+    ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
   };
   if (o.gateways.some((n) => !Number.isInteger(n) || n < 1) || !(o.runs >= 1)) throw new Error('--gateways takes whole numbers ≥ 1, --runs ≥ 1');
   // One process holds at most `ulimit -n` sockets: the hub cannot hold 20,000 gateways under a limit of 20,000.

@@ -165,64 +165,94 @@ function pickForTarget(candidates: readonly Candidate[], targetKw: number): Cand
  * selector or duplicate gateway or channel ids (the caller's registry is broken, not the operator).
  */
 export function planShed(gateways: readonly PlanGateway[], selector: PlanSelector, nowMs: number): ShedPlan {
-  if (!Number.isFinite(nowMs)) throw new RangeError(`planShed: not a valid time: ${nowMs}`);
-  assertSelector(selector);
-  const ordered = [...gateways].sort((a, b) => compareIds(a.gatewayId, b.gatewayId));
-  const skipped: Skip[] = [];
-  const candidates: Candidate[] = [];
-  for (const [index, gateway] of ordered.entries()) {
-    const { gatewayId } = gateway;
-    if (ordered[index + 1]?.gatewayId === gatewayId) throw new RangeError(`planShed: gateway ${gatewayId} is listed twice`);
-    if (new Set(gateway.channels.map((c) => c.id)).size !== gateway.channels.length) {
-      throw new RangeError(`planShed: gateway ${gatewayId} lists a channel id twice`);
-    }
-    if (!gateway.connected) {
-      skipped.push({ gatewayId, reason: 'offline', detail: `gateway ${gatewayId} is offline` });
-      continue;
-    }
-    const rowsBefore = skipped.length + candidates.length;
-    for (const channel of inScope(gateway, selector)) {
-      if (typeof channel === 'number') {
-        skipped.push({
-          gatewayId,
-          channel,
-          reason: 'unknown-channel',
-          detail: `gateway ${gatewayId} has no channel ${channel}`,
-        });
+  const planner = new ShedPlanner(selector, nowMs);
+  planner.add([...gateways].sort((a, b) => compareIds(a.gatewayId, b.gatewayId)));
+  return planner.finish();
+}
+
+/**
+ * `planShed` in steps, for a scope too large to plan in one turn of an event loop (20,000 gateways):
+ * `add` the gateways in slices, in gatewayId order (code units, as `Array.prototype.sort` orders
+ * strings) across all calls, then `finish`. The plan is the one `planShed` gives for all of them.
+ */
+export class ShedPlanner {
+  private readonly skipped: Skip[] = [];
+  private readonly candidates: Candidate[] = [];
+  private lastId: string | undefined;
+
+  constructor(
+    private readonly selector: PlanSelector,
+    private readonly nowMs: number,
+  ) {
+    if (!Number.isFinite(nowMs)) throw new RangeError(`planShed: not a valid time: ${nowMs}`);
+    assertSelector(selector);
+  }
+
+  /** The next gateways, each after the last one added (RangeError for a repeat or a step back). */
+  add(gateways: readonly PlanGateway[]): void {
+    const { skipped, candidates, selector, nowMs } = this;
+    for (const gateway of gateways) {
+      const { gatewayId } = gateway;
+      if (this.lastId !== undefined && compareIds(gatewayId, this.lastId) <= 0) {
+        throw new RangeError(
+          gatewayId === this.lastId ? `planShed: gateway ${gatewayId} is listed twice` : `planShed: gateway ${gatewayId} added after ${this.lastId}`,
+        );
+      }
+      this.lastId = gatewayId;
+      if (new Set(gateway.channels.map((c) => c.id)).size !== gateway.channels.length) {
+        throw new RangeError(`planShed: gateway ${gatewayId} lists a channel id twice`);
+      }
+      if (!gateway.connected) {
+        skipped.push({ gatewayId, reason: 'offline', detail: `gateway ${gatewayId} is offline` });
         continue;
       }
-      const skip = constraint(gatewayId, channel, nowMs);
-      if (skip !== null) skipped.push(skip);
-      else candidates.push({ gatewayId, channel, expectedKw: expectedKwOf(channel) });
-    }
-    if (skipped.length + candidates.length === rowsBefore) {
-      skipped.push({ gatewayId, reason: 'no-channels', detail: nothingInScope(gatewayId, selector) });
+      const rowsBefore = skipped.length + candidates.length;
+      for (const channel of inScope(gateway, selector)) {
+        if (typeof channel === 'number') {
+          skipped.push({
+            gatewayId,
+            channel,
+            reason: 'unknown-channel',
+            detail: `gateway ${gatewayId} has no channel ${channel}`,
+          });
+          continue;
+        }
+        const skip = constraint(gatewayId, channel, nowMs);
+        if (skip !== null) skipped.push(skip);
+        else candidates.push({ gatewayId, channel, expectedKw: expectedKwOf(channel) });
+      }
+      if (skipped.length + candidates.length === rowsBefore) {
+        skipped.push({ gatewayId, reason: 'no-channels', detail: nothingInScope(gatewayId, selector) });
+      }
     }
   }
 
-  const chosen = selector.kind === 'targetKw' ? pickForTarget(candidates, selector.kw) : candidates;
-  const byGateway = new Map<string, Candidate[]>();
-  for (const candidate of chosen) {
-    const list = byGateway.get(candidate.gatewayId) ?? [];
-    list.push(candidate);
-    byGateway.set(candidate.gatewayId, list);
+  finish(): ShedPlan {
+    const { selector, skipped, candidates } = this;
+    const chosen = selector.kind === 'targetKw' ? pickForTarget(candidates, selector.kw) : candidates;
+    const byGateway = new Map<string, Candidate[]>();
+    for (const candidate of chosen) {
+      const list = byGateway.get(candidate.gatewayId) ?? [];
+      list.push(candidate);
+      byGateway.set(candidate.gatewayId, list);
+    }
+    const planned: ShedPlan['gateways'] = [...byGateway.entries()]
+      .sort(([a], [b]) => compareIds(a, b))
+      .map(([gatewayId, list]) => {
+        const channels = [...list].sort((a, b) => a.channel.id - b.channel.id);
+        return {
+          gatewayId,
+          channels: channels.map((c) => c.channel.id),
+          expectedKw: channels.reduce((sum, c) => sum + c.expectedKw, 0),
+        };
+      });
+    // Summed in output order so input order cannot change the last bits of the total.
+    const totalKw = planned.reduce((sum, g) => sum + g.expectedKw, 0);
+    const plan: ShedPlan = { gateways: planned, skipped, totalKw };
+    if (selector.kind === 'targetKw') {
+      plan.targetKw = selector.kw;
+      plan.shortfallKw = totalKw >= selector.kw - KW_EPSILON ? 0 : selector.kw - totalKw;
+    }
+    return plan;
   }
-  const planned: ShedPlan['gateways'] = [...byGateway.entries()]
-    .sort(([a], [b]) => compareIds(a, b))
-    .map(([gatewayId, list]) => {
-      const channels = [...list].sort((a, b) => a.channel.id - b.channel.id);
-      return {
-        gatewayId,
-        channels: channels.map((c) => c.channel.id),
-        expectedKw: channels.reduce((sum, c) => sum + c.expectedKw, 0),
-      };
-    });
-  // Summed in output order so input order cannot change the last bits of the total.
-  const totalKw = planned.reduce((sum, g) => sum + g.expectedKw, 0);
-  const plan: ShedPlan = { gateways: planned, skipped, totalKw };
-  if (selector.kind === 'targetKw') {
-    plan.targetKw = selector.kw;
-    plan.shortfallKw = totalKw >= selector.kw - KW_EPSILON ? 0 : selector.kw - totalKw;
-  }
-  return plan;
 }

@@ -52,6 +52,7 @@ export type RowWriter = (write: () => void) => void;
 
 export class FleetRegistry {
   private readonly gateways = new Map<string, GatewayState>();
+  private readonly channelIndex = new WeakMap<DeviceView[], Map<number, ChannelView>>();
   private readonly write: RowWriter;
 
   constructor(
@@ -151,7 +152,7 @@ export class FleetRegistry {
     const g = this.gateways.get(gatewayId);
     if (!g) return false;
     let changed = false;
-    const byId = new Map(g.devices.flatMap((d) => d.channels).map((c) => [c.id, c]));
+    const byId = this.channelsById(g.devices);
     for (const r of relays) {
       const ch = byId.get(r.channel);
       if (!ch || ch.on === r.on) continue;
@@ -167,6 +168,16 @@ export class FleetRegistry {
       if (ch) ch.kw = p.kw;
     }
     return changed;
+  }
+
+  /** The channels of a gateway's devices by id, built once per devices list (observe runs for every telemetry batch). */
+  private channelsById(devices: DeviceView[]): Map<number, ChannelView> {
+    let byId = this.channelIndex.get(devices);
+    if (byId === undefined) {
+      byId = new Map(devices.flatMap((d) => d.channels).map((c) => [c.id, c]));
+      this.channelIndex.set(devices, byId);
+    }
+    return byId;
   }
 
   telemetry(gatewayId: string, samples: readonly TelemetrySample[]): boolean {

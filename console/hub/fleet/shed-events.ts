@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LmgwError } from '../../../shared/errors.js';
-import { planShed, type ShedPlan } from '../../../shared/load/shed-plan.js';
+import { ShedPlanner, type ShedPlan } from '../../../shared/load/shed-plan.js';
 import type {
   CommandRecord,
   OperatorContext,
@@ -37,6 +37,9 @@ export interface ShedEventsOptions {
   bus: DomainBus;
   now?: () => number;
 }
+
+/** Gateways planned per turn of the event loop (a few ms each). */
+const PLAN_SLICE = 1_000;
 
 /** Who the hub's own bookkeeping rows are by. */
 export const SYSTEM_OPERATOR = 'lmgw-hub';
@@ -153,18 +156,23 @@ export class ShedEvents {
     }
   }
 
-  plan(request: ShedRequest): ShedPlan {
-    const ids = this.scopeIds(request.scope);
-    return planShed(
+  /**
+   * The plan for the gateways in scope now, made PLAN_SLICE gateways per turn of the event loop: 20,000
+   * gateways in one go would hold it for a few hundred ms (pings, telemetry acks and the UI wait).
+   */
+  async plan(request: ShedRequest): Promise<ShedPlan> {
+    const ids = this.scopeIds(request.scope).sort();
+    const planner = new ShedPlanner(request.selector, this.now());
+    for (let i = 0; i < ids.length; i += PLAN_SLICE) {
+      if (i > 0) await nextTurn();
       // Measured per-channel power, when the LM reports it, for planning by target kW.
-      this.o.registry.planGateways(ids, (_, ch) => ch.kw),
-      request.selector,
-      this.now(),
-    );
+      planner.add(this.o.registry.planGateways(ids.slice(i, i + PLAN_SLICE), (_, ch) => ch.kw));
+    }
+    return planner.finish();
   }
 
-  preview(request: ShedRequest): ShedPreview {
-    const plan = this.plan(request);
+  async preview(request: ShedRequest): Promise<ShedPreview> {
+    const plan = await this.plan(request);
     return {
       plan,
       loadCount: plan.gateways.reduce((n, g) => n + g.channels.length, 0),
@@ -175,8 +183,7 @@ export class ShedEvents {
 
   /** Resolves when every command of the event has its final state (bounded by the command deadline). */
   async start(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord> {
-    const plan = this.plan(request);
-    // Planning 20,000 gateways takes a while: what waits for the loop goes first.
+    const plan = await this.plan(request);
     await nextTurn();
     const t = this.now();
     const header: ShedEventHeader = {

@@ -310,7 +310,7 @@ export class HubOperatorService implements OperatorService {
     return revoked;
   }
 
-  previewShed(request: ShedRequest): ShedPreview {
+  previewShed(request: ShedRequest): Promise<ShedPreview> {
     return this.d.shedEvents.preview(request);
   }
 

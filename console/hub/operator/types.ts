@@ -420,7 +420,7 @@ export interface OperatorService {
   /** Gateway certificates from the CA database; OP_NO_CA when the console has no CA configured. */
   certificates(): CertificateRecord[];
 
-  previewShed(request: ShedRequest): ShedPreview;
+  previewShed(request: ShedRequest): Promise<ShedPreview>;
   /** Resolves when every command of the event has its final state (bounded by the command deadline). */
   startShed(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord>;
   /** Restores the event's channels now; resolves with the event once the restores have their outcome. */

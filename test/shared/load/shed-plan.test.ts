@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type PlanChannel, type PlanGateway, type PlanSelector, planShed, type ShedPlan } from '../../../shared/load/index.js';
+import { type PlanChannel, type PlanGateway, type PlanSelector, planShed, type ShedPlan, ShedPlanner } from '../../../shared/load/index.js';
 
 const NOW = Date.parse('2026-06-01T10:00:00Z');
 
@@ -208,6 +208,25 @@ describe('planShed: properties', () => {
       }),
       { seed: 20261025, numRuns: 300 },
     );
+  });
+
+  it('planned in slices (ShedPlanner, as the hub plans 20,000 gateways) gives the plan planShed gives', () => {
+    fc.assert(
+      fc.property(fleet, selector, fc.integer({ min: 1, max: 5 }), (gateways, sel, slice) => {
+        const sorted = [...gateways].sort((a, b) => (a.gatewayId < b.gatewayId ? -1 : 1));
+        const planner = new ShedPlanner(sel, NOW);
+        for (let i = 0; i < sorted.length; i += slice) planner.add(sorted.slice(i, i + slice));
+        expect(planner.finish()).toEqual(planShed(gateways, sel, NOW));
+      }),
+      { seed: 20261206, numRuns: 300 },
+    );
+  });
+
+  it('refuses gateways added out of order or twice across slices', () => {
+    const planner = new ShedPlanner({ kind: 'priority', maxPriority: 1 }, NOW);
+    planner.add([aGateway({ gatewayId: 'gw-b' })]);
+    expect(() => planner.add([aGateway({ gatewayId: 'gw-a' })])).toThrow('planShed: gateway gw-a added after gw-b');
+    expect(() => planner.add([aGateway({ gatewayId: 'gw-b' })])).toThrow('planShed: gateway gw-b is listed twice');
   });
 
   it('never plans a constrained channel, accounts for every named one, and takes candidates until the target', () => {
