@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { ErrorCode } from '../../../shared/errors.js';
 import type { CommandMessage, CommandOp, ErrorMessage, ResultMessage } from '../../../shared/protocol/messages.js';
 import type { CommandRecord, CommandState, OperatorContext } from '../operator/types.js';
+import { nextTurn } from '../slices.js';
 import { GroupCommit } from '../store/group-commit.js';
 import type { HubStore } from '../store/index.js';
 
@@ -69,10 +70,6 @@ export const DISPATCH_SLICE = 100;
 /** Final states arriving within this window share one commit. */
 const FINISH_GROUP_MS = 5;
 const FINISH_GROUP_MAX = 100;
-
-export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 export function newCommandId(): string {
   return `c${randomBytes(12).toString('base64url')}`;

@@ -26,7 +26,8 @@ import type {
   StateCounts,
 } from '../operator/types.js';
 import { countReasons, type HubStore, type ShedEventHeader } from '../store/index.js';
-import { nextTurn, type CommandDispatcher } from './dispatcher.js';
+import { nextTurn } from '../slices.js';
+import type { CommandDispatcher } from './dispatcher.js';
 import type { DomainBus } from './domain-bus.js';
 import type { FleetRegistry } from './registry.js';
 

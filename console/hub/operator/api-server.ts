@@ -28,6 +28,7 @@ import { z } from 'zod';
 import { LmgwError, type ErrorCode } from '../../../shared/errors.js';
 import { invokeOperatorCall } from './dispatch.js';
 import { isOperatorMethod, OPERATOR_METHODS, validateCall } from './schemas.js';
+import { stringifySliced } from '../slices.js';
 import { lookupStatic, NOT_BUILT_PAGE } from './static-files.js';
 import { createToken, removeTokenFile, tokenMatches, writeTokenFile } from './token.js';
 import { MAX_WATCHED_GATEWAYS, type LoadFigures, type OperatorContext, type OperatorEvent, type OperatorService } from './types.js';
@@ -485,7 +486,14 @@ class OperatorApiServer implements OperatorApi {
       }
       return this.internalError(res, err, name);
     }
-    this.sendJson(req, res, 200, { result: result ?? null });
+    // A large answer (the fleet snapshot, a 20,000-gateway shed event) is serialised in slices.
+    let text: string;
+    try {
+      text = await stringifySliced({ result: result ?? null });
+    } catch (err) {
+      return this.internalError(res, err, name);
+    }
+    this.sendJsonText(req, res, 200, text);
   }
 
   private async staticFile(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -525,7 +533,10 @@ class OperatorApiServer implements OperatorApi {
   }
 
   private sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    const text = JSON.stringify(body);
+    this.sendJsonText(req, res, status, JSON.stringify(body), headers);
+  }
+
+  private sendJsonText(req: IncomingMessage, res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
     // A refusal before the body was read: do not keep reading an unwanted body on a kept-alive socket.
     const hasBody = (req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined;
     if (hasBody && !req.complete) headers = { ...headers, connection: 'close' };

@@ -405,7 +405,7 @@ export const MAX_WATCHED_GATEWAYS = 500;
  */
 export interface OperatorService {
   info(): HubInfo;
-  fleet(): FleetSnapshot;
+  fleet(): Promise<FleetSnapshot>;
   gateway(gatewayId: string): GatewayDetail;
   loadHistory(query: LoadHistoryQuery): LoadPoint[];
   commands(query: { gatewayId?: string; eventId?: string; limit?: number }): CommandRecord[];

@@ -94,8 +94,8 @@ describe('the hub domain with real agents and lm-sim (issue 5 flows)', () => {
       );
       procs.push(start(process.execPath, [join(ROOT, 'bin', 'lmgw-agent.js'), 'run', '--config', join(dir, 'agent.json')], { HTTPS_PROXY: '', https_proxy: '' }));
     }
-    await waitFor(() => hub.service.fleet().counts.connected === SITES.length, 30_000, 'three gateways to connect');
-    await waitFor(() => hub.service.fleet().gateways.every((g) => g.load.currentKw !== null), 15_000, 'telemetry from every gateway');
+    await waitFor(async () => (await hub.service.fleet()).counts.connected === SITES.length, 30_000, 'three gateways to connect');
+    await waitFor(async () => (await hub.service.fleet()).gateways.every((g) => g.load.currentKw !== null), 15_000, 'telemetry from every gateway');
   }, 90_000);
 
   afterAll(async () => {
@@ -168,7 +168,7 @@ describe('the hub domain with real agents and lm-sim (issue 5 flows)', () => {
 
     await hub.close();
     hub = await startTheHub();
-    await waitFor(() => hub.service.fleet().counts.connected === SITES.length, 30_000, 'the fleet to come back');
+    await waitFor(async () => (await hub.service.fleet()).counts.connected === SITES.length, 30_000, 'the fleet to come back');
 
     const auditAfter = await api<AuditRecord[]>('audit', { limit: 10_000 });
     expect(auditAfter.slice(-auditBefore.length)).toEqual(auditBefore);
@@ -254,7 +254,7 @@ describe('the hub domain with real agents and lm-sim (issue 5 flows)', () => {
     const revokedAt = Date.now();
     const revoked = await api<CertificateRecord>('revokeCertificate', { serial: cert?.serial, reason: 'keyCompromise' });
     expect(revoked).toMatchObject({ serial: cert?.serial, status: 'revoked', reason: 'keyCompromise' });
-    await waitFor(() => hub.service.fleet().gateways.find((g) => g.gatewayId === 'site-c')?.state === 'offline', 5000, 'site-c to drop offline');
+    await waitFor(async () => (await hub.service.fleet()).gateways.find((g) => g.gatewayId === 'site-c')?.state === 'offline', 5000, 'site-c to drop offline');
     expect(Date.now() - revokedAt).toBeLessThan(5000);
     const security = await api<SecurityEventRecord[]>('securityEvents', { since: revokedAt });
     expect(security.some((e) => e.code === 'LINK_CERT_REVOKED' && e.gatewayId === 'site-c')).toBe(true);
