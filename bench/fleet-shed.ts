@@ -130,6 +130,17 @@ export interface ShedFigures {
   httpStatus: number;
 }
 
+/** One operator operation after the shed, through the API: time to its answer (every command final) and the loop stall meanwhile. */
+export interface OperationFigures {
+  seconds: number;
+  httpStatus: number;
+  /** Final states of its commands (none for previewShed). */
+  states: Record<string, number>;
+  loopStallMaxMs: number;
+}
+
+export const OPERATIONS = ['previewShed', 'cancelShed', 'commandMany', 'restoreAll'] as const;
+
 export interface RunFigures {
   run: number;
   gateways: number;
@@ -139,6 +150,8 @@ export interface RunFigures {
   rssEmptyBytes: number;
   steady: SteadyFigures;
   shed: ShedFigures;
+  /** The other fleet-wide operations, in this order after the shed: preview, cancel the event, a `read` to the fleet, restore all. */
+  operations: Record<(typeof OPERATIONS)[number], OperationFigures>;
   floorRatio: number;
   othersCores: number | undefined;
 }
@@ -475,12 +488,51 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
         `stream ${fmt(shed.eventBytesPerGateway)} B/gateway, loop stall max ${fmt(shed.loopStallMaxMs)} p99 ${fmt(shed.loopStallP99Ms)} ms, ` +
         `ack p99 ${fmt(shed.ackP99Ms)} ms, disconnects ${shed.disconnects}${events.closed ? `, stream closed ${events.closed}` : ''}`,
     );
-    return { gateways, telemetry, connectSeconds, rssEmptyBytes, steady, shed, othersCores: others.cores() };
+    const eventId = ans?.status === 200 ? ((JSON.parse(ans.text) as { result: { id: string } }).result.id) : '';
+    const operations = await otherOperations(apiBase, token, probe, eventId, o);
+    return { gateways, telemetry, connectSeconds, rssEmptyBytes, steady, shed, operations, othersCores: others.cores() };
   } finally {
     events?.ws.terminate();
     await fleet?.stop();
     await procs.cleanup();
   }
+}
+
+/** Command states in an answer: a ShedEventRecord's outcomes, a BulkCommandResult's counts or a CommandRecord list. */
+function answerStates(result: unknown): Record<string, number> {
+  const states: Record<string, number> = {};
+  const list = Array.isArray(result)
+    ? (result as { state: string }[])
+    : result && typeof result === 'object' && Array.isArray((result as { outcomes?: unknown }).outcomes)
+      ? (result as { outcomes: { state: string }[] }).outcomes
+      : undefined;
+  if (list) for (const x of list) states[x.state] = (states[x.state] ?? 0) + 1;
+  else if (result && typeof result === 'object' && 'counts' in result) Object.assign(states, (result as { counts: Record<string, number> }).counts);
+  return states;
+}
+
+/** Preview, cancel, a fleet-wide `read` (commandMany) and restore all, one after the other, each timed to its answer. */
+async function otherOperations(apiBase: string, token: string, probe: LoopProbe, eventId: string, o: FleetShedOptions): Promise<RunFigures['operations']> {
+  const bodies: Record<(typeof OPERATIONS)[number], unknown> = {
+    previewShed: { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600 },
+    cancelShed: { eventId },
+    commandMany: { scope: { kind: 'fleet' }, op: 'read' },
+    restoreAll: {},
+  };
+  const out = {} as RunFigures['operations'];
+  for (const op of OPERATIONS) {
+    await probe.read(); // starts the stall figures afresh
+    const start = performance.now();
+    const r = await post(new URL(`api/v1/${op}`, apiBase), token, bodies[op]);
+    const seconds = (performance.now() - start) / 1000;
+    const loop = await probe.read();
+    const states = r.status === 200 ? answerStates((JSON.parse(r.text) as { result: unknown }).result) : {};
+    out[op] = { seconds, httpStatus: r.status, states, loopStallMaxMs: loop.maxMs };
+    log(`  ${op}: answered in ${fmt(seconds, 3)} s (HTTP ${r.status}) ${JSON.stringify(states)}, loop stall max ${fmt(loop.maxMs)} ms`);
+    if (r.status !== 200) log(`    ${r.text.slice(0, 300)}`);
+    await sleep(1000);
+  }
+  return out;
 }
 
 // --- the benchmark -------------------------------------------------------------------------------------
@@ -571,6 +623,13 @@ export function summarise(r: FleetShedReport): { rows: Map<number, Row[]>; misse
     judge(n, out, 'shed: telemetry ack p99', med(runs, (x) => x.shed.ackP99Ms), 1, ' ms', TARGETS.ackP99DuringMs);
     judge(n, out, 'shed: gateways disconnected (max of runs)', Math.max(...runs.map((x) => x.shed.disconnects)), 0, '', TARGETS.disconnected);
     judge(n, out, 'shed: commands timed out (max of runs)', Math.max(...runs.map((x) => x.shed.timedOut)), 0, '', TARGETS.timedOut);
+    for (const op of OPERATIONS) {
+      const ops = runs.map((x) => x.operations?.[op]).filter((x): x is OperationFigures => x !== undefined);
+      if (ops.length === 0) continue;
+      const states = ops[ops.length - 1]?.states ?? {};
+      judge(n, out, `${op}: API call → answer${Object.keys(states).length > 0 ? ` (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`, median(ops.map((x) => (x.httpStatus === 200 ? x.seconds : Number.NaN))), 3, ' s', undefined);
+      judge(n, out, `${op}: hub event-loop stall max`, median(ops.map((x) => x.loopStallMaxMs)), 1, ' ms', TARGETS.loopStallMaxMs);
+    }
     judge(n, out, 'steady: hub CPU per telemetry sample', med(runs, (x) => x.steady.hubCpuUsPerSample), 1, ' µs', n === 2000 ? TARGETS.cpuUsPerSample : undefined);
     judge(n, out, 'steady: disk writes / database growth', med(runs, (x) => x.steady.writesOverGrowth), 2, '×', n === 2000 ? TARGETS.writesOverGrowth : undefined);
     judge(n, out, 'steady: database growth per sample', med(runs, (x) => x.steady.bytesStoredPerSample), 1, ' B', TARGETS.bytesPerSample);
