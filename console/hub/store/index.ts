@@ -35,7 +35,7 @@ export type { GatewayRow } from './fleet.js';
 export type { ShedEventHeader, ShedSkipped } from './shed-events.js';
 export { countReasons } from './shed-events.js';
 export { HUB_DB_FILE } from './db.js';
-export { DEFAULT_PEAK_MIN_SAMPLES, PRUNE_BUDGET_ROWS, RETENTION_MS, ROLLUP_GRACE_MS } from './telemetry.js';
+export { DEFAULT_PEAK_MIN_SAMPLES, PRUNE_BUDGET_ROWS, QUARTER_PRUNE_GATEWAYS, RETENTION_MS, ROLLUP_GRACE_MS } from './telemetry.js';
 
 export class HubStore {
   readonly path: string;

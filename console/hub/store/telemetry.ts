@@ -57,6 +57,8 @@ export const DEFAULT_PEAK_MIN_SAMPLES = 450;
 export const PRUNE_CHUNK_ROWS = 5_000;
 /** Rows one prune() call removes at most; it says `done: false` when more is left. */
 export const PRUNE_BUDGET_ROWS = 10_000;
+/** Gateways whose old quarter-hours one prune call looks at (each a DELETE of its own, ~50 µs when empty). */
+export const QUARTER_PRUNE_GATEWAYS = 250;
 
 /**
  * A minute is written to the roll-up tables this long after it ended: batches sent every 10 s, and a
@@ -406,6 +408,8 @@ export class TelemetryTable {
   private m = new OpenState();
   /** The gateway number the next quarter-hour prune starts with, so a call cut short resumes there. */
   private pruneFrom = 0;
+  /** The quarter-hour cut-off of the last whole pass over the gateways' quarter-hours. */
+  private quarterPrunedTo = -Infinity;
 
   constructor(
     private readonly db: HubDb,
@@ -1071,16 +1075,25 @@ export class TelemetryTable {
     for (const [statement, params] of steps) {
       if (!drain(statement, params)) return { raw, rollups, done: false };
     }
-    // Quarter-hours gateway by gateway, resuming where the last call stopped.
+    // Quarter-hours gateway by gateway (the table is keyed by gateway), resuming where the last call
+    // stopped, at most QUARTER_PRUNE_GATEWAYS per call, and one pass per cut-off: it moves once a
+    // quarter-hour. (A pass over 20,000 gateways on every call held the loop for a second.)
+    if (cutoffs.rollup15m <= this.quarterPrunedTo) return { raw, rollups, done: true };
     const gateways = [...this.m.gwId.keys()].sort((a, b) => a - b);
     const start = Math.max(0, gateways.findIndex((g) => g >= this.pruneFrom));
-    for (let i = start; i < gateways.length; i++) {
+    const end = Math.min(gateways.length, start + QUARTER_PRUNE_GATEWAYS);
+    for (let i = start; i < end; i++) {
       const gw = gateways[i] as number;
       if (!drain(this.s.quarterPrune, { gw, cutoff: cutoffs.rollup15m })) {
         this.pruneFrom = gw;
         return { raw, rollups, done: false };
       }
     }
+    if (end < gateways.length) {
+      this.pruneFrom = gateways[end] as number;
+      return { raw, rollups, done: false };
+    }
+    this.quarterPrunedTo = cutoffs.rollup15m;
     this.pruneFrom = 0;
     return { raw, rollups, done: true };
   }

@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { HubStore } from '../../../../console/hub/store/index.js';
-import { PRUNE_BUDGET_ROWS } from '../../../../console/hub/store/index.js';
+import { PRUNE_BUDGET_ROWS, QUARTER_PRUNE_GATEWAYS } from '../../../../console/hub/store/index.js';
 import { BugError } from '../../../../shared/errors.js';
 import type { TelemetrySample } from '../../../../shared/protocol/messages.js';
 import { aDataDir, aSample, aStore, rawDb, T0 } from './builders.js';
@@ -277,5 +277,26 @@ describe('prune', () => {
     for (const c of calls) expect(c.raw + c.rollups).toBeLessThanOrEqual(PRUNE_BUDGET_ROWS + 1_000);
     expect(calls.reduce((n, c) => n + c.raw, 0)).toBe(gateways.length * perGateway);
     for (const g of gateways) expect(store.lastSample(g)).toBeNull();
+  });
+
+  it(`looks at the quarter-hours of at most ${QUARTER_PRUNE_GATEWAYS} gateways per call, once per quarter-hour cut-off`, () => {
+    const store = aStore();
+    const gateways = Array.from({ length: 2 * QUARTER_PRUNE_GATEWAYS + 10 }, (_, i) => `gw-${String(i).padStart(4, '0')}`);
+    // One quarter-hour 401 days back for each (with its minute), one recent.
+    store.storeTelemetry(gateways.map((gatewayId) => ({ gatewayId, seq: 1, samples: [aSample(T0, 1), aSample(T0 + 401 * DAY, 2)] })));
+    const now = T0 + 401 * DAY + QH;
+    const calls: Array<{ raw: number; rollups: number; done: boolean }> = [];
+    for (let i = 0; i < 10 && !calls.at(-1)?.done; i++) calls.push(store.prune(now));
+    // Minutes and the fleet's rows go in the first call; the gateways' quarter-hours over three.
+    expect(calls.map((c) => c.done)).toEqual([false, false, true]);
+    // Each gateway's minute and quarter-hour; the fleet's second, minute and quarter-hour.
+    expect(calls.reduce((n, c) => n + c.rollups, 0)).toBe(gateways.length * 2 + 3);
+    expect(store.loadHistory({ gatewayId: 'gw-0000', from: 0, to: now, resolution: '15m' }).map((p) => p.time)).toEqual([T0 + 401 * DAY]);
+    // Until the cut-off moves to the next quarter-hour, a call has nothing to look at.
+    expect(store.prune(now + 60_000)).toEqual({ raw: 0, rollups: 0, done: true });
+    store.storeTelemetry([{ gatewayId: 'gw-0000', seq: 2, samples: [aSample(T0 + QH, 3)] }]);
+    const later = now + QH;
+    for (let i = 0; i < 10 && !store.prune(later).done; i++);
+    expect(store.loadHistory({ gatewayId: 'gw-0000', from: 0, to: later, resolution: '15m' }).map((p) => p.time)).toEqual([T0 + 401 * DAY]);
   });
 });
