@@ -111,7 +111,7 @@ const started = await new Promise((resolveStarted) => {
       if (link) lines.link = link[1];
       if (ui) lines.ui = ui[1];
       if (data) resolveStarted({ ...lines, data: data[1] });
-      if (/"level":(50|60)/.test(line) || /^lm-console: [A-Z]+_[A-Z_]+:/.test(line)) log(`console: ${line}`);
+      if (/"level":"(error|fatal)"/.test(line) || /^lm-console: [A-Z]+_[A-Z_]+:/.test(line)) log(`console: ${line}`);
     },
     process.execPath,
     { LMGW_CA_PASSPHRASE: passphrase },
@@ -220,7 +220,7 @@ for (const [i, site] of SITES.entries()) {
     ),
   );
   spawnChild(`agent ${site.id}`, [join(root, 'bin', 'lmgw-agent.js'), 'run', '--config', join(siteDir, 'agent.json')], (line) => {
-    if (/"level":(50|60)/.test(line)) log(`agent ${site.id}: ${line}`);
+    if (/"level":"(error|fatal)"/.test(line)) log(`agent ${site.id}: ${line}`);
   });
   log(`${site.id}: lm-sim on Modbus TCP port ${port}, agent started`);
 }

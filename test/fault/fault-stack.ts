@@ -47,7 +47,7 @@ export async function stopOrKill(p: Proc, graceMs = 10_000): Promise<boolean> {
   return clean;
 }
 
-/** pino's JSON lines of a process's output (other lines skipped). */
+/** The JSON log lines of a process's output (other lines skipped). */
 export function logLines(output: string): Record<string, unknown>[] {
   return output.split('\n').flatMap((l) => {
     if (!l.startsWith('{')) return [];
@@ -328,9 +328,9 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
   }
 }
 
-/** The log line's time (pino's epoch ms). */
+/** The log line's time (ISO 8601, shared/node/log.ts) in epoch ms. */
 export function timeOf(line: Record<string, unknown> | undefined): number {
-  return typeof line?.time === 'number' ? line.time : Number.NaN;
+  return typeof line?.time === 'string' ? Date.parse(line.time) : Number.NaN;
 }
 
 /**
