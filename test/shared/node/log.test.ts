@@ -65,6 +65,8 @@ describe('the logger factory', () => {
     { kind: 'a Set-Cookie header', logged: { res: { headers: { 'set-cookie': 'lmgw_operator_8480=S3CRET; HttpOnly' } } }, where: (l) => ((l.res as Record<string, unknown>).headers as Record<string, unknown>)['set-cookie'] },
     { kind: 'a Proxy-Authorization header', logged: { headers: { 'proxy-authorization': 'Basic S3CRET' } }, where: (l) => (l.headers as Record<string, unknown>)['proxy-authorization'] },
     { kind: 'a secret', logged: { secret: 'S3CRET' }, where: (l) => l.secret },
+    { kind: 'a header named in capitals', logged: { headers: { Authorization: 'Bearer S3CRET' } }, where: (l) => (l.headers as Record<string, unknown>).Authorization },
+    { kind: 'a password three levels down', logged: { a: { b: { c: { password: 'S3CRET' } } } }, where: (l) => (((l.a as Record<string, unknown>).b as Record<string, unknown>).c as Record<string, unknown>).password },
   ];
   for (const s of secrets) {
     it(`redacts ${s.kind}`, () => {
@@ -77,11 +79,19 @@ describe('the logger factory', () => {
     });
   }
 
-  it('redacts in a child logger too (a component, a gateway connection)', () => {
+  it('redacts what a child logger (a component, a gateway connection) is called with', () => {
     const { log, lines } = aLogger();
-    log.child({ component: 'operator-api' }).warn({ token: 'S3CRET' }, 'child');
+    log.child({ component: 'operator-api' }).child({ gatewayId: 'site-0001' }).warn({ req: { headers: { cookie: 'S3CRET' } } }, 'child');
     expect(lines[0]).not.toContain('S3CRET');
-    expect(lines[0]).toContain(`"token":"${REDACTED}"`);
+    expect(lines[0]).toContain(`"component":"operator-api","gatewayId":"site-0001","req":{"headers":{"cookie":"${REDACTED}"}}`);
+  });
+
+  it('leaves the object it was given as it was, and what is no secret as it was', () => {
+    const { log, objects } = aLogger();
+    const given = { gatewayId: 'site-0001', api: { token: 'S3CRET', url: 'http://127.0.0.1:8480/' }, channels: [1, 2], tokens: 3 };
+    log.info(given, 'x');
+    expect(given.api.token).toBe('S3CRET');
+    expect(objects()[0]).toMatchObject({ gatewayId: 'site-0001', api: { token: REDACTED, url: 'http://127.0.0.1:8480/' }, channels: [1, 2], tokens: 3 });
   });
 
   it('appends to a file, making its directory (the desktop app\'s logs)', async () => {
