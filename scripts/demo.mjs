@@ -42,17 +42,20 @@ const log = (line) => process.stdout.write(`${new Date().toISOString().slice(11,
 function spawnChild(name, args, onLine, command = process.execPath, env = {}) {
   const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(child);
-  let buffer = '';
-  const feed = (chunk) => {
-    buffer += chunk.toString();
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      onLine(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
-    }
+  // One line buffer per stream: a JSON log line on stdout and a banner on stderr never mix.
+  const feeder = () => {
+    let buffer = '';
+    return (chunk) => {
+      buffer += chunk.toString();
+      let nl;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        onLine(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+      }
+    };
   };
-  child.stdout.on('data', feed);
-  child.stderr.on('data', feed);
+  child.stdout.on('data', feeder());
+  child.stderr.on('data', feeder());
   child.on('exit', (code, signal) => {
     if (!stopping) log(`${name} exited (${signal ?? code})`);
   });
