@@ -241,7 +241,7 @@ export async function startFaultSite(o: SiteOptions): Promise<FaultSite> {
     agents.push(start(...inNs(process.execPath, [join(ROOT, 'bin', 'lmgw-agent.js'), 'run', '--config', configFile]), { HTTPS_PROXY: '', https_proxy: '', LMGW_TRACE: '1' }));
   };
   startAgent();
-  const agentLog = (): Record<string, unknown>[] => agents.flatMap((a) => logLines(a.output()));
+  const agentLog = (): Record<string, unknown>[] => agents.flatMap((a) => logLines(a.stdout()));
   const mbpoll = async (i: number, args: readonly string[]): Promise<string[]> => {
     const ran = await run(...inNs('mbpoll', ['-m', 'tcp', '-p', String(simPorts[i]), '-0', '-1', '-a', String((devices[i]?.profile ?? aFastProfile()).connection.unitId), ...args, '127.0.0.1']));
     if (ran.code !== 0) throw new Error(`mbpoll: ${ran.stderr}`);
