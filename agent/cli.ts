@@ -8,13 +8,16 @@ import './heap.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { pino, type Level, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { formatCliError, versionLine } from '../shared/cli.js';
 import { LmgwError } from '../shared/errors.js';
-import { AGENT_VERSION } from './version.js';
+import { createLogger, LOG_LEVELS, logLevelFrom } from '../shared/node/log.js';
+import { LMGW_VERSION } from '../shared/version.js';
 
-const HELP = `lmgw-agent ${AGENT_VERSION} — the LMGW gateway agent
+const HELP = `lmgw-agent ${LMGW_VERSION} — the LMGW gateway agent
 
 Usage: lmgw-agent <command> [options]
+       lmgw-agent --help | --version
 
 Commands:
   run     --config FILE
@@ -22,7 +25,8 @@ Commands:
           execute the console's shed / restore / read commands, sample telemetry into the local
           database (dataDir) and keep the link to the console up: outbound mutual-TLS WebSocket,
           through the proxy if one is configured, reconnecting with back-off. Logs JSON lines to
-          stdout. SIGINT or SIGTERM stop it cleanly (exit 0). Without "devices": the link only.
+          stdout (ISO times, level names; keys and passwords redacted). SIGINT or SIGTERM stop it
+          cleanly (exit 0). Without "devices": the link only.
   enroll  --id GATEWAY_ID --out DIR
           Make this gateway's private key (DIR/gateway.key, mode 0600; it never leaves this
           machine) and a certificate signing request (DIR/<id>.csr) for \`lmgw-ca sign\`.
@@ -35,7 +39,7 @@ Commands:
 Environment:
   HTTPS_PROXY, https_proxy, NO_PROXY, no_proxy   used when the config has no "proxy" field
   LMGW_TRACE=1       log every frame in and out (debug level)
-  LMGW_LOG_LEVEL     trace, debug, info (default), warn, error, fatal
+  LMGW_LOG_LEVEL     ${LOG_LEVELS.join(', ')} (default info)
 
 Exit status: 0 done, 1 refused or failed (one line on stderr with the error code), 2 bad usage.
 `;
@@ -48,8 +52,6 @@ const OPTIONS = {
 
 type Command = keyof typeof OPTIONS;
 
-const LEVELS: readonly Level[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
-
 function usage(message: string): never {
   throw new LmgwError('CLI_USAGE', `${message} (see lmgw-agent --help)`);
 }
@@ -59,17 +61,11 @@ function required(value: string | undefined, flag: string): string {
   return value;
 }
 
-/** The service logger: JSON lines on stdout; nothing secret in them (keys, passwords). */
+/** The service logger (shared/node/log.ts): JSON lines on stdout; LMGW_TRACE=1 raises info to debug, where frames are logged. */
 export function agentLogger(env: NodeJS.ProcessEnv = process.env): Logger {
-  const trace = env.LMGW_TRACE === '1';
-  const wanted = env.LMGW_LOG_LEVEL;
-  if (wanted !== undefined && !LEVELS.includes(wanted as Level)) usage(`LMGW_LOG_LEVEL must be one of ${LEVELS.join(', ')}, not "${wanted}"`);
-  const level: Level = trace && (wanted === undefined || wanted === 'info') ? 'debug' : ((wanted as Level | undefined) ?? 'info');
-  return pino({
-    name: 'lmgw-agent',
-    level,
-    redact: { paths: ['keyPem', '*.keyPem', 'password', '*.password', 'passphrase', '*.passphrase'], censor: '***' },
-  });
+  const wanted = logLevelFrom(env);
+  const level = env.LMGW_TRACE === '1' && wanted === 'info' ? 'debug' : wanted;
+  return createLogger({ name: 'lmgw-agent', level });
 }
 
 export interface CliIo {
@@ -104,7 +100,7 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
     return;
   }
   if (command === '--version') {
-    io.out(AGENT_VERSION);
+    io.out(versionLine('lmgw-agent'));
     return;
   }
   if (!Object.hasOwn(OPTIONS, command)) usage(`unknown command "${command}"`);
@@ -132,7 +128,7 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
       const tls = readAgentTls(config);
       logger.info(
         {
-          version: AGENT_VERSION,
+          version: LMGW_VERSION,
           gatewayId: config.gatewayId,
           console: config.console.url,
           config: config.source,
@@ -220,19 +216,10 @@ export async function main(argv: readonly string[], io: CliIo = DEFAULT_IO): Pro
   }
 }
 
-/** One line per failure, with the stable code; exit 2 for usage errors, 1 otherwise. */
-export function formatError(err: unknown): { line: string; exitCode: number } {
-  if (err instanceof LmgwError) {
-    return { line: `lmgw-agent: ${err.code}: ${err.message.replace(/\s*\n\s*/g, ' ')}`, exitCode: err.code === 'CLI_USAGE' ? 2 : 1 };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { line: `lmgw-agent: internal error: ${message.split('\n')[0] ?? ''}`, exitCode: 1 };
-}
-
 /** The `lmgw-agent` entry point (bin/lmgw-agent.js). */
 export function run(argv: readonly string[] = process.argv.slice(2)): void {
   main(argv).catch((err: unknown) => {
-    const { line, exitCode } = formatError(err);
+    const { line, exitCode } = formatCliError('lmgw-agent', err);
     process.stderr.write(`${line}\n`);
     process.exitCode = exitCode;
   });

@@ -25,7 +25,7 @@ import { describeTarget, ModbusBus } from './lm/bus.js';
 import { LmDriver } from './lm/driver.js';
 import type { DeviceSetup } from './lm/profile.js';
 import { SiteController } from './site.js';
-import { AGENT_VERSION } from './version.js';
+import { LMGW_VERSION } from '../shared/version.js';
 
 /** The hello this agent sends: identity, versions, site, and the devices (none in link-only mode). */
 export function helloFor(config: AgentConfig, devices: readonly DeviceProfile[] = []): HelloMessage {
@@ -34,7 +34,7 @@ export function helloFor(config: AgentConfig, devices: readonly DeviceProfile[] 
     gatewayId: config.gatewayId,
     minVersion: Math.min(...PROTOCOL_VERSIONS),
     maxVersion: Math.max(...PROTOCOL_VERSIONS),
-    agentVersion: AGENT_VERSION,
+    agentVersion: LMGW_VERSION,
     ...(config.site.name !== undefined ? { siteName: config.site.name } : {}),
     labels: config.site.labels,
     viaProxy: false,

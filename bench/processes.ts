@@ -178,29 +178,32 @@ export class Processes {
     });
     if (child.pid === undefined) throw new Error(`${name}: could not start`);
     let output = '';
-    let partial = '';
     const waiters: { pattern: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
-    const feed = (chunk: Buffer): void => {
-      const text = chunk.toString('utf8');
-      output = (output + text).slice(-OUTPUT_CAP);
-      partial += text;
-      let nl: number;
-      while ((nl = partial.indexOf('\n')) >= 0) {
-        const line = partial.slice(0, nl);
-        partial = partial.slice(nl + 1);
-        options.onLine?.(line);
-        for (let i = waiters.length - 1; i >= 0; i--) {
-          const w = waiters[i];
-          const m = w?.pattern.exec(line);
-          if (w && m) {
-            waiters.splice(i, 1);
-            w.resolve(m);
+    // One line buffer per stream: a JSON log line on stdout and a banner on stderr never mix.
+    const feeder = (): ((chunk: Buffer) => void) => {
+      let partial = '';
+      return (chunk) => {
+        const text = chunk.toString('utf8');
+        output = (output + text).slice(-OUTPUT_CAP);
+        partial += text;
+        let nl: number;
+        while ((nl = partial.indexOf('\n')) >= 0) {
+          const line = partial.slice(0, nl);
+          partial = partial.slice(nl + 1);
+          options.onLine?.(line);
+          for (let i = waiters.length - 1; i >= 0; i--) {
+            const w = waiters[i];
+            const m = w?.pattern.exec(line);
+            if (w && m) {
+              waiters.splice(i, 1);
+              w.resolve(m);
+            }
           }
         }
-      }
+      };
     };
-    child.stdout?.on('data', feed);
-    child.stderr?.on('data', feed);
+    child.stdout?.on('data', feeder());
+    child.stderr?.on('data', feeder());
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const started: Started = {
       name,

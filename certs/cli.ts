@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LmgwError } from '../shared/errors.js';
-import { formatCliError } from '../shared/cli.js';
+import { formatCliError, versionLine } from '../shared/cli.js';
 import { CertificateAuthority, initCa, listCertificates, writeExclusive } from './ca.js';
 import { isRevocationReason, REVOCATION_REASONS } from './ca-db.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -13,6 +13,7 @@ import { obtainPassphrase, PASSPHRASE_ENV } from './passphrase.js';
 const HELP = `lmgw-ca — the LMGW private certificate authority
 
 Usage: lmgw-ca <command> --pki DIR [options]
+       lmgw-ca --help | --version
 
 Commands:
   init          --pki DIR [--name "LMGW Root CA"]
@@ -104,6 +105,10 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     out(HELP.trimEnd());
+    return;
+  }
+  if (command === '--version') {
+    out(versionLine('lmgw-ca'));
     return;
   }
   if (!Object.hasOwn(OPTIONS, command)) usage(`unknown command "${command}"`);

@@ -14,6 +14,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
  */
 export const RULES = [
   { folder: 'shared', may: ['shared'], node: false, packages: ['fast-xml-parser', 'zod'] },
+  // shared/'s Node layer (VS Code's base/node beside base/common): what every Node process shares.
+  { folder: 'shared/node', may: ['shared'], node: true, packages: ['pino'] },
   { folder: 'certs', may: ['shared', 'certs'], node: true, packages: ['@peculiar/*', 'reflect-metadata'] },
   { folder: 'agent', may: ['shared', 'certs', 'agent'], node: true, packages: '*' },
   { folder: 'console/hub', may: ['shared', 'certs', 'console/hub'], node: true, packages: '*' },
@@ -35,6 +37,8 @@ export const RULES = [
 ];
 /** Folders no product code may import (tests and tools may). */
 const PRIVATE = ['e2e', 'bench', 'test', 'scripts'];
+/** Folders of Node-only code: a folder whose rule has `node: false` may not import them. */
+const NODE_ONLY = ['shared/node'];
 const SOURCE = /\.(ts|tsx|mts|js|mjs)$/;
 const IMPORT = /(?:^|[\s;])(import|export)\s+(type\s+)?(?:[^'"`;]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g;
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
@@ -92,6 +96,8 @@ export function checkDeps(root) {
             problems.push(`${where}: imports '${spec}', outside the project`);
           } else if (rule.may !== '*' && under(target, PRIVATE)) {
             problems.push(`${where}: imports '${spec}'; nothing may import ${target.split('/')[0]}/`);
+          } else if (!rule.node && under(target, NODE_ONLY)) {
+            problems.push(`${where}: ${rule.folder}/ may not import ${target} (Node-only code)`);
           } else if (rule.may !== '*' && !under(target, rule.may)) {
             if (!(typeOnly && rule.typeOnly && under(target, rule.typeOnly))) {
               problems.push(`${where}: ${rule.folder}/ may not import ${target} (allowed: ${rule.may.join(', ')})`);

@@ -42,17 +42,20 @@ const log = (line) => process.stdout.write(`${new Date().toISOString().slice(11,
 function spawnChild(name, args, onLine, command = process.execPath, env = {}) {
   const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(child);
-  let buffer = '';
-  const feed = (chunk) => {
-    buffer += chunk.toString();
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      onLine(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
-    }
+  // One line buffer per stream: a JSON log line on stdout and a banner on stderr never mix.
+  const feeder = () => {
+    let buffer = '';
+    return (chunk) => {
+      buffer += chunk.toString();
+      let nl;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        onLine(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+      }
+    };
   };
-  child.stdout.on('data', feed);
-  child.stderr.on('data', feed);
+  child.stdout.on('data', feeder());
+  child.stderr.on('data', feeder());
   child.on('exit', (code, signal) => {
     if (!stopping) log(`${name} exited (${signal ?? code})`);
   });
@@ -111,7 +114,7 @@ const started = await new Promise((resolveStarted) => {
       if (link) lines.link = link[1];
       if (ui) lines.ui = ui[1];
       if (data) resolveStarted({ ...lines, data: data[1] });
-      if (/"level":(50|60)/.test(line) || /^lm-console: [A-Z]+_[A-Z_]+:/.test(line)) log(`console: ${line}`);
+      if (/"level":"(error|fatal)"/.test(line) || /^lm-console: [A-Z]+_[A-Z_]+:/.test(line)) log(`console: ${line}`);
     },
     process.execPath,
     { LMGW_CA_PASSPHRASE: passphrase },
@@ -220,7 +223,7 @@ for (const [i, site] of SITES.entries()) {
     ),
   );
   spawnChild(`agent ${site.id}`, [join(root, 'bin', 'lmgw-agent.js'), 'run', '--config', join(siteDir, 'agent.json')], (line) => {
-    if (/"level":(50|60)/.test(line)) log(`agent ${site.id}: ${line}`);
+    if (/"level":"(error|fatal)"/.test(line)) log(`agent ${site.id}: ${line}`);
   });
   log(`${site.id}: lm-sim on Modbus TCP port ${port}, agent started`);
 }

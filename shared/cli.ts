@@ -1,4 +1,10 @@
 import { LmgwError } from './errors.js';
+import { LMGW_VERSION } from './version.js';
+
+/** What `--version` prints on every LMGW command: the program and the package version, e.g. `lm-console 0.1.0`. */
+export function versionLine(program: string): string {
+  return `${program} ${LMGW_VERSION}`;
+}
 
 /**
  * The one-line error every LMGW command prints, and its exit status: `PROGRAM: CODE: message` with

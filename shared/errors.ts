@@ -91,7 +91,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: 'A configuration file is missing, not JSON, or a field is invalid (the message names the field).',
 
   // --- command line ---------------------------------------------------------------------------
-  CLI_USAGE: 'A command-line argument is missing, unknown or malformed.',
+  CLI_USAGE: 'A command-line argument or environment variable (LMGW_LOG_LEVEL) is missing, unknown or malformed.',
 
   // --- private CA -------------------------------------------------------------------------------
   CA_NOT_INITIALISED: 'The --pki directory holds no CA (run `lmgw-ca init` first).',

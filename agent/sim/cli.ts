@@ -5,7 +5,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LmgwError } from '../../shared/errors.js';
-import { formatCliError } from '../../shared/cli.js';
+import { formatCliError, versionLine } from '../../shared/cli.js';
 import { loadProfile } from '../lm/profile.js';
 import { describeFaults, parseFaults } from './faults.js';
 import { fleetMain } from './fleet-cli.js';
@@ -15,6 +15,7 @@ const HELP = `lm-sim — a simulated load manager (Modbus TCP and RTU)
 
 Usage: lm-sim --profile FILE (--port N | --rtu PATH) [options]
        lm-sim fleet --gateways N --console URL --pki DIR   simulated gateways (lm-sim fleet --help)
+       lm-sim --help | --version
 
   --profile FILE   device profile (JSON, as the agent uses): relays, measurements and their encodings
   --port N         serve Modbus TCP on port N (0 = any free port; the line "listening" names it)
@@ -43,6 +44,7 @@ const OPTIONS = {
   control: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 function usage(message: string): never {
@@ -75,6 +77,10 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   }
   if (values.help) {
     out(HELP.trimEnd());
+    return undefined;
+  }
+  if (values.version) {
+    out(versionLine('lm-sim'));
     return undefined;
   }
   if (values.profile === undefined) usage('--profile FILE is required');

@@ -6,10 +6,14 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LmgwError } from '../../shared/errors.js';
+import { LOG_LEVELS, logLevelFrom } from '../../shared/node/log.js';
 import { LABEL_PATTERN } from '../../shared/protocol/messages.js';
 import { linkUrl } from '../link/client.js';
 import { issueFleetCredentials, readFleetCredentials, simGatewayIds } from './fleet-credentials.js';
 import { SimulatedFleet, type SimFleetStatus } from './fleet.js';
+
+/** The simulated gateways' log level (not LMGW_LOG_LEVEL: a test or benchmark gives it to the console). */
+const SIM_LOG_LEVEL_ENV = 'LMGW_SIM_LOG_LEVEL';
 
 export const FLEET_HELP = `lm-sim fleet — simulated gateways against a running console (mutual TLS, one certificate each)
 
@@ -35,8 +39,10 @@ channel 4 not sheddable), answers every command at once (relays read back as com
 restores itself after its duration), resends unacknowledged telemetry after a reconnect and
 reconnects with the agent's back-off.
 
-Prints "lm-sim fleet: all N gateways connected in S s" once every gateway has been welcomed;
-SIGINT/SIGTERM close every session cleanly and exit 0 ("lm-sim fleet: stopped").
+Progress goes to stderr: "lm-sim fleet: all N gateways connected in S s" once every gateway has
+been welcomed; SIGINT/SIGTERM close every session cleanly and exit 0 ("lm-sim fleet: stopped").
+${SIM_LOG_LEVEL_ENV} sets the level of the gateways' JSON log on stdout: ${LOG_LEVELS.join(', ')}
+(default silent; LMGW_LOG_LEVEL is left to the console, which may share this environment).
 Exit status: 0 stopped, 1 failed (one line on stderr with the error code), 2 bad usage.
 `;
 
@@ -73,8 +79,15 @@ export function formatFleetStatus(s: SimFleetStatus): string {
   );
 }
 
-/** Starts the fleet; resolves once every gateway is connected, with a function that stops it. */
-export async function fleetMain(argv: readonly string[], out: (line: string) => void): Promise<(() => Promise<void>) | undefined> {
+/**
+ * Starts the fleet; resolves once every gateway is connected, with a function that stops it. `out`
+ * gets the help; `say` the progress lines — stderr by default, as stdout is the gateways' JSON log.
+ */
+export async function fleetMain(
+  argv: readonly string[],
+  out: (line: string) => void,
+  say: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<(() => Promise<void>) | undefined> {
   let values;
   try {
     ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
@@ -85,6 +98,7 @@ export async function fleetMain(argv: readonly string[], out: (line: string) => 
     out(FLEET_HELP.trimEnd());
     return undefined;
   }
+  const logLevel = logLevelFrom(process.env, SIM_LOG_LEVEL_ENV, 'silent');
   const gateways = whole(values.gateways, '--gateways', 1, 100_000) ?? usage('--gateways N is required');
   if (values.console === undefined) usage('--console URL is required (the console\'s wss://host:port/lmgw/v1)');
   const url = linkUrl(values.console).href;
@@ -105,8 +119,8 @@ export async function fleetMain(argv: readonly string[], out: (line: string) => 
     const passphrase = process.env.LMGW_CA_PASSPHRASE;
     if (!passphrase) throw new LmgwError('CLI_USAGE', '--pki needs the CA passphrase in LMGW_CA_PASSPHRASE');
     const t0 = performance.now();
-    credentials = await issueFleetCredentials(resolve(values.pki), passphrase, certs, ids, (n, total) => out(`lm-sim fleet: issued ${n} of ${total} certificates`));
-    if (credentials.issued > 0) out(`lm-sim fleet: ${credentials.issued} certificates issued in ${((performance.now() - t0) / 1000).toFixed(1)} s into ${certs}`);
+    credentials = await issueFleetCredentials(resolve(values.pki), passphrase, certs, ids, (n, total) => say(`lm-sim fleet: issued ${n} of ${total} certificates`));
+    if (credentials.issued > 0) say(`lm-sim fleet: ${credentials.issued} certificates issued in ${((performance.now() - t0) / 1000).toFixed(1)} s into ${certs}`);
   } else {
     credentials = readFleetCredentials(certs, ids);
   }
@@ -118,11 +132,12 @@ export async function fleetMain(argv: readonly string[], out: (line: string) => 
     gateways: credentials.gateways,
     telemetry: batchSeconds === null ? null : { sampleSeconds: 1, batchSeconds },
     labels,
+    logLevel,
     ...(workers !== undefined ? { minWorkers: workers } : {}),
   });
-  out(`lm-sim fleet: all ${gateways} gateways connected in ${((performance.now() - t0) / 1000).toFixed(1)} s to ${url}`);
+  say(`lm-sim fleet: all ${gateways} gateways connected in ${((performance.now() - t0) / 1000).toFixed(1)} s to ${url}`);
 
-  const timer = statusSeconds > 0 ? setInterval(() => void fleet.status().then((s) => out(`lm-sim fleet: ${formatFleetStatus(s)}`), () => undefined), statusSeconds * 1000) : undefined;
+  const timer = statusSeconds > 0 ? setInterval(() => void fleet.status().then((s) => say(`lm-sim fleet: ${formatFleetStatus(s)}`), () => undefined), statusSeconds * 1000) : undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -131,7 +146,7 @@ export async function fleetMain(argv: readonly string[], out: (line: string) => 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await fleet.stop();
-    out('lm-sim fleet: stopped');
+    say('lm-sim fleet: stopped');
   };
   const onSignal = (): void => void stop();
   process.once('SIGINT', onSignal);

@@ -5,7 +5,7 @@
  * request/answer pairs (FleetRequest → FleetAnswer); an error answers `failed`.
  */
 import { readFileSync } from 'node:fs';
-import { pino } from 'pino';
+import { createLogger, type LogLevel } from '../../shared/node/log.js';
 import type { ChannelProfile } from '../../shared/protocol/index.js';
 import type { LatencyCounts } from './latency.js';
 import { SimCounters, SimulatedGateway, type SimGatewayCredentials, type TelemetryPlan } from './gateway.js';
@@ -22,6 +22,8 @@ export interface WorkerStart {
   labels?: readonly string[];
   /** TLS handshakes in flight at once while connecting the share. */
   concurrency: number;
+  /** The level of the share's log (stdout, inherited from the parent); validated by the parent. */
+  logLevel: LogLevel;
 }
 
 export type FleetRequest = WorkerStart | { type: 'status' } | { type: 'mark' } | { type: 'stop' };
@@ -57,14 +59,14 @@ function main(): void {
   const send = (m: FleetAnswer): void => void process.send?.(m);
   const counters = new SimCounters();
   const gateways: SimulatedGateway[] = [];
-  // One logger for the whole share: the link client would make one per gateway.
-  const logger = pino({ level: process.env.LMGW_SIM_LOG_LEVEL ?? 'silent', base: { app: 'lm-sim-fleet' } });
 
   const handle = async (m: FleetRequest): Promise<void> => {
     switch (m.type) {
       case 'start': {
         const file = JSON.parse(readFileSync(m.credentialsFile, 'utf8')) as FleetCredentialsFile;
         const share = file.gateways.slice(m.from, m.to);
+        // One logger for the whole share: the link client would make one per gateway.
+        const logger = createLogger({ name: 'lm-sim-fleet', level: m.logLevel });
         const t0 = performance.now();
         let next = 0;
         const lane = async (): Promise<void> => {

@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LogLevel } from '../../shared/node/log.js';
 import type { ChannelProfile } from '../../shared/protocol/index.js';
 import type { FleetAnswer, FleetCredentialsFile, FleetRequest, WorkerStatus } from './fleet-worker.js';
 import type { SimGatewayCredentials, TelemetryPlan } from './gateway.js';
@@ -38,6 +39,8 @@ export interface SimFleetOptions {
   concurrency?: number;
   /** Node flags for the workers. */
   execArgv?: readonly string[];
+  /** The workers' log level (JSON lines on this process's stdout). Default silent: thousands of gateways would flood it. */
+  logLevel?: LogLevel;
 }
 
 export interface SimFleetStatus {
@@ -152,6 +155,7 @@ export class SimulatedFleet {
               to: shares[i]?.to ?? 0,
               telemetry: o.telemetry === undefined ? { sampleSeconds: 1, batchSeconds: 1 } : o.telemetry,
               concurrency: o.concurrency ?? 32,
+              logLevel: o.logLevel ?? 'silent',
               ...(o.channels ? { channels: o.channels } : {}),
               ...(o.labels ? { labels: o.labels } : {}),
             },

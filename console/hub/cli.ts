@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { formatCliError } from '../../shared/cli.js';
+import { formatCliError, versionLine } from '../../shared/cli.js';
 import { LmgwError } from '../../shared/errors.js';
+import { createLogger, LOG_LEVELS, logLevelFrom } from '../../shared/node/log.js';
 import { loadHubConfig } from './config.js';
 import { startHub } from './hub.js';
 import { hubOptionsFromConfig } from './hub-options.js';
@@ -12,21 +12,22 @@ const HELP = `lm-console — the LMGW operator console (DSO endpoint)
 Usage:
   lm-console --headless --config FILE    run the hub without a window: the link to the gateways,
                                          the operator API and the browser-mode UI
-  lm-console --help
+  lm-console --help | --version
 
 The desktop app (Electron) starts without --headless where Electron is installed.
-It prints the link URL, the operator console URL (with a token made at this start) and where
-the data lives. The config file is described in docs/operations.md.
-Logs are JSON lines on stdout (pino); LMGW_LOG_LEVEL=debug for more.
+It prints on stderr the link URL, the operator console URL (with a token made at this start) and
+where the data lives. The config file is described in docs/operations.md.
+Logs are JSON lines on stdout (ISO times, level names; never the token).
+LMGW_LOG_LEVEL sets the level: ${LOG_LEVELS.join(', ')} (default info).
 Exit status: 0 stopped cleanly, 1 failed (one line on stderr with the error code), 2 bad usage.
 `;
 
 export async function main(argv: readonly string[]): Promise<void> {
-  let values: { headless?: boolean; config?: string; help?: boolean };
+  let values: { headless?: boolean; config?: string; help?: boolean; version?: boolean };
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { headless: { type: 'boolean' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { headless: { type: 'boolean' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
     }));
@@ -37,18 +38,26 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  if (values.version) {
+    process.stdout.write(`${versionLine('lm-console')}\n`);
+    return;
+  }
   if (!values.headless) throw new LmgwError('CLI_USAGE', 'lm-console without --headless is the desktop app (Electron, see docs/operations.md); here use --headless --config FILE');
   if (!values.config) throw new LmgwError('CLI_USAGE', '--config FILE is required (see lm-console --help)');
 
+  const level = logLevelFrom(process.env);
   const config = loadHubConfig(values.config);
-  const logger = pino({ level: process.env.LMGW_LOG_LEVEL ?? 'info', base: { app: 'lm-console' }, redact: ['token', '*.token'] });
+  const logger = createLogger({ name: 'lm-console', level });
   const hub = await startHub(hubOptionsFromConfig({ config, caPassphrase: process.env.LMGW_CA_PASSPHRASE, logger, withOperatorApi: true }));
-  process.stdout.write(`lm-console: link listening on ${hub.linkUrl}\n`);
+  // For the person who started it, on stderr: stdout is the JSON log (a journal), and the login URL
+  // carries the token, which must never land there.
+  const banner = (line: string): boolean => process.stderr.write(`lm-console: ${line}\n`);
+  banner(`link listening on ${hub.linkUrl}`);
   if (hub.api) {
-    process.stdout.write(`lm-console: operator console ${hub.api.loginUrl}\n`);
-    process.stdout.write(`lm-console: the operator token is in ${join(config.dataDir, 'operator-token')} (mode 0600); it changes at every start\n`);
+    banner(`operator console ${hub.api.loginUrl}`);
+    banner(`the operator token is in ${join(config.dataDir, 'operator-token')} (mode 0600); it changes at every start`);
   }
-  process.stdout.write(`lm-console: data in ${hub.store.path} (time zone ${config.timeZone})\n`);
+  banner(`data in ${hub.store.path} (time zone ${config.timeZone})`);
   const stop = (): void => {
     logger.info('stopping');
     void hub.close().then(() => process.exit(0));

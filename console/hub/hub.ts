@@ -13,6 +13,7 @@ import { pino, type Logger } from 'pino';
 import { CertificateAuthority } from '../../certs/ca.js';
 import { LINK_PATH } from '../../shared/link.js';
 import type { Message } from '../../shared/protocol/messages.js';
+import { LMGW_VERSION } from '../../shared/version.js';
 import { AgentMessages } from './fleet/agent-messages.js';
 import { AlarmBook } from './fleet/alarms.js';
 import { CommandDispatcher } from './fleet/dispatcher.js';
@@ -27,8 +28,6 @@ import { startOperatorApi, type OperatorApi } from './operator/api-server.js';
 import { HubOperatorService } from './operator/service.js';
 import { GroupCommit } from './store/group-commit.js';
 import { HubStore } from './store/index.js';
-
-export const HUB_VERSION = '0.1.0';
 
 export interface HubOptions {
   /** The link server (TLS material, port, limits). Its logger is the hub's. */
@@ -111,7 +110,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
   const linkHost = o.link.host ?? '0.0.0.0';
   const linkUrl = `wss://${linkHost}:${link.port}${LINK_PATH}`;
   const svc = new HubOperatorService({
-    info: { version: HUB_VERSION, startedAt, timeZone: o.timeZone, dataDir: o.dataDir, linkUrl, caConfigured: o.ca !== undefined },
+    info: { version: LMGW_VERSION, startedAt, timeZone: o.timeZone, dataDir: o.dataDir, linkUrl, caConfigured: o.ca !== undefined },
     ...(o.ca ? { ca: o.ca } : {}),
     store,
     registry,

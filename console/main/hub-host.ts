@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { validateConfig } from '../../shared/config.js';
 import { LmgwError } from '../../shared/errors.js';
+import { createLogger, logLevelFrom } from '../../shared/node/log.js';
 import { HubConfigSchema } from '../hub/config.js';
 import { startHub, type Hub } from '../hub/hub.js';
 import { hubOptionsFromConfig } from '../hub/hub-options.js';
@@ -31,10 +32,7 @@ function errorOf(err: unknown): { code: string; message: string } {
 function hubLogger(logFile: string | undefined): Logger {
   if (logFile === undefined) return pino({ level: 'silent' });
   mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
-  return pino(
-    { level: process.env.LMGW_LOG_LEVEL ?? 'info', base: { app: 'lmgw-console', process: 'hub' }, redact: ['token', '*.token', 'passphrase', '*.passphrase'] },
-    pino.destination({ dest: logFile, mkdir: true, sync: false }),
-  );
+  return createLogger({ name: 'lmgw-console', level: logLevelFrom(process.env), base: { process: 'hub' }, destination: { file: logFile } });
 }
 
 export function runHubHost(transport: HubTransport): void {

@@ -17,6 +17,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
+import { createLogger, logLevelFrom } from '../../shared/node/log.js';
 import { checkCaPassphrase } from '../hub/hub-options.js';
 import { APP_SCHEME, APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.js';
 import { refusal } from './hub-bridge.js';
@@ -84,10 +85,7 @@ function fatal(err: unknown): void {
 
 async function ready(): Promise<void> {
   mkdirSync(userData(), { recursive: true, mode: 0o700 });
-  log = pino(
-    { level: process.env.LMGW_LOG_LEVEL ?? 'info', base: { app: 'lmgw-console', process: 'main' } },
-    pino.destination({ dest: join(userData(), 'logs', 'main.log'), mkdir: true, sync: false }),
-  );
+  log = createLogger({ name: 'lmgw-console', level: logLevelFrom(process.env), base: { process: 'main' }, destination: { file: join(userData(), 'logs', 'main.log') } });
   denyAllPermissions(session.defaultSession, (permission) => log.warn({ permission }, 'denied a permission request'));
   protocol.handle(APP_SCHEME, createAppProtocolHandler(RENDERER_DIR));
   registerBridgeIpc(ipcMain, {

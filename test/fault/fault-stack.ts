@@ -47,7 +47,7 @@ export async function stopOrKill(p: Proc, graceMs = 10_000): Promise<boolean> {
   return clean;
 }
 
-/** pino's JSON lines of a process's output (other lines skipped). */
+/** The JSON log lines of a process's output (other lines skipped). */
 export function logLines(output: string): Record<string, unknown>[] {
   return output.split('\n').flatMap((l) => {
     if (!l.startsWith('{')) return [];
@@ -241,7 +241,7 @@ export async function startFaultSite(o: SiteOptions): Promise<FaultSite> {
     agents.push(start(...inNs(process.execPath, [join(ROOT, 'bin', 'lmgw-agent.js'), 'run', '--config', configFile]), { HTTPS_PROXY: '', https_proxy: '', LMGW_TRACE: '1' }));
   };
   startAgent();
-  const agentLog = (): Record<string, unknown>[] => agents.flatMap((a) => logLines(a.output()));
+  const agentLog = (): Record<string, unknown>[] => agents.flatMap((a) => logLines(a.stdout()));
   const mbpoll = async (i: number, args: readonly string[]): Promise<string[]> => {
     const ran = await run(...inNs('mbpoll', ['-m', 'tcp', '-p', String(simPorts[i]), '-0', '-1', '-a', String((devices[i]?.profile ?? aFastProfile()).connection.unitId), ...args, '127.0.0.1']));
     if (ran.code !== 0) throw new Error(`mbpoll: ${ran.stderr}`);
@@ -328,9 +328,9 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
   }
 }
 
-/** The log line's time (pino's epoch ms). */
+/** The log line's time (ISO 8601, shared/node/log.ts) in epoch ms. */
 export function timeOf(line: Record<string, unknown> | undefined): number {
-  return typeof line?.time === 'number' ? line.time : Number.NaN;
+  return typeof line?.time === 'string' ? Date.parse(line.time) : Number.NaN;
 }
 
 /**

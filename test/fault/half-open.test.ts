@@ -64,7 +64,7 @@ describe('fault: a half-open link (black hole, no FIN/RST)', () => {
     const silent = (): Record<string, unknown> | undefined => s.agentLog().find((l) => l.msg === 'no ping or message from the console; dropping the link');
     await waitFor(() => silent() !== undefined, DETECT_WITHIN_MS + 15_000, 'the agent to drop the link');
     const agentDetectedAt = timeOf(silent());
-    const pongLine = logLines(h.proc().output()).find((l) => l.msg === 'nothing heard for two ping intervals; terminating' && l.gatewayId === 'ho-site');
+    const pongLine = logLines(h.proc().stdout()).find((l) => l.msg === 'nothing heard for two ping intervals; terminating' && l.gatewayId === 'ho-site');
     expect(pongLine).toBeDefined();
     expect(Math.abs(timeOf(pongLine) - hubDetectedAt)).toBeLessThan(1_000);
     expect((await h.api<FleetSnapshot>('fleet')).gateways.find((g) => g.gatewayId === 'ho-site')?.state).toBe('offline');

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditRecord, CommandRecord, ConnectionRecord, FleetSnapshot } from '../../console/hub/operator/types.js';
 import { aLinkPki } from '../agent/fixtures/link.js';
 import { tempDir, waitFor } from '../helpers/processes.js';
-import { exactlyOnceProblems, startFaultConsole, startFaultSite, storedSamples, type FaultConsole, type FaultSite } from './fault-stack.js';
+import { exactlyOnceProblems, startFaultConsole, startFaultSite, storedSamples, timeOf, type FaultConsole, type FaultSite } from './fault-stack.js';
 
 const IDS = ['hk-a', 'hk-b', 'hk-c', 'hk-d', 'hk-e'];
 /** The hub stays down at least this long after the kill, and this long after the LMs are fast again. */
@@ -85,7 +85,7 @@ describe('fault: kill -9 of lm-console under load', () => {
       const schedules = sites.map((s) =>
         s
           .agentLog()
-          .filter((l) => typeof l.delayMs === 'number' && typeof l.time === 'number' && l.time >= killedAt)
+          .filter((l) => typeof l.delayMs === 'number' && timeOf(l) >= killedAt)
           .map((l) => l.delayMs)
           .join(','),
       );

@@ -33,15 +33,32 @@ export function runBin(bin: string, args: readonly string[], env: NodeJS.Process
   return run(process.execPath, [join(ROOT, 'bin', `${bin}.js`), ...args], { env });
 }
 
-/** Starts a long-running process; the caller stops it with `stop()` (by PID, never by name). */
-export function start(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+/**
+ * Starts a long-running process; the caller stops it with `stop()` (by PID, never by name).
+ * `output()` is stdout and stderr as they came; `stdout()` and `stderr()` each alone.
+ */
+export function start(
+  file: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ChildProcess; output: () => string; stdout: () => string; stderr: () => string; stop: () => Promise<void> } {
   const child = spawn(file, [...args], { env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+    stderr += d.toString();
+  });
   return {
     child,
     output: () => output,
+    stdout: () => stdout,
+    stderr: () => stderr,
     stop: () =>
       new Promise((resolveStop) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolveStop();

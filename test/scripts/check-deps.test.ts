@@ -32,6 +32,10 @@ describe('the layering rules of DESIGN.md (npm run check:deps)', () => {
       'console/hub/h.ts': "const m = await import('../../agent/run.js');\n",
       'console/renderer/r.ts': "import { ipcRenderer } from 'electron';\nimport path from 'node:path';\nimport { svc } from '../hub/operator/service.js';\nimport type { Api } from '../hub/operator/api.js';\n",
       'certs/c.ts': "import { t } from '../e2e/fixtures.js';\n",
+      'shared/node/log.ts': "import { pino } from 'pino';\nimport { hostname } from 'node:os';\nimport { LmgwError } from '../errors.js';\n",
+      'shared/uses-log.ts': "import { createLogger } from './node/log.js';\n",
+      'console/renderer/log.ts': "import { createLogger } from '../../shared/node/log.js';\n",
+      'agent/log.ts': "import { createLogger } from '../shared/node/log.js';\n",
     });
     const problems = check(root).join('\n');
     expect(problems).toContain("shared/a.ts:1: shared/ may not import the Node built-in 'node:fs'");
@@ -46,5 +50,10 @@ describe('the layering rules of DESIGN.md (npm run check:deps)', () => {
     expect(problems).not.toContain('console/renderer/r.ts:4');
     expect(problems).toContain("certs/c.ts:1: imports '../e2e/fixtures.js'; nothing may import e2e/");
     expect(problems).not.toContain('shared/ok.ts');
+    // shared/node/ is Node code shared by the Node processes: Node and pino there, never in the browser.
+    expect(problems).not.toContain('shared/node/log.ts');
+    expect(problems).toContain('shared/uses-log.ts:1: shared/ may not import shared/node/log.js (Node-only code)');
+    expect(problems).toContain('console/renderer/log.ts:1: console/renderer/ may not import shared/node/log.js (Node-only code)');
+    expect(problems).not.toContain('agent/log.ts');
   });
 });

@@ -6,10 +6,10 @@
 //
 // Usage: fork(hub-child.mjs, [configPath, linkOverridesJson?]) with an IPC channel. Sends {type:'listening', port, pid};
 // answers {type:'sample'} with {type:'sample', sample}; {type:'stop'} closes the hub and exits 0.
-import { pino } from 'pino';
 import { loadHubConfig } from '../../dist/console/hub/config.js';
 import { startHub } from '../../dist/console/hub/hub.js';
 import { hubOptionsFromConfig } from '../../dist/console/hub/hub-options.js';
+import { createLogger, logLevelFrom } from '../../dist/shared/node/log.js';
 
 /** @type {string[]} */
 const uncaught = [];
@@ -29,7 +29,8 @@ process.on('unhandledRejection', (err) => uncaught.push(`unhandledRejection: ${e
 const configPath = process.argv[2];
 if (!configPath) throw new Error('usage: hub-child.mjs CONFIG [LINK-OVERRIDES-JSON]');
 const config = loadHubConfig(configPath);
-const logger = pino({ level: process.env.LMGW_LOG_LEVEL ?? 'silent' });
+// The hub's logger (silent unless LMGW_LOG_LEVEL asks: the attack floods it).
+const logger = createLogger({ name: 'lm-console', level: logLevelFrom(process.env, 'LMGW_LOG_LEVEL', 'silent') });
 const options = hubOptionsFromConfig({ config, logger, withOperatorApi: false });
 // Test-only link options beyond what the config schema allows (the fuzz campaign's rate limit).
 const overrides = process.argv[3] ? JSON.parse(process.argv[3]) : {};

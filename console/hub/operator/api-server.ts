@@ -94,20 +94,6 @@ export const LOGIN_PATH = '/login';
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
-/** Where the token could appear in a log object: redacted even if someone logs a request or this API. */
-const REDACT = [
-  'token',
-  '*.token',
-  'loginUrl',
-  '*.loginUrl',
-  'headers.authorization',
-  'headers.cookie',
-  '*.headers.authorization',
-  '*.headers.cookie',
-  'req.headers.authorization',
-  'req.headers.cookie',
-];
-
 /** HTTP status of the error codes an operator call can end with; any other code is a 500. */
 export const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   OP_BAD_REQUEST: 400,
@@ -263,7 +249,9 @@ export async function startOperatorApi(options: OperatorApiOptions): Promise<Ope
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LmgwError('CONFIG_INVALID', `operator API port: must be a whole number in 0..65535, not ${port}`);
   if (!TOKEN_NAME.test(tokenName)) throw new LmgwError('CONFIG_INVALID', `operator API tokenName: must be 1-64 of A-Z, a-z, 0-9, ".", "_", "@", "-"`);
   if (!options.tokenFile) throw new LmgwError('CONFIG_INVALID', 'operator API tokenFile: is required');
-  const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'operator-api' }, { redact: { paths: REDACT, censor: '[redacted]' } });
+  // The token, the login URL and the Authorization and Cookie headers are redacted by the logger
+  // factory (shared/node/log.ts) whatever logs them; nothing here logs them anyway.
+  const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'operator-api' });
 
   const token = createToken();
   writeTokenFile(options.tokenFile, token);

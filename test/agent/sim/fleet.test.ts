@@ -117,14 +117,25 @@ describe('a simulated gateway fleet against a real hub', () => {
     }
     expect(sim.child.exitCode).toBe(0);
     expect(sim.output()).toMatch(/lm-sim fleet: stopped/);
+    // Progress is for the terminal (stderr); stdout is the gateways' JSON log, silent by default.
+    expect(sim.stderr()).toMatch(/all 5 gateways connected/);
+    expect(sim.stdout()).toBe('');
     await waitFor(() => hub.link.connected.every((s) => !s.gatewayId.startsWith('cli-')), 10_000, 'the CLI gateways to leave');
     // A second start reads the certificates it issued instead of issuing again.
-    const again = start(process.execPath, [join(ROOT, 'bin', 'lm-sim.js'), 'fleet', '--gateways', '5', '--prefix', 'cli-', '--console', `wss://127.0.0.1:${hub.link.port}/lmgw/v1`, '--certs', certs, '--status', '0']);
+    const again = start(
+      process.execPath,
+      [join(ROOT, 'bin', 'lm-sim.js'), 'fleet', '--gateways', '5', '--prefix', 'cli-', '--console', `wss://127.0.0.1:${hub.link.port}/lmgw/v1`, '--certs', certs, '--status', '0'],
+      { LMGW_SIM_LOG_LEVEL: 'info' },
+    );
     try {
       await waitFor(() => /all 5 gateways connected/.test(again.output()), 30_000, 'lm-sim fleet to connect again');
     } finally {
       await again.stop();
     }
     expect(again.output()).not.toMatch(/issued/);
+    // LMGW_SIM_LOG_LEVEL=info: the workers' log, in the format of every LMGW log.
+    const logged = again.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged.filter((l) => l.msg === 'connected')).toHaveLength(5);
+    expect(logged.every((l) => l.name === 'lm-sim-fleet' && typeof l.level === 'string' && typeof l.time === 'string')).toBe(true);
   });
 });

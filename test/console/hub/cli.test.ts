@@ -66,6 +66,52 @@ describe('lm-console --headless', () => {
     expect(hub.child.exitCode).toBe(0);
   });
 
+  it('keeps stdout a JSON log (ISO times, level names) that never holds the token; the banners, login URL included, go to stderr', async () => {
+    const config = writeConfig('log.json', { listen: { host: '127.0.0.1', port: 0 }, tls: goodTls, dataDir: 'log-data', operatorApi: { port: 0 } });
+    // The most verbose level: whatever the hub can log, it logs.
+    const hub = start(process.execPath, [join(ROOT, 'bin', 'lm-console.js'), '--headless', '--config', config], { LMGW_LOG_LEVEL: 'trace' });
+    let token: string | undefined;
+    try {
+      await waitFor(() => /data in .*\n/.test(hub.stderr()), 10_000, 'lm-console to start');
+      token = readFileSync(join(tmp.dir, 'log-data', 'operator-token'), 'utf8').trim();
+      expect(token).toMatch(/^[\w-]{43}$/);
+      const base = /operator console (http:\/\/127\.0\.0\.1:(\d+)\/)login\?token=/.exec(hub.stderr());
+      expect(hub.stderr()).toContain(`login?token=${token}\n`);
+      const apiUrl = base?.[1] ?? '';
+      // Everything that carries the token: the login URL, the bearer header, the session cookie — right and wrong.
+      await fetch(`${apiUrl}login?token=${token}`, { redirect: 'manual' });
+      await fetch(`${apiUrl}login?token=not-${token}`, { redirect: 'manual' });
+      const credentials: Record<string, string>[] = [{ authorization: `Bearer ${token}` }, { authorization: `Bearer ${token}x` }, { cookie: `lmgw_operator_${base?.[2]}=${token}` }];
+      for (const headers of credentials) {
+        await fetch(`${apiUrl}api/v1/fleet`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
+      }
+      const port = Number(/127\.0\.0\.1:(\d+)\/lmgw\/v1/.exec(hub.stderr())?.[1]);
+      const g = await ca.issueGateway({ id: 'log-site' });
+      const d = await dial(port, { caPem: ca.certificatePem, certPem: g.certPem, keyPem: g.keyPem ?? '' });
+      if (d.kind !== 'open') throw new Error('refused');
+      send(d.ws, aHello('log-site'));
+      await nextMessage(d);
+      await waitFor(() => hub.stdout().includes('"gateway connected"'), 5000, 'the connection log line');
+      d.ws.close();
+    } finally {
+      await hub.stop();
+    }
+    expect(hub.child.exitCode).toBe(0);
+    const stdout = hub.stdout();
+    if (token === undefined) throw new Error('no token read');
+    expect(stdout).not.toContain(token);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const line of lines) {
+      expect(line).toMatchObject({ name: 'lm-console', level: expect.stringMatching(/^(trace|debug|info|warn|error|fatal)$/) });
+      expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    // What the requests above logged is there, with the token nowhere in it.
+    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['browser logged in', 'login with a missing or wrong token', 'API request without a valid token', 'query fleet', 'gateway connected']));
+    expect(lines.some((l) => l.level === 'debug')).toBe(true);
+    // stderr is for the person at the terminal: banner lines only, no JSON.
+    expect(hub.stderr().trimEnd().split('\n').every((l) => l.startsWith('lm-console: '))).toBe(true);
+  });
+
   it('after kill -9 keeps what was committed: the audit of a command in flight, which ends as failed (OP_HUB_RESTARTED), never resent', async () => {
     const config = writeConfig('crash.json', { listen: { host: '127.0.0.1', port: 0 }, tls: goodTls, dataDir: 'crash-data', operatorApi: { port: 0 } });
     const tokenFile = join(tmp.dir, 'crash-data', 'operator-token');

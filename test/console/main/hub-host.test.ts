@@ -4,10 +4,10 @@
  * a transport that structured-clones every message both ways as Electron's channel does. And
  * createHubBridge alone, for what a real hub does not easily produce (an unexpected exception).
  */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LmgwError } from '../../../shared/errors.js';
 import type { BridgeReply } from '../../../shared/operator-bridge.js';
 import type { AuditRecord, HubInfo, OperatorEvent } from '../../../console/hub/operator/types.js';
@@ -124,6 +124,25 @@ describe('runHubHost with a real hub', () => {
     expect(load.fleet.targetKw).toBe(750);
   });
 
+  it('logs to its file as every LMGW process does: JSON lines, ISO times, level names', async () => {
+    const file = join(tmp.dir, 'logs', 'hub.log');
+    const lines = (): Record<string, unknown>[] => {
+      try {
+        return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        return [];
+      }
+    };
+    await waitFor(() => lines().some((l) => l.msg === 'hub started for the desktop app'), 5_000, 'the start line in hub.log');
+    expect(lines().find((l) => l.msg === 'hub started for the desktop app')).toMatchObject({
+      level: 'info',
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      name: 'lmgw-console',
+      process: 'hub',
+      operator: 'alice',
+    });
+  });
+
   it('ignores a second start and drops what is not a message', async () => {
     host.post({ type: 'start', config, operator: 'mallory' });
     host.post({ type: 'call', id: 'x', method: 'info' });
@@ -176,6 +195,18 @@ describe('runHubHost when the hub cannot start', () => {
     writeFileSync(loose, 'x');
     chmodSync(loose, 0o644);
     expect(await failure({ ...base, tls: { ...base.tls, key: loose } })).toMatchObject({ code: 'LINK_KEY_PERMISSIONS' });
+  });
+
+  it('names a bad LMGW_LOG_LEVEL and the levels it takes, instead of dying on it', async () => {
+    vi.stubEnv('LMGW_LOG_LEVEL', 'verbose');
+    try {
+      expect(await failure(base, { logFile: join(tmp.dir, 'logs', 'hub.log') })).toEqual({
+        code: 'CLI_USAGE',
+        message: 'LMGW_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, not "verbose"',
+      });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('asks for the CA passphrase when the settings name a CA directory', async () => {

@@ -1,10 +1,11 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOperatorApi, type OperatorApi, type OperatorApiOptions } from '../../../../console/hub/operator/api-server.js';
 import { MAX_WATCHED_GATEWAYS, type OperatorEvent } from '../../../../console/hub/operator/types.js';
 import { LmgwError, type ErrorCode } from '../../../../shared/errors.js';
+import { createLogger } from '../../../../shared/node/log.js';
 import { tempDir, waitFor } from '../../../helpers/processes.js';
 import { ask, callApi, closed, dialEvents, type Answer } from './http-client.js';
 import { BAD_CALLS, GOOD_CALLS, RecordingService } from './recording-service.js';
@@ -18,8 +19,9 @@ let api: OperatorApi;
 let port: number;
 const started: OperatorApi[] = [];
 
-function captureLogger(lines: string[]): pino.Logger {
-  return pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+/** The hub's logger (the factory every process uses), its lines caught. */
+function captureLogger(lines: string[]): Logger {
+  return createLogger({ name: 'lm-console', level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
 }
 
 async function startApi(extra: Partial<OperatorApiOptions> = {}): Promise<OperatorApi> {
@@ -578,7 +580,7 @@ describe('binding', () => {
   it('warns when bound beyond loopback, and still checks Host', async () => {
     const lines: string[] = [];
     const own = await startApi({ host: '0.0.0.0', logger: captureLogger(lines) });
-    const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 40);
+    const warning = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).find((l) => l.level === 'warn');
     expect(warning?.msg).toMatch(/not loopback.*TLS reverse proxy/);
     expect(own.url).toBe(`http://127.0.0.1:${own.port}/`);
     expect((await callApi(own.port, own.token, 'info', {})).status).toBe(200);
@@ -589,7 +591,7 @@ describe('binding', () => {
   it('does not warn on loopback, and passes its token name to operations', async () => {
     const lines: string[] = [];
     const own = await startApi({ tokenName: 'control-room', logger: captureLogger(lines) });
-    expect(lines.some((l) => (JSON.parse(l) as { level: number }).level >= 40)).toBe(false);
+    expect(lines.map((l) => (JSON.parse(l) as { level: string }).level).filter((level) => level !== 'debug' && level !== 'info')).toEqual([]);
     await callApi(own.port, own.token, 'restoreAll', {});
     expect(service.calls).toEqual([{ method: 'restoreAll', ctx: { operator: 'control-room' }, args: [] }]);
     await own.close();
