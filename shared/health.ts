@@ -35,12 +35,58 @@ export interface HealthResponse {
   body: string;
 }
 
+/** A loopback name or address (127.0.0.0/8, ::1, localhost): where an endpoint without a token may bind freely. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 export function isHealthPath(path: string): boolean {
   return path === HEALTH_PATHS.alive || path === HEALTH_PATHS.ready || path === HEALTH_PATHS.metrics;
 }
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): HealthResponse {
   return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, body: JSON.stringify(body) };
+}
+
+/** What answerHealth needs of an HTTP request and response (node:http's satisfy it; this file runs anywhere). */
+export interface HealthRequest {
+  method?: string | undefined;
+  url?: string | undefined;
+}
+export interface HealthReply {
+  readonly headersSent: boolean;
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body?: string): unknown;
+}
+
+/**
+ * Answers one request of a listener that serves only these paths: the health answer, or 404 for any
+ * other path, or a bare 500 when the source failed (`onError` gets why, for the log).
+ */
+export async function answerHealth(req: HealthRequest, res: HealthReply, source: HealthSource, onError: (err: unknown) => void): Promise<void> {
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  try {
+    const answer = isHealthPath(path)
+      ? await healthResponse(req.method ?? 'GET', path, source)
+      : json(404, { error: { code: 'OP_NOT_FOUND', message: `this listener serves ${HEALTH_PATHS.alive}, ${HEALTH_PATHS.ready} and ${HEALTH_PATHS.metrics} only` } });
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': String(utf8Length(answer.body)) });
+    res.end(req.method === 'HEAD' ? undefined : answer.body);
+  } catch (err) {
+    onError(err);
+    if (!res.headersSent) res.writeHead(500, { 'content-length': '0' });
+    res.end();
+  }
+}
+
+/** Bytes of `text` in UTF-8 (no TextEncoder in every runtime this file is checked for). */
+function utf8Length(text: string): number {
+  let n = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0) ?? 0;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  }
+  return n;
 }
 
 /** The answer for a health path (see isHealthPath); a method other than GET or HEAD is a 405. */

@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LmgwError } from '../../shared/errors.js';
-import { healthResponse, isHealthPath, probeWritable, runChecks, type CheckResult, type HealthSource } from '../../shared/health.js';
+import { answerHealth, probeWritable, runChecks, type CheckResult, type HealthSource } from '../../shared/health.js';
 import type { LinkServer } from './link/server.js';
 import type { HubMetrics } from './metrics.js';
 
@@ -65,13 +65,6 @@ export function hubHealth(o: HubHealthOptions): HealthSource {
   };
 }
 
-/** Answers a health path on `res` (the caller has checked isHealthPath). */
-export async function serveHealth(req: IncomingMessage, res: ServerResponse, path: string, source: HealthSource): Promise<void> {
-  const answer = await healthResponse(req.method ?? 'GET', path, source);
-  res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
-  res.end(req.method === 'HEAD' ? undefined : answer.body);
-}
-
 export interface HealthListenerOptions {
   host: string;
   /** 0 picks a free port. */
@@ -102,27 +95,20 @@ export async function startHealthListener(o: HealthListenerOptions): Promise<Hea
   });
   server.maxConnections = LISTENER_LIMITS.maxConnections;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    const answer = isHealthPath(path)
-      ? serveHealth(req, res, path, o.source)
-      : Promise.resolve().then(() => {
-          const body = JSON.stringify({ error: { code: 'OP_NOT_FOUND', message: 'this listener serves /healthz, /readyz and /metrics only' } });
-          res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) }).end(body);
-        });
-    answer.catch((err: unknown) => {
-      log.error({ err, path: path.slice(0, 64) }, 'health request failed');
-      if (!res.headersSent) res.writeHead(500, { 'content-length': '0' });
-      res.end();
-    });
+    void answerHealth(req, res, o.source, (err) => log.error({ err }, 'health request failed'));
   });
   const host = o.host.replace(/^\[|\]$/g, '');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    throw new LmgwError('CONFIG_INVALID', `metrics: cannot listen on ${host}:${o.port} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : o.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -28,8 +28,7 @@ import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { LmgwError, type ErrorCode } from '../../../shared/errors.js';
-import { isHealthPath, type HealthSource } from '../../../shared/health.js';
-import { serveHealth } from '../health.js';
+import { answerHealth, isHealthPath, isLoopbackHost, type HealthSource } from '../../../shared/health.js';
 import { invokeOperatorCall } from './dispatch.js';
 import { isOperatorMethod, OPERATOR_METHODS, validateCall } from './schemas.js';
 import { lookupStatic, NOT_BUILT_PAGE } from './static-files.js';
@@ -148,11 +147,6 @@ class Refusal extends Error {
   ) {
     super(message);
   }
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 function isWildcard(host: string): boolean {
@@ -430,7 +424,7 @@ class OperatorApiServer implements OperatorApi {
     if (!path.startsWith('/')) return this.sendError(req, res, new Refusal(400, 'OP_BAD_REQUEST', 'the request target must be a path'));
     if (path === LOGIN_PATH) return this.login(req, res, query);
     // No token: probes and scrapers carry none, and these answer states and counts only.
-    if (this.health && isHealthPath(path)) return serveHealth(req, res, path, this.health);
+    if (this.health && isHealthPath(path)) return answerHealth(req, res, this.health, (err) => this.log.error({ err }, 'health request failed'));
     if (path === '/api' || path.startsWith('/api/')) return this.apiCall(req, res, path);
     return this.staticFile(req, res, path);
   }
