@@ -5,6 +5,8 @@
  * readers of the exposition format, not a regular expression of ours.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Debian's Python (a pyenv shim earlier on PATH would not see python3-prometheus-client). */
 const PYTHON = process.env.LMGW_PYTHON ?? '/usr/bin/python3';
@@ -41,6 +43,11 @@ export interface Scrape {
   value(sample: string, labels?: Record<string, string>): number | undefined;
   /** The family's type (counter, gauge, histogram, …) by its name without suffix. */
   type(family: string): string | undefined;
+  /**
+   * Whether the exposition declares this series (as a query names it: `…_total`, `…_bucket`), with
+   * samples or not yet (a labelled counter has none until its first event).
+   */
+  declares(series: string): boolean;
 }
 
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -62,6 +69,7 @@ export async function scrape(url: string): Promise<Scrape> {
       return v === undefined || v === null ? undefined : Number(v);
     },
     type: (name) => families.find((f) => f.name === name)?.type,
+    declares: (series) => samples.some((x) => x.name === series) || families.some((f) => f.name === series.replace(/_(total|bucket|sum|count)$/, '')),
   };
 }
 
@@ -76,4 +84,13 @@ export function promtool(): string | undefined {
 export function promtoolProblems(bin: string, text: string): string {
   const ran = spawnSync(bin, ['check', 'metrics'], { input: text, encoding: 'utf8' });
   return ran.status === 0 ? '' : `${ran.stdout}${ran.stderr}`.trim() || `promtool exited ${ran.status}`;
+}
+
+/** `promtool check rules` on these PromQL expressions (as recording rules): its complaints, empty when it has none. */
+export function promtoolQueryProblems(bin: string, dir: string, exprs: readonly string[]): string {
+  const file = join(dir, 'queries.rules.yml');
+  const rules = exprs.map((e, i) => `      - record: lmgw:check_${i}\n        expr: ${JSON.stringify(e)}`).join('\n');
+  writeFileSync(file, `groups:\n  - name: dashboard\n    rules:\n${rules}\n`);
+  const ran = spawnSync(bin, ['check', 'rules', file], { encoding: 'utf8' });
+  return ran.status === 0 ? '' : `${ran.stdout}${ran.stderr}`.trim();
 }

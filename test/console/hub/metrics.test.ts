@@ -4,13 +4,15 @@
  * is confirmed and bad certificates — one from another CA, one revoked — are refused. The text is
  * read by the Prometheus Python client's parser and checked by promtool (test/helpers/prometheus.ts).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedFleet } from '../../../agent/sim/fleet.js';
 import type { ShedEventRecord } from '../../../console/hub/operator/types.js';
 import { aLinkPki, freePort, type LinkPki } from '../../agent/fixtures/link.js';
 import { eventually, startFaultConsole, startSimFleet, type FaultConsole } from '../../fault/fault-stack.js';
-import { tempDir } from '../../helpers/processes.js';
-import { promtool, promtoolProblems, scrape, type Scrape } from '../../helpers/prometheus.js';
+import { ROOT, tempDir } from '../../helpers/processes.js';
+import { promtool, promtoolProblems, promtoolQueryProblems, scrape, type Scrape } from '../../helpers/prometheus.js';
 import { dial } from './link/link-client.js';
 
 const N = 3;
@@ -130,5 +132,44 @@ describe('the hub health and metrics endpoints', () => {
   const bin = promtool();
   it.skipIf(bin === undefined)('promtool check metrics accepts the exposition (skipped without promtool: apt-get install prometheus)', async () => {
     expect(promtoolProblems(bin ?? 'promtool', (await metrics()).text)).toBe('');
+  });
+
+  describe('the Grafana dashboard (docs/grafana-lmgw-fleet.json)', () => {
+    interface Panel {
+      type: string;
+      title: string;
+      datasource?: { type: string; uid: string };
+      targets?: { expr: string; datasource?: { uid: string } }[];
+    }
+    const dashboard = JSON.parse(readFileSync(join(ROOT, 'docs', 'grafana-lmgw-fleet.json'), 'utf8')) as {
+      schemaVersion: unknown;
+      uid: string;
+      templating: { list: { name: string; type: string; query: unknown }[] };
+      panels: Panel[];
+    };
+    const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+
+    it('is a dashboard Grafana imports: a schema version, a Prometheus data source variable every panel uses', () => {
+      expect(typeof dashboard.schemaVersion).toBe('number');
+      expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }));
+      const graphs = dashboard.panels.filter((p) => p.type !== 'row');
+      expect(graphs.length).toBeGreaterThanOrEqual(12);
+      for (const p of graphs) {
+        expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      }
+    });
+
+    it('queries only series the hub exports', async () => {
+      const scraped = await metrics();
+      const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b(?:lmgw_hub|nodejs|process)_[a-z0-9_]+\b/g)].map((m) => m[0])));
+      expect(used.size).toBeGreaterThanOrEqual(15);
+      expect([...used].filter((name) => !scraped.declares(name))).toEqual([]);
+    });
+
+    it.skipIf(bin === undefined)('has queries promtool parses as PromQL', () => {
+      const concrete = exprs.map((e) => e.replaceAll('$__rate_interval', '5m').replaceAll('$instance', '.*'));
+      expect(promtoolQueryProblems(bin ?? 'promtool', tmp.dir, concrete)).toBe('');
+    });
   });
 });
