@@ -4,7 +4,8 @@
  * is confirmed and bad certificates — one from another CA, one revoked — are refused. The text is
  * read by the Prometheus Python client's parser and checked by promtool (test/helpers/prometheus.ts).
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedFleet } from '../../../agent/sim/fleet.js';
@@ -165,6 +166,22 @@ describe('the hub health and metrics endpoints', () => {
       const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b(?:lmgw_hub|nodejs|process)_[a-z0-9_]+\b/g)].map((m) => m[0])));
       expect(used.size).toBeGreaterThanOrEqual(15);
       expect([...used].filter((name) => !scraped.declares(name))).toEqual([]);
+    });
+
+    it.skipIf(bin === undefined)('docs/operations.md: the documented series exist and its scrape config is one promtool accepts', async () => {
+      const doc = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
+      const section = doc.slice(doc.indexOf('\n## Health and metrics'), doc.indexOf('\n## Fault suite'));
+      const hubSeries = new Set([...section.matchAll(/`((?:lmgw_hub|nodejs|process)_[a-z0-9_]+)`/g)].map((m) => m[1] ?? ''));
+      expect(hubSeries.size).toBeGreaterThanOrEqual(20);
+      const scraped = await metrics();
+      expect([...hubSeries].filter((name) => !scraped.declares(name))).toEqual([]);
+      const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+      expect(yaml).toBeDefined();
+      const file = join(tmp.dir, 'prometheus.yml');
+      writeFileSync(file, yaml ?? '');
+      const ran = spawnSync(bin ?? 'promtool', ['check', 'config', '--syntax-only', file], { encoding: 'utf8' });
+      expect(`${ran.stdout}${ran.stderr}`).toMatch(/SUCCESS/);
+      expect(ran.status).toBe(0);
     });
 
     it.skipIf(bin === undefined)('has queries promtool parses as PromQL', () => {
