@@ -23,6 +23,8 @@ Commands:
           database (dataDir) and keep the link to the console up: outbound mutual-TLS WebSocket,
           through the proxy if one is configured, reconnecting with back-off. Logs JSON lines to
           stdout. SIGINT or SIGTERM stop it cleanly (exit 0). Without "devices": the link only.
+          With "metrics": {"port": N} in the config: GET http://127.0.0.1:N/healthz, /readyz
+          and /metrics (Prometheus), on loopback only (docs/operations.md, "Health and metrics").
   enroll  --id GATEWAY_ID --out DIR
           Make this gateway's private key (DIR/gateway.key, mode 0600; it never leaves this
           machine) and a certificate signing request (DIR/<id>.csr) for \`lmgw-ca sign\`.
