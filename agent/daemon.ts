@@ -70,7 +70,7 @@ export function linkClientFor(config: AgentConfig, tls: AgentTls, runtime: Agent
 }
 
 export type AgentEvents = {
-  /** A command from the hub was answered (or could not be: `sent` false). */
+  /** A command from the hub was answered: its result, whether or not the link could carry it. */
   command: [command: CommandMessage, result: ResultMessage, ms: number];
 };
 
