@@ -27,6 +27,8 @@ Commands:
           through the proxy if one is configured, reconnecting with back-off. Logs JSON lines to
           stdout (ISO times, level names; keys and passwords redacted). SIGINT or SIGTERM stop it
           cleanly (exit 0). Without "devices": the link only.
+          With "metrics": {"port": N} in the config: GET http://127.0.0.1:N/healthz, /readyz
+          and /metrics (Prometheus), on loopback only (docs/operations.md, "Health and metrics").
   enroll  --id GATEWAY_ID --out DIR
           Make this gateway's private key (DIR/gateway.key, mode 0600; it never leaves this
           machine) and a certificate signing request (DIR/<id>.csr) for \`lmgw-ca sign\`.

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { intField, parseJsonConfig, typeError, validateConfig } from '../shared/config.js';
 import { checkKeyPermissions } from '../certs/key-file.js';
 import { LmgwError } from '../shared/errors.js';
+import { isLoopbackHost } from '../shared/health.js';
 import { GATEWAY_ID_PATTERN, gatewayIdFromUri } from '../shared/ids.js';
 import { LINK_DEFAULTS } from '../shared/link.js';
 import { LABEL_PATTERN, LIMITS } from '../shared/protocol/index.js';
@@ -119,6 +120,22 @@ export const AgentConfigSchema = z.strictObject(
     dataDir: SITE_CONFIG_FIELDS.dataDir.optional(),
     telemetry: SITE_CONFIG_FIELDS.telemetry,
     linkLoss: SITE_CONFIG_FIELDS.linkLoss,
+    /**
+     * The local health and metrics endpoint (/healthz, /readyz, /metrics), on loopback only: it has no
+     * token. Absent: off.
+     */
+    metrics: z
+      .strictObject(
+        {
+          host: z
+            .string({ error: typeError('a string') })
+            .refine(isLoopbackHost, 'must be a loopback address (127.0.0.1, ::1 or localhost): the endpoint answers without a token')
+            .default('127.0.0.1'),
+          port: intField(0, 65535),
+        },
+        { error: typeError('an object { host?, port }') },
+      )
+      .optional(),
   },
   { error: typeError('a JSON object') },
 );

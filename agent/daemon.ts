@@ -19,6 +19,7 @@ import {
   type ResultMessage,
 } from '../shared/protocol/index.js';
 import { LmgwError } from '../shared/errors.js';
+import { TypedEvents } from '../shared/typed-events.js';
 import type { AgentConfig, AgentTls } from './config.js';
 import { LinkClient, type LinkClientOptions } from './link/client.js';
 import { describeTarget, ModbusBus } from './lm/bus.js';
@@ -68,10 +69,18 @@ export function linkClientFor(config: AgentConfig, tls: AgentTls, runtime: Agent
   });
 }
 
+export type AgentEvents = {
+  /** A command from the hub was answered: its result, whether or not the link could carry it. */
+  command: [command: CommandMessage, result: ResultMessage, ms: number];
+};
+
 export interface RunningAgent {
   readonly link: LinkClient;
   /** Undefined in link-only mode (no devices). */
   readonly site: SiteController | undefined;
+  readonly events: TypedEvents<AgentEvents>;
+  /** The local health and metrics endpoint (config `metrics`), when on. */
+  readonly health: { readonly url: string } | undefined;
   /** Stops the site (a command in progress finishes and its result still goes out), then the link. */
   stop: () => Promise<void>;
 }
@@ -83,6 +92,8 @@ export interface RunningAgent {
  */
 export async function startAgent(config: AgentConfig, tls: AgentTls, runtime: AgentRuntime): Promise<RunningAgent> {
   const log = runtime.logger;
+  const events = new TypedEvents<AgentEvents>((err) => log.error({ err }, 'an agent event listener threw'));
+  const answered = (command: CommandMessage, result: ResultMessage, ms: number): void => events.emit('command', command, result, ms);
   const ref: { link?: LinkClient } = {};
   const send = (message: Message): boolean => ref.link?.send(message) ?? false;
 
@@ -121,24 +132,41 @@ export async function startAgent(config: AgentConfig, tls: AgentTls, runtime: Ag
       s.setLinkUp(true);
     });
     link.events.on('disconnected', () => s.setLinkUp(false));
-    link.events.on('message', (message) => void handleMessage(s, message, send, log));
+    link.events.on('message', (message) => void handleMessage(s, message, send, log, answered));
   } else {
     link.events.on('message', (message) => {
       if (message.kind === 'command') {
         // No load manager here: say so at once rather than leave the hub waiting for the deadline.
         const result: ResultMessage = { kind: 'result', commandId: message.id, status: 'rejected', code: 'CMD_UNKNOWN_CHANNEL', time: Date.now(), message: 'this gateway has no load manager configured (link-only mode)' };
         logCommand(log, message, result, 0, send(result));
+        answered(message, result, 0);
       }
     });
   }
   link.start();
 
+  // Loaded only when configured: a gateway without the endpoint does not hold prom-client in memory.
+  let health: { url: string; close(): Promise<void> } | undefined;
+  if (config.metrics) {
+    try {
+      const { startAgentHealth } = await import('./health.js');
+      health = await startAgentHealth({ ...config.metrics, link, site, events, dataDir: config.dataDir, log });
+    } catch (err) {
+      await site?.stop();
+      await link.stop();
+      throw err;
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   return {
     link,
     site,
+    events,
+    health,
     stop: () =>
       (stopping ??= (async () => {
+        await health?.close();
         // The site first: it stops taking commands and sampling, lets a command in progress finish
         // (its result still goes out on the open link) and closes the database. A stopped site
         // ignores the link's disconnect, so a clean stop does not start the link-loss clock.
@@ -152,7 +180,13 @@ export async function startAgent(config: AgentConfig, tls: AgentTls, runtime: Ag
 }
 
 /** One message from the hub: never throws, never leaves a command unanswered when it can help it. Exported for tests. */
-export async function handleMessage(site: Pick<SiteController, 'handle'>, message: Message, send: (m: Message) => boolean, log: Logger): Promise<void> {
+export async function handleMessage(
+  site: Pick<SiteController, 'handle'>,
+  message: Message,
+  send: (m: Message) => boolean,
+  log: Logger,
+  answered?: (command: CommandMessage, result: ResultMessage, ms: number) => void,
+): Promise<void> {
   const started = Date.now();
   let reply: Message | undefined;
   try {
@@ -181,7 +215,11 @@ export async function handleMessage(site: Pick<SiteController, 'handle'>, messag
   } catch (err) {
     log.error({ err, kind: reply.kind }, 'sending the answer failed');
   }
-  if (message.kind === 'command' && reply.kind === 'result') logCommand(log, message, reply, Date.now() - started, sent);
+  if (message.kind === 'command' && reply.kind === 'result') {
+    const ms = Date.now() - started;
+    logCommand(log, message, reply, ms, sent);
+    answered?.(message, reply, ms);
+  }
 }
 
 /** One line per command: what was asked, what came of it, and whether the hub got the result. */

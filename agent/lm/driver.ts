@@ -40,6 +40,8 @@ export interface HealthChange {
 
 export type DriverEvents = {
   health: [change: HealthChange];
+  /** An operation (a read, a switch) failed: every failure, where `health` tells only the changes. */
+  failed: [error: LmgwError];
 };
 
 export interface SwitchOutcome {
@@ -200,6 +202,7 @@ export class LmDriver {
       } else {
         this.setHealth('degraded', error);
       }
+      this.events.emit('failed', error);
       throw error;
     }
   }

@@ -17,6 +17,8 @@ Usage:
 The desktop app (Electron) starts without --headless where Electron is installed.
 It prints on stderr the link URL, the operator console URL (with a token made at this start) and
 where the data lives. The config file is described in docs/operations.md.
+Health and metrics: GET /healthz, /readyz and /metrics (Prometheus) on the operator API, without
+the token, and on the config's "metrics" listener if it names one (docs/operations.md).
 Logs are JSON lines on stdout (ISO times, level names; never the token).
 LMGW_LOG_LEVEL sets the level: ${LOG_LEVELS.join(', ')} (default info).
 Exit status: 0 stopped cleanly, 1 failed (one line on stderr with the error code), 2 bad usage.

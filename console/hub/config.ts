@@ -60,6 +60,17 @@ export const HubConfigSchema = z
       })
       .strict()
       .default({ enabled: true, host: '127.0.0.1', port: 8480, tokenName: 'operator' }),
+    /**
+     * A listener of its own for /healthz, /readyz and /metrics (no token; they are on the operator
+     * API too), for a Prometheus or load balancer on another host. Absent: none.
+     */
+    metrics: z
+      .object({
+        host: z.string().min(1),
+        port: z.number().int().min(0).max(65535),
+      })
+      .strict()
+      .optional(),
     /** What the DSO calls its sites, by gateway id; wins over what the agent says in hello. */
     sites: z
       .record(

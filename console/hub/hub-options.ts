@@ -59,6 +59,7 @@ export function hubOptionsFromConfig(i: HubOptionsInputs): HubOptions {
     ...(i.withOperatorApi && api.enabled
       ? { operatorApi: { host: api.host, port: api.port, tokenName: api.tokenName, ...(api.uiDir ? { uiDir: api.uiDir } : {}) } }
       : {}),
+    ...(config.metrics ? { metricsListen: { host: config.metrics.host, port: config.metrics.port } } : {}),
     logger: i.logger,
   };
 }

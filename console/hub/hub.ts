@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { CertificateAuthority } from '../../certs/ca.js';
+import type { HealthSource } from '../../shared/health.js';
 import { LINK_PATH } from '../../shared/link.js';
 import type { Message } from '../../shared/protocol/messages.js';
 import { LMGW_VERSION } from '../../shared/version.js';
@@ -23,7 +24,9 @@ import { FleetRegistry, type RowWriter, type SiteConfig } from './fleet/registry
 import { Sessions } from './fleet/sessions.js';
 import { ShedEvents } from './fleet/shed-events.js';
 import { TelemetryIngest } from './fleet/telemetry-ingest.js';
+import { hubHealth, startHealthListener, type HealthListener } from './health.js';
 import { startLinkServer, type LinkServer, type LinkServerOptions, type SessionInfo } from './link/server.js';
+import { HubMetrics } from './metrics.js';
 import { startOperatorApi, type OperatorApi } from './operator/api-server.js';
 import { HubOperatorService } from './operator/service.js';
 import { GroupCommit } from './store/group-commit.js';
@@ -43,6 +46,11 @@ export interface HubOptions {
   operatorApi?: { host: string; port: number; tokenName: string; uiDir?: string };
   /** A gateway offline this long raises an alarm (short drops do not). Default 30 s. */
   offlineAlarmMs?: number;
+  /**
+   * A listener of its own for /healthz, /readyz and /metrics (they are on the operator API too), for
+   * a Prometheus or load balancer on another host. Omit for none.
+   */
+  metricsListen?: { host: string; port: number };
   logger?: Logger;
 }
 
@@ -51,6 +59,9 @@ export interface Hub {
   readonly link: LinkServer;
   readonly store: HubStore;
   readonly api: OperatorApi | undefined;
+  /** /healthz, /readyz and /metrics as served (console/hub/health.ts). */
+  readonly health: HealthSource;
+  readonly metricsListener: HealthListener | undefined;
   readonly linkUrl: string;
   close(): Promise<void>;
 }
@@ -132,8 +143,18 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     alarms,
     send: (id, m) => liveLink.send(id, m),
     changed: (id) => bus.emit('gateway-changed', id),
+    stored: (group) => bus.emit('telemetry-stored', group),
     log,
   });
+  const metrics = new HubMetrics({
+    bus,
+    link: liveLink,
+    store,
+    knownGateways: () => registry.size,
+    telemetryQueued: () => telemetry.queued,
+    version: LMGW_VERSION,
+  });
+  const health = hubHealth({ dataDir: o.dataDir, link: liveLink, metrics });
 
   liveLink.on('message', (s: SessionInfo, m: Message) => {
     switch (m.kind) {
@@ -172,9 +193,10 @@ export async function startHub(o: HubOptions): Promise<Hub> {
   prune.unref();
 
   let api: OperatorApi | undefined;
-  if (o.operatorApi) {
-    const uiDir = o.operatorApi.uiDir ?? defaultUiDir();
-    try {
+  let metricsListener: HealthListener | undefined;
+  try {
+    if (o.operatorApi) {
+      const uiDir = o.operatorApi.uiDir ?? defaultUiDir();
       api = await startOperatorApi({
         service: svc,
         host: o.operatorApi.host,
@@ -182,14 +204,18 @@ export async function startHub(o: HubOptions): Promise<Hub> {
         tokenFile: join(o.dataDir, 'operator-token'),
         tokenName: o.operatorApi.tokenName,
         ...(uiDir ? { staticDir: uiDir } : {}),
+        health,
         logger: log,
       });
-    } catch (err) {
-      await liveLink.close();
-      bookkeeping.stop();
-      store.close();
-      throw err;
     }
+    if (o.metricsListen) metricsListener = await startHealthListener({ ...o.metricsListen, source: health, logger: log });
+  } catch (err) {
+    await api?.close();
+    await liveLink.close();
+    metrics.close();
+    bookkeeping.stop();
+    store.close();
+    throw err;
   }
 
   let closed = false;
@@ -198,6 +224,8 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     link: liveLink,
     store,
     api,
+    health,
+    metricsListener,
     linkUrl,
     async close(): Promise<void> {
       if (closed) return;
@@ -206,7 +234,9 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       clearInterval(prune);
       sessions.close();
       await api?.close();
+      await metricsListener?.close();
       await liveLink.close();
+      metrics.close();
       telemetry.close();
       dispatcher.close();
       shedEvents.close();

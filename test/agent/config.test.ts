@@ -149,6 +149,8 @@ describe('loadAgentConfig', () => {
     ['telemetry unknown', (c) => ({ ...c, telemetry: { interval: 1 } }), /telemetry: unknown field "interval"/],
     ['linkLoss', (c) => ({ ...c, linkLoss: { mode: 'restore' } }), /linkLoss\.afterSeconds: is required/],
     ['linkLoss mode', (c) => ({ ...c, linkLoss: { mode: 'drop' } }), /linkLoss\.mode: must be \{ "mode": "hold" \} or \{ "mode": "restore", "afterSeconds": N \}/],
+    ['metrics.host not loopback', (c) => ({ ...c, metrics: { host: '0.0.0.0', port: 9464 } }), /metrics\.host: must be a loopback address \(127\.0\.0\.1, ::1 or localhost\)/],
+    ['metrics.port', (c) => ({ ...c, metrics: { port: 70000 } }), /metrics\.port: must be at most 65535/],
     ['not an object', () => [1, 2], /must be a JSON object/],
   ];
   for (const [what, mutate, expected] of BAD) {

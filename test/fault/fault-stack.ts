@@ -190,6 +190,8 @@ export interface SiteOptions {
   seed?: number;
   /** Run agent, lm-sim and mbpoll inside this namespace. */
   netns?: Netns;
+  /** More agent config fields (e.g. metrics). */
+  agentConfig?: Record<string, unknown>;
 }
 
 /** One site: its lm-sim(s) and its agent, started; resolves once every lm-sim listens. */
@@ -234,6 +236,7 @@ export async function startFaultSite(o: SiteOptions): Promise<FaultSite> {
       })),
       dataDir: 'data',
       linkLoss: o.linkLoss ?? { mode: 'hold' },
+      ...o.agentConfig,
     }),
   );
   const agents: Proc[] = [];

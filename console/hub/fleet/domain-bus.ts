@@ -18,6 +18,12 @@ export type DomainEvents = {
   'shed-event': [event: ShedEventSummary];
   alarm: [alarm: AlarmRecord];
   security: [event: SecurityEventRecord];
+  /**
+   * A group of telemetry batches was committed and acknowledged. `samples`: new samples stored (a
+   * replayed batch already stored is acked again, not counted). `lagMs`: from the arrival of the
+   * group's first batch to its acks (the longest any batch of the group waited).
+   */
+  'telemetry-stored': [group: { batches: number; samples: number; lagMs: number }];
 };
 
 export type DomainBus = TypedEvents<DomainEvents>;

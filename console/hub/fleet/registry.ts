@@ -81,6 +81,11 @@ export class FleetRegistry {
     return [...this.gateways.keys()].sort();
   }
 
+  /** Gateways known, without listing them. */
+  get size(): number {
+    return this.gateways.size;
+  }
+
   get(gatewayId: string): GatewayState | undefined {
     return this.gateways.get(gatewayId);
   }

@@ -34,7 +34,7 @@ export interface SessionsOptions {
 }
 
 /** Refusals that name a certificate problem an operator must see (a port scan without one is not an alarm). */
-const ALARMING_REFUSALS: ReadonlySet<ErrorCode> = new Set([
+export const ALARMING_REFUSALS: ReadonlySet<ErrorCode> = new Set([
   'LINK_UNKNOWN_CA',
   'LINK_CERT_EXPIRED',
   'LINK_CERT_NOT_YET_VALID',

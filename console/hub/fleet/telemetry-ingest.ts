@@ -47,6 +47,8 @@ export interface TelemetryIngestDeps {
   send: (gatewayId: string, m: AckMessage) => boolean;
   /** The gateway's summary may have changed (its relays). */
   changed: (gatewayId: string) => void;
+  /** A group was committed and its acks sent (the domain bus's `telemetry-stored`); `samples` counts new samples only, not replays already stored. */
+  stored?: (group: { batches: number; samples: number; lagMs: number }) => void;
   log: Logger;
   groupMs?: number;
   groupMax?: number;
@@ -56,6 +58,8 @@ export interface TelemetryIngestDeps {
 interface Received {
   gatewayId: string;
   message: TelemetryMessage;
+  /** When it arrived (the clock `now`): the ack lag is measured from here. */
+  at: number;
 }
 
 export class TelemetryIngest {
@@ -81,7 +85,7 @@ export class TelemetryIngest {
 
   /** A telemetry message from a gateway's session: stored with the next group, acked after its commit. */
   accept(gatewayId: string, message: TelemetryMessage): void {
-    this.pending.push({ gatewayId, message });
+    this.pending.push({ gatewayId, message, at: this.now() });
     if (this.pending.length === 1) this.openGroup();
     // A full group is committed at once, as the old 1,000-batch limit did.
     else if (this.pending.length >= this.groupMax) this.writes.flush();
@@ -132,10 +136,13 @@ export class TelemetryIngest {
     }
     this.d.alarms.clear('STORE_UNAVAILABLE');
     const changed = new Set<string>();
-    const latest = this.now() + MAX_CLOCK_AHEAD_MS;
+    const now = this.now();
+    const latest = now + MAX_CLOCK_AHEAD_MS;
+    let samples = 0;
     group.forEach((b, i) => {
       this.d.send(b.gatewayId, { kind: 'ack', seq: b.message.seq });
-      if (!stored[i]) return;
+      if (!stored[i]) return; // a replay of a batch already stored: acked again, not counted
+      samples += b.message.samples.length;
       // One gateway's samples must not stop the others' (nor the console): they are stored and
       // acknowledged already; only the live figures would miss them.
       try {
@@ -145,6 +152,7 @@ export class TelemetryIngest {
       }
     });
     for (const id of changed) this.d.changed(id);
+    if (group[0]) this.d.stored?.({ batches: group.length, samples, lagMs: now - group[0].at });
   }
 
   /** Feeds the live figures; true when the gateway's summary changed. */

@@ -290,6 +290,21 @@ export class LinkServer {
     return [...this.byGateway.values()].filter((s) => s.live);
   }
 
+  /** Live sessions, counted without building a list (a metrics scrape reads it at 20,000 gateways). */
+  get connectedCount(): number {
+    return this.byGateway.size;
+  }
+
+  /** Accepting connections: bound, and not closed. */
+  get listening(): boolean {
+    return this.server.listening && !this.closed;
+  }
+
+  /** The CRL in force: whether one is configured, and its nextUpdate (undefined: none given in it). */
+  get crlState(): { configured: boolean; nextUpdate: Date | undefined } {
+    return { configured: this.crl !== undefined, nextUpdate: this.crl?.nextUpdate };
+  }
+
   on<K extends keyof LinkServerEvents>(event: K, listener: (...args: LinkServerEvents[K]) => void): () => void {
     return this.events.on(event, listener);
   }

@@ -8,7 +8,9 @@
  *    127.0.0.1 still sends its own name as Host) → 403 OP_FORBIDDEN_ORIGIN.
  * 2. Origin, when present, must be this API's own origin (a cross-site request) → 403. The
  *    WebSocket upgrade needs a matching Origin or a bearer header (browsers always send Origin).
- * 3. /api and the event stream need the token: `Authorization: Bearer …`, or the HttpOnly
+ * 3. /healthz, /readyz and /metrics need no token (probes and Prometheus carry none; they answer
+ *    states and counts, nothing secret, no gateway id: console/hub/health.ts).
+ *    /api and the event stream need the token: `Authorization: Bearer …`, or the HttpOnly
  *    SameSite=Strict cookie /login sets → 401 OP_UNAUTHORIZED. The token is 256 random bits made at
  *    every start, written 0600 to the token file, compared in constant time, never logged.
  * 4. Calls must be JSON (415), at most 64 KiB (413), and pass validateCall (400) before the service
@@ -26,6 +28,7 @@ import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { LmgwError, type ErrorCode } from '../../../shared/errors.js';
+import { answerHealth, isHealthPath, isLoopbackHost, type HealthSource } from '../../../shared/health.js';
 import { invokeOperatorCall } from './dispatch.js';
 import { isOperatorMethod, OPERATOR_METHODS, validateCall } from './schemas.js';
 import { stringifySliced } from '../slices.js';
@@ -45,6 +48,8 @@ export interface OperatorApiOptions {
   tokenName?: string;
   /** The built renderer. When absent, missing or without index.html, GET / answers a page saying the UI is not built. */
   staticDir?: string;
+  /** Serves GET /healthz, /readyz and /metrics, without the token (shared/health.ts). */
+  health?: HealthSource;
   logger?: Logger;
 }
 
@@ -129,11 +134,6 @@ class Refusal extends Error {
   ) {
     super(message);
   }
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 function isWildcard(host: string): boolean {
@@ -274,7 +274,7 @@ export async function startOperatorApi(options: OperatorApiOptions): Promise<Ope
     removeTokenFile(options.tokenFile, token);
     throw err;
   }
-  const api = new OperatorApiServer(server, options.service, token, host, options.tokenFile, tokenName, options.staticDir, log);
+  const api = new OperatorApiServer(server, options.service, token, host, options.tokenFile, tokenName, options.staticDir, options.health, log);
   if (!isLoopbackHost(host)) {
     log.warn(
       { host, port: api.port },
@@ -305,6 +305,7 @@ class OperatorApiServer implements OperatorApi {
     private readonly tokenFile: string,
     tokenName: string,
     private readonly staticDir: string | undefined,
+    private readonly health: HealthSource | undefined,
     private readonly log: Logger,
   ) {
     this.#token = token;
@@ -411,6 +412,8 @@ class OperatorApiServer implements OperatorApi {
     }
     if (!path.startsWith('/')) return this.sendError(req, res, new Refusal(400, 'OP_BAD_REQUEST', 'the request target must be a path'));
     if (path === LOGIN_PATH) return this.login(req, res, query);
+    // No token: probes and scrapers carry none, and these answer states and counts only.
+    if (this.health && isHealthPath(path)) return answerHealth(req, res, this.health, (err) => this.log.error({ err }, 'health request failed'));
     if (path === '/api' || path.startsWith('/api/')) return this.apiCall(req, res, path);
     return this.staticFile(req, res, path);
   }

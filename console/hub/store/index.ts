@@ -7,7 +7,9 @@
  * Calls are synchronous (better-sqlite3): each returns once its transaction is committed and
  * fsynced, so the hub may ack or answer right after.
  */
+import { LmgwError } from '../../../shared/errors.js';
 import type { RelayState, TelemetrySample } from '../../../shared/protocol/messages.js';
+import { TypedEvents } from '../../../shared/typed-events.js';
 import type {
   AlarmRecord,
   AuditQuery,
@@ -37,8 +39,17 @@ export { countReasons } from './shed-events.js';
 export { HUB_DB_FILE } from './db.js';
 export { DEFAULT_PEAK_MIN_SAMPLES, PRUNE_BUDGET_ROWS, QUARTER_PRUNE_GATEWAYS, RETENTION_MS, ROLLUP_GRACE_MS } from './telemetry.js';
 
+export type HubStoreEvents = {
+  /** A STORE_ error, once, as it is thrown (a nested operation's error is not reported again by its transaction). */
+  error: [err: LmgwError];
+};
+
 export class HubStore {
   readonly path: string;
+  /** The store's failures as they happen (console/hub/metrics.ts counts them); listeners must not throw. */
+  readonly events = new TypedEvents<HubStoreEvents>();
+  /** Errors already reported, so the transaction that an operation's error passes through does not count it twice. */
+  private readonly reported = new WeakSet<LmgwError>();
   private readonly db: HubDb;
   private readonly audit: AuditLog;
   private readonly security: SecurityEvents;
@@ -290,6 +301,14 @@ export class HubStore {
   }
 
   private run<T>(doing: string, fn: () => T): T {
-    return guarded(this.db, this.path, doing, fn);
+    try {
+      return guarded(this.db, this.path, doing, fn);
+    } catch (err) {
+      if (err instanceof LmgwError && err.code.startsWith('STORE_') && !this.reported.has(err)) {
+        this.reported.add(err);
+        this.events.emit('error', err);
+      }
+      throw err;
+    }
   }
 }
