@@ -1,5 +1,5 @@
 /**
- * The agent's one SQLite database (better-sqlite3): the telemetry queue, executed command ids with
+ * The agent's one SQLite database (Node's built-in `node:sqlite`): the telemetry queue, executed command ids with
  * their results, and each channel's state and timers. WAL, so a reader never blocks the writer and
  * a `kill -9` at any instant leaves the last committed transaction intact.
  *
@@ -13,14 +13,18 @@
  * changed, and telemetry acks applied in the next sample's transaction (agent/telemetry/store.ts).
  * A per-table NORMAL was considered and refused: the commit that could be lost on a power cut is
  * always one of the above (a telemetry seq, a command record, a timer), and none of them may be.
+ *
+ * node:sqlite, not better-sqlite3 (which the hub keeps): the agent then has no native module of its
+ * own to compile, so its package installs offline on an ARM gateway with no compiler
+ * (packaging/agent). It needs Node 22.13 or later, where the module needs no flag.
  */
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LmgwError } from '../shared/errors.js';
 
-export type AgentDb = Database.Database;
-export type AgentStatement = Database.Statement;
+export type AgentDb = DatabaseSync;
+export type AgentStatement = StatementSync;
 
 const SCHEMA_VERSION = 1;
 
@@ -69,29 +73,53 @@ export function openAgentDb(path: string): AgentDb {
   let db: AgentDb;
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    db = new Database(path);
+    db = new DatabaseSync(path);
   } catch (err) {
     throw new LmgwError('CONFIG_INVALID', `cannot open the agent database ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
+    const mode = db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode: string } | undefined;
+    if (mode?.journal_mode !== 'wal') throw new Error(`journal_mode WAL refused (${mode?.journal_mode ?? 'no answer'})`);
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA busy_timeout = 5000');
     // The database is small and its hot pages (open batch, recent command ids) few; the OS page
     // cache holds the rest. SQLite's default (2 MiB per connection) is RSS the agent does not need.
-    db.pragma('cache_size = -512');
-    const version = db.pragma('user_version', { simple: true }) as number;
+    db.exec('PRAGMA cache_size = -512');
+    const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
     if (version > SCHEMA_VERSION) {
       throw new LmgwError('CONFIG_INVALID', `the agent database ${path} is from a newer agent (schema ${version}); refusing to use it`);
     }
     db.exec(SCHEMA);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   } catch (err) {
     db.close();
     if (err instanceof LmgwError) throw err;
     throw new LmgwError('CONFIG_INVALID', `the agent database ${path} is unusable: ${(err as Error).message}`, { cause: err });
   }
   return db;
+}
+
+/**
+ * `fn` wrapped in BEGIN … COMMIT, rolled back when it throws (better-sqlite3's `db.transaction`,
+ * which node:sqlite lacks). Not reentrant: the agent's transactions do not nest.
+ */
+export function transaction<A extends unknown[], R>(db: AgentDb, fn: (...args: A) => R): (...args: A) => R {
+  return function inTransaction(...args: A): R {
+    db.exec('BEGIN');
+    try {
+      const result = fn(...args);
+      db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      // SQLite may already have rolled back (a full disk, an I/O error); then ROLLBACK has nothing to undo.
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // no transaction was open any more
+      }
+      throw err;
+    }
+  };
 }
 
 const prepared = new WeakMap<AgentDb, Map<string, AgentStatement>>();
