@@ -164,7 +164,7 @@ export function run(cmd, args, options = {}) {
 export async function installModules(appDir, pkg, lock) {
   writeFileSync(join(appDir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   writeFileSync(join(appDir, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
-  await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: appDir });
+  await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-bin-links', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: appDir });
   rmSync(join(appDir, 'node_modules', '.package-lock.json'), { force: true });
 }
 
