@@ -99,7 +99,8 @@ async function sqliteBinary(app, runtimeDir) {
   }
   await run('npm', ['rebuild', 'better-sqlite3', '--loglevel=error'], {
     cwd: app,
-    env: { ...process.env, npm_config_nodedir: runtimeDir, PATH: `${join(runtimeDir, 'bin')}:${process.env.PATH}` },
+    // build_from_source: no attempt at better-sqlite3's prebuilt binaries (a download site the build does not reach).
+    env: { ...process.env, npm_config_nodedir: runtimeDir, npm_config_build_from_source: 'true', PATH: `${join(runtimeDir, 'bin')}:${process.env.PATH}` },
   });
   await probe();
   return 'compiled for the bundled runtime';
@@ -138,10 +139,10 @@ async function stage(root, { distDir, arch, rootPkg, lock, files, dependencies }
   keepPrebuildsFor(join(app, 'node_modules'), arch);
   bundleRuntime(runtime.dir, app);
   const sqlite = await sqliteBinary(app, runtime.dir);
-  // The C sources and the build's intermediate files are not needed at run time.
-  for (const dir of ['deps', 'src', 'build/Release/obj', 'build/Release/obj.target', 'build/Release/.deps', 'build/deps']) {
-    rmSync(join(app, 'node_modules/better-sqlite3', dir), { recursive: true, force: true });
-  }
+  // The C sources and everything the build left beside the binary are not needed at run time.
+  const binary = readFileSync(join(app, SQLITE_BINARY));
+  for (const dir of ['deps', 'src', 'build']) rmSync(join(app, 'node_modules/better-sqlite3', dir), { recursive: true, force: true });
+  write(join(app, SQLITE_BINARY), binary, 0o755);
   const natives = checkElfArch(app, arch);
 
   copy(join(import.meta.dirname, UNIT), join(root, 'lib/systemd/system', UNIT));

@@ -17,6 +17,7 @@ import { aLinkPki } from '../agent/fixtures/link.js';
 import { stopOrKill, type Proc } from '../fault/fault-stack.js';
 import { anIsolatedNetns, netnsUnavailable } from '../helpers/netns.js';
 import { ROOT, run, start, tempDir, waitFor } from '../helpers/processes.js';
+import { debField, debListing, elfMachines } from './listing.js';
 
 interface PackModule {
   agentClosure(distDir: string, entries?: string[]): { files: string[]; packages: string[] };
@@ -30,40 +31,6 @@ const X64_TAR = `lmgw-agent-${VERSION}-linux-x64.tar.gz`;
 const X64_DEB = `lmgw-agent_${VERSION}_amd64.deb`;
 const ARM64_DEB = `lmgw-agent_${VERSION}_arm64.deb`;
 const TOP = `lmgw-agent-${VERSION}-linux-x64`;
-
-/** `dpkg-deb -c`: paths without the leading ./, a symlink as "path -> target". */
-async function debListing(deb: string): Promise<string[]> {
-  const listed = await run('dpkg-deb', ['-c', deb]);
-  expect(listed.code, listed.stderr).toBe(0);
-  return listed.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => /^\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+\.\/(.*)$/.exec(l)?.[1] ?? `unparsed: ${l}`)
-    .filter((p) => p !== '');
-}
-
-async function debField(deb: string, field: string): Promise<string> {
-  const r = await run('dpkg-deb', ['-f', deb, field]);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout.trim();
-}
-
-/** Every ELF file under `dir` with the machine readelf names ("Advanced Micro Devices X86-64", "AArch64"). */
-async function elfMachines(dir: string): Promise<Map<string, string>> {
-  const machines = new Map<string, string>();
-  const walk = async (at: string): Promise<void> => {
-    for (const entry of readdirSync(at, { withFileTypes: true })) {
-      const full = join(at, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile() && readFileSync(full).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) {
-        const r = await run('readelf', ['-h', full]);
-        machines.set(full.slice(dir.length + 1), /Machine:\s+(.+)/.exec(r.stdout)?.[1]?.trim() ?? `readelf failed: ${r.stderr}`);
-      }
-    }
-  };
-  await walk(dir);
-  return machines;
-}
 
 /** What docs/operations.md ("Agent packages") says is in /opt/lmgw. */
 const DOCUMENTED = [

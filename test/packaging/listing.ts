@@ -1,0 +1,40 @@
+/** Reading a package as a user would: dpkg-deb's listing and fields, readelf's verdict on its native files. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { run } from '../helpers/processes.js';
+
+/** `dpkg-deb -c`: paths without the leading ./, a symlink as "path -> target". */
+export async function debListing(deb: string): Promise<string[]> {
+  const listed = await run('dpkg-deb', ['-c', deb]);
+  expect(listed.code, listed.stderr).toBe(0);
+  return listed.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => /^\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+\.\/(.*)$/.exec(l)?.[1] ?? `unparsed: ${l}`)
+    .filter((p) => p !== '');
+}
+
+export async function debField(deb: string, field: string): Promise<string> {
+  const r = await run('dpkg-deb', ['-f', deb, field]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** Every ELF file under `dir` with the machine readelf names ("Advanced Micro Devices X86-64", "AArch64"). */
+export async function elfMachines(dir: string): Promise<Map<string, string>> {
+  const machines = new Map<string, string>();
+  const walk = async (at: string): Promise<void> => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const full = join(at, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile() && readFileSync(full).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) {
+        const r = await run('readelf', ['-h', full]);
+        machines.set(full.slice(dir.length + 1), /Machine:\s+(.+)/.exec(r.stdout)?.[1]?.trim() ?? `readelf failed: ${r.stderr}`);
+      }
+    }
+  };
+  await walk(dir);
+  return machines;
+}
+
