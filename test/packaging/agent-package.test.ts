@@ -31,6 +31,11 @@ const X64_TAR = `lmgw-agent-${VERSION}-linux-x64.tar.gz`;
 const X64_DEB = `lmgw-agent_${VERSION}_amd64.deb`;
 const ARM64_DEB = `lmgw-agent_${VERSION}_arm64.deb`;
 const TOP = `lmgw-agent-${VERSION}-linux-x64`;
+/** node -e POST URL TOKEN BODY: the response body on stdout. */
+const POST =
+  "const [url, token, body] = process.argv.slice(1);" +
+  "fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(15000) })" +
+  '.then((r) => r.text()).then((t) => process.stdout.write(t), (e) => { console.error(e); process.exit(1); })';
 
 /** What docs/operations.md ("Agent packages") says is in /opt/lmgw. */
 const DOCUMENTED = [
@@ -170,7 +175,8 @@ describe('the agent packages', () => {
       const inNs = (file: string, args: string[]): [string, string[]] => ['ip', ['netns', 'exec', (ns as { name: string }).name, file, ...args]];
       // Nothing but loopback in there: no route to the registry or anywhere else.
       expect((await run(...inNs('ip', ['-4', 'route', 'show']))).stdout.trim()).toBe('');
-      expect((await run(...inNs('curl', ['-sS', '-m', '5', 'https://registry.npmjs.org/']))).code).not.toBe(0);
+      const registry = await run(...inNs(process.execPath, ['-e', "fetch('https://registry.npmjs.org/', { signal: AbortSignal.timeout(5000) }).then(() => process.exit(0), (e) => { console.error(e.cause?.code ?? e.message); process.exit(1); })"]));
+      expect(registry.code, 'the npm registry is out of reach').toBe(1);
 
       const install = join(tmp.dir, 'empty');
       mkdirSync(install);
@@ -239,7 +245,8 @@ describe('the agent packages', () => {
 
       const token = (): string => readFileSync(join(hubDir, 'data', 'operator-token'), 'utf8').trim();
       const api = async <T>(method: string, params: unknown = {}): Promise<T> => {
-        const r = await run(...inNs('curl', ['-sS', '-m', '15', '-X', 'POST', '-H', `authorization: Bearer ${token()}`, '-H', 'content-type: application/json', '--data', JSON.stringify(params), `http://127.0.0.1:8480/api/v1/${method}`]));
+        // The operator API listens inside the namespace: call it from in there.
+        const r = await run(...inNs(process.execPath, ['-e', POST, `http://127.0.0.1:8480/api/v1/${method}`, token(), JSON.stringify(params)]));
         expect(r.code, r.stderr).toBe(0);
         const body = JSON.parse(r.stdout) as { result?: T; error?: { code: string; message: string } };
         if (body.error) throw new Error(`${method}: ${body.error.code} ${body.error.message}`);
