@@ -4,10 +4,11 @@
  * what docs/operations.md says they hold, every native file of each against its architecture
  * (readelf, not our own ELF reader), and the x64 .deb is unpacked into an empty directory and run —
  * agent and lm-sim from the package, against a real hub — inside a network namespace with nothing
- * but loopback: no registry, no compiler, no node_modules of the repository within reach.
+ * but loopback: no registry, no compiler, no node_modules of the repository within reach. Where
+ * qemu-user and Debian's arm64 libc are installed, the arm64 .deb runs the same scenario emulated.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,19 @@ const X64_TAR = `lmgw-agent-${VERSION}-linux-x64.tar.gz`;
 const X64_DEB = `lmgw-agent_${VERSION}_amd64.deb`;
 const ARM64_DEB = `lmgw-agent_${VERSION}_arm64.deb`;
 const TOP = `lmgw-agent-${VERSION}-linux-x64`;
+/** Debian's arm64 libc for qemu-user (libc6-arm64-cross, libstdc++6-arm64-cross, libgcc-s1-arm64-cross). */
+const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
+
+/** Why the arm64 package cannot be run here under emulation, or undefined when it can. */
+async function arm64EmulatorMissing(): Promise<string | undefined> {
+  if (process.arch !== 'x64') return `this machine is ${process.arch}`;
+  if ((await run('qemu-aarch64', ['--version'])).code !== 0) return 'qemu-aarch64 (Debian package qemu-user) is not installed';
+  if (!existsSync(join(ARM64_SYSROOT, 'lib', 'ld-linux-aarch64.so.1')) || !existsSync(join(ARM64_SYSROOT, 'lib', 'libstdc++.so.6'))) {
+    return `no arm64 libc in ${ARM64_SYSROOT} (Debian packages libc6-arm64-cross, libstdc++6-arm64-cross, libgcc-s1-arm64-cross)`;
+  }
+  return undefined;
+}
+
 /** node -e POST URL TOKEN BODY: the response body on stdout. */
 const POST =
   "const [url, token, body] = process.argv.slice(1);" +
@@ -163,126 +177,146 @@ describe('the agent packages', () => {
   describe('installed offline', async () => {
     const unavailable = process.getuid?.() !== 0 ? 'not root (ip netns needs CAP_NET_ADMIN)' : await netnsUnavailable({ nft: false });
     if (unavailable) process.stderr.write(`agent package offline test skipped: ${unavailable}\n`);
-    const procs: Proc[] = [];
-    let ns: Awaited<ReturnType<typeof anIsolatedNetns>> | undefined;
-    afterAll(async () => {
-      for (const p of procs.reverse()) await stopOrKill(p);
-      await ns?.close();
-    });
+    const emulator = unavailable ?? (await arm64EmulatorMissing());
+    if (emulator) process.stderr.write(`arm64 package emulated run skipped: ${emulator}\n`);
+    const bare = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NODE_PATH: '', NODE_OPTIONS: '', HTTPS_PROXY: '', https_proxy: '' };
 
-    it.skipIf(unavailable)('unpacked into an empty directory, runs with no network: agent and lm-sim from the package, against a real hub; a shed is confirmed and telemetry stored', async () => {
-      ns = await anIsolatedNetns();
-      const inNs = (file: string, args: string[]): [string, string[]] => ['ip', ['netns', 'exec', (ns as { name: string }).name, file, ...args]];
-      // Nothing but loopback in there: no route to the registry or anywhere else.
-      expect((await run(...inNs('ip', ['-4', 'route', 'show']))).stdout.trim()).toBe('');
-      const registry = await run(...inNs(process.execPath, ['-e', "fetch('https://registry.npmjs.org/', { signal: AbortSignal.timeout(5000) }).then(() => process.exit(0), (e) => { console.error(e.cause?.code ?? e.message); process.exit(1); })"]));
-      expect(registry.code, 'the npm registry is out of reach').toBe(1);
-
-      const install = join(tmp.dir, 'empty');
+    it.skipIf(unavailable)('the x64 .deb, unpacked into an empty directory, runs with no network: agent and lm-sim from the package, against a real hub; a shed is confirmed and telemetry stored', async () => {
+      const install = join(tmp.dir, 'empty-x64');
       mkdirSync(install);
       expect((await run('dpkg-deb', ['-x', join(out, X64_DEB), install])).code).toBe(0);
-      const app = join(install, 'opt', 'lmgw');
-      // The bare environment of a gateway box: no node_modules above the install, no NODE_PATH.
-      const bare = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NODE_PATH: '', NODE_OPTIONS: '', HTTPS_PROXY: '', https_proxy: '' };
-
-      const version = await run(...inNs(join(app, 'bin', 'lmgw-agent'), ['--version']), { env: bare, cwd: install });
-      expect(version.code, version.stderr).toBe(0);
-      const node = await run(...inNs(join(app, 'runtime', 'bin', 'node'), ['--version']), { env: bare, cwd: install });
-      expect(node.stdout.trim()).toBe(`v${RUNTIME}`);
-      // serialport's prebuilt binding loads in the bundled runtime (an RTU load manager needs it).
-      const loadBinding =
-        "const dir = require('node:path').dirname(require.resolve('@serialport/bindings-cpp/package.json'));" +
-        "const file = require('node-gyp-build').resolve(dir); const binding = require(file);" +
-        "console.log(file.slice(dir.length), typeof binding.open)";
-      const serial = await run(...inNs(join(app, 'runtime', 'bin', 'node'), ['-e', loadBinding]), { env: bare, cwd: app });
-      expect(serial.code, serial.stderr).toBe(0);
-      expect(serial.stdout.trim()).toBe('/prebuilds/linux-x64/@serialport+bindings-cpp.glibc.node function');
-
-      const pki = await aLinkPki(tmp.dir);
-      const hubDir = join(tmp.dir, 'console');
-      mkdirSync(hubDir);
-      writeFileSync(join(hubDir, 'server.pem'), pki.server.certPem);
-      writeFileSync(join(hubDir, 'server.key'), pki.server.keyPem, { mode: 0o600 });
-      writeFileSync(
-        join(hubDir, 'hub.json'),
-        JSON.stringify({
-          listen: { host: '127.0.0.1', port: 8443 },
-          tls: { ca: '../pki/ca.pem', cert: 'server.pem', key: 'server.key', crl: '../pki/crl.pem' },
-          timeZone: 'Europe/Zurich',
-          operatorApi: { host: '127.0.0.1', port: 8480, tokenName: 'offline-test' },
-        }),
-      );
-      const hub = start(...inNs(process.execPath, [join(ROOT, 'bin', 'lm-console.js'), '--headless', '--config', join(hubDir, 'hub.json')]));
-      procs.push(hub);
-      await waitFor(() => /data in /.test(hub.output()) || hub.child.exitCode !== null, 30_000, 'lm-console to start');
-      expect(hub.child.exitCode, hub.output()).toBeNull();
-
-      const site = join(tmp.dir, 'site');
-      mkdirSync(site);
-      writeFileSync(join(site, 'lm.json'), JSON.stringify(aFastProfile()));
-      const sim = start(...inNs(join(app, 'bin', 'lm-sim'), ['--port', '5020', '--profile', join(site, 'lm.json')]), bare);
-      procs.push(sim);
-      await waitFor(() => /listening on Modbus TCP 127\.0\.0\.1:5020/.test(sim.output()) || sim.child.exitCode !== null, 20_000, 'lm-sim from the package');
-      expect(sim.child.exitCode, sim.output()).toBeNull();
-
-      const gw = await pki.gateway('offline-site');
-      writeFileSync(join(site, 'ca.pem'), pki.caPem);
-      writeFileSync(join(site, 'gateway.pem'), gw.certPem);
-      writeFileSync(join(site, 'gateway.key'), gw.keyPem, { mode: 0o600 });
-      writeFileSync(
-        join(site, 'agent.json'),
-        JSON.stringify({
-          gatewayId: 'offline-site',
-          console: { url: 'wss://127.0.0.1:8443/lmgw/v1' },
-          tls: { ca: 'ca.pem', cert: 'gateway.pem', key: 'gateway.key' },
-          proxy: null,
-          devices: [{ id: 'lm1', profile: 'lm.json', connection: { type: 'tcp', host: '127.0.0.1', port: 5020, unitId: aFastProfile().connection.unitId } }],
-          dataDir: 'data',
-        }),
-      );
-      const agent = start(...inNs(join(app, 'bin', 'lmgw-agent'), ['run', '--config', join(site, 'agent.json')]), bare);
-      procs.push(agent);
-
-      const token = (): string => readFileSync(join(hubDir, 'data', 'operator-token'), 'utf8').trim();
-      const api = async <T>(method: string, params: unknown = {}): Promise<T> => {
-        // The operator API listens inside the namespace: call it from in there.
-        const r = await run(...inNs(process.execPath, ['-e', POST, `http://127.0.0.1:8480/api/v1/${method}`, token(), JSON.stringify(params)]));
-        expect(r.code, r.stderr).toBe(0);
-        const body = JSON.parse(r.stdout) as { result?: T; error?: { code: string; message: string } };
-        if (body.error) throw new Error(`${method}: ${body.error.code} ${body.error.message}`);
-        return body.result as T;
-      };
-      const deadline = Date.now() + 30_000;
-      let connected = false;
-      while (!connected && Date.now() < deadline && agent.child.exitCode === null) {
-        connected = (await api<FleetSnapshot>('fleet')).gateways.some((g) => g.gatewayId === 'offline-site' && g.state === 'connected');
-        if (!connected) await new Promise((r) => setTimeout(r, 250));
-      }
-      expect(connected, `agent output:\n${agent.output()}`).toBe(true);
-
-      const event = await api<ShedEventRecord>('startShed', { scope: { kind: 'gateway', gatewayId: 'offline-site' }, selector: { kind: 'channels', channels: [1] }, durationSeconds: 60, note: 'offline package' });
-      expect(event.outcomes.map((o) => o.state)).toEqual(['confirmed']);
-      const detail = await api<GatewayDetail>('gateway', { gatewayId: 'offline-site' });
-      expect(detail.devices[0]?.channels[0]?.on).toBe(false);
-
-      // Telemetry went through the agent's node:sqlite queue into hub.db.
-      await waitFor(
-        () => {
-          const db = new Database(join(hubDir, 'data', 'hub.db'), { readonly: true, fileMustExist: true });
-          try {
-            return (db.prepare('SELECT COUNT(*) AS n FROM telemetry_raw WHERE gateway_id = ?').get('offline-site') as { n: number }).n > 0;
-          } finally {
-            db.close();
-          }
-        },
-        20_000,
-        'telemetry from the packaged agent in hub.db',
-      );
-      expect(existsSync(join(site, 'data', 'agent.sqlite'))).toBe(true);
-
-      expect(await stopOrKill(agent)).toBe(true);
-      expect(agent.child.exitCode).toBe(0);
+      // As a gateway box runs them: the wrappers, which use the bundled runtime.
+      await packagedSiteOffline(join(install, 'opt', 'lmgw'), 'linux-x64/@serialport+bindings-cpp.glibc.node', (app, bin, args) => [bin === 'node' ? join(app, 'runtime', 'bin', 'node') : join(app, 'bin', bin), args]);
     }, 180_000);
+
+    it.skipIf(emulator)('the arm64 .deb runs the same way under qemu-user: its runtime, its serialport binding, agent and lm-sim', async () => {
+      const install = join(tmp.dir, 'empty-arm64');
+      mkdirSync(install);
+      expect((await run('dpkg-deb', ['-x', join(out, ARM64_DEB), install])).code).toBe(0);
+      await packagedSiteOffline(join(install, 'opt', 'lmgw'), 'linux-arm64/@serialport+bindings-cpp.armv8.glibc.node', (app, bin, args) => [
+        'qemu-aarch64',
+        ['-L', ARM64_SYSROOT, join(app, 'runtime', 'bin', 'node'), ...(bin === 'node' ? [] : [join(app, 'bin', `${bin}.js`)]), ...args],
+      ]);
+    }, 300_000);
+
+    /**
+     * In a network namespace with nothing but loopback: the package's runtime and its serialport
+     * binding, then a real hub (the repository's), lm-sim and the agent from the package; the agent
+     * connects, a shed is confirmed, telemetry lands in hub.db, SIGTERM stops it cleanly.
+     * `command(app, bin, args)` says how the box runs `bin` ('node', 'lmgw-agent', 'lm-sim').
+     */
+    async function packagedSiteOffline(app: string, serialBinding: string, command: (app: string, bin: string, args: string[]) => [string, string[]]): Promise<void> {
+      const ns = await anIsolatedNetns();
+      const procs: Proc[] = [];
+      const inNs = ([file, args]: [string, string[]]): [string, string[]] => ['ip', ['netns', 'exec', ns.name, file, ...args]];
+      try {
+        // Nothing but loopback in there: no route to the registry or anywhere else.
+        expect((await run(...inNs(['ip', ['-4', 'route', 'show']]))).stdout.trim()).toBe('');
+        const registry = await run(...inNs([process.execPath, ['-e', "fetch('https://registry.npmjs.org/', { signal: AbortSignal.timeout(5000) }).then(() => process.exit(0), (e) => { console.error(e.cause?.code ?? e.message); process.exit(1); })"]]));
+        expect(registry.code, 'the npm registry is out of reach').toBe(1);
+
+        const version = await run(...inNs(command(app, 'lmgw-agent', ['--version'])), { env: bare, cwd: tmp.dir });
+        expect(version.code, version.stderr).toBe(0);
+        expect(version.stdout.trim()).toBe(VERSION);
+        const node = await run(...inNs(command(app, 'node', ['--version'])), { env: bare, cwd: tmp.dir });
+        expect(node.stdout.trim()).toBe(`v${RUNTIME}`);
+        // serialport's prebuilt binding loads in the bundled runtime (an RTU load manager needs it).
+        const loadBinding =
+          "const dir = require('node:path').dirname(require.resolve('@serialport/bindings-cpp/package.json'));" +
+          "const file = require('node-gyp-build').resolve(dir); const binding = require(file);" +
+          "console.log(file.slice(dir.length), typeof binding.open)";
+        const serial = await run(...inNs(command(app, 'node', ['-e', loadBinding])), { env: bare, cwd: app });
+        expect(serial.code, serial.stderr).toBe(0);
+        expect(serial.stdout.trim()).toBe(`/prebuilds/${serialBinding} function`);
+
+        const site = mkdtempSync(join(tmp.dir, 'site-'));
+        const pki = await aLinkPki(site);
+        const hubDir = join(site, 'console');
+        mkdirSync(hubDir);
+        writeFileSync(join(hubDir, 'server.pem'), pki.server.certPem);
+        writeFileSync(join(hubDir, 'server.key'), pki.server.keyPem, { mode: 0o600 });
+        writeFileSync(
+          join(hubDir, 'hub.json'),
+          JSON.stringify({
+            listen: { host: '127.0.0.1', port: 8443 },
+            tls: { ca: '../pki/ca.pem', cert: 'server.pem', key: 'server.key', crl: '../pki/crl.pem' },
+            timeZone: 'Europe/Zurich',
+            operatorApi: { host: '127.0.0.1', port: 8480, tokenName: 'offline-test' },
+          }),
+        );
+        const hub = start(...inNs([process.execPath, [join(ROOT, 'bin', 'lm-console.js'), '--headless', '--config', join(hubDir, 'hub.json')]]));
+        procs.push(hub);
+        await waitFor(() => /data in /.test(hub.output()) || hub.child.exitCode !== null, 30_000, 'lm-console to start');
+        expect(hub.child.exitCode, hub.output()).toBeNull();
+
+        writeFileSync(join(site, 'lm.json'), JSON.stringify(aFastProfile()));
+        const sim = start(...inNs(command(app, 'lm-sim', ['--port', '5020', '--profile', join(site, 'lm.json')])), bare);
+        procs.push(sim);
+        await waitFor(() => /listening on Modbus TCP 127\.0\.0\.1:5020/.test(sim.output()) || sim.child.exitCode !== null, 60_000, 'lm-sim from the package');
+        expect(sim.child.exitCode, sim.output()).toBeNull();
+
+        const gw = await pki.gateway('offline-site');
+        writeFileSync(join(site, 'ca.pem'), pki.caPem);
+        writeFileSync(join(site, 'gateway.pem'), gw.certPem);
+        writeFileSync(join(site, 'gateway.key'), gw.keyPem, { mode: 0o600 });
+        writeFileSync(
+          join(site, 'agent.json'),
+          JSON.stringify({
+            gatewayId: 'offline-site',
+            console: { url: 'wss://127.0.0.1:8443/lmgw/v1' },
+            tls: { ca: 'ca.pem', cert: 'gateway.pem', key: 'gateway.key' },
+            proxy: null,
+            devices: [{ id: 'lm1', profile: 'lm.json', connection: { type: 'tcp', host: '127.0.0.1', port: 5020, unitId: aFastProfile().connection.unitId } }],
+            dataDir: 'data',
+          }),
+        );
+        const agent = start(...inNs(command(app, 'lmgw-agent', ['run', '--config', join(site, 'agent.json')])), bare);
+        procs.push(agent);
+
+        const token = (): string => readFileSync(join(hubDir, 'data', 'operator-token'), 'utf8').trim();
+        const api = async <T>(method: string, params: unknown = {}): Promise<T> => {
+          // The operator API listens inside the namespace: call it from in there.
+          const r = await run(...inNs([process.execPath, ['-e', POST, `http://127.0.0.1:8480/api/v1/${method}`, token(), JSON.stringify(params)]]));
+          expect(r.code, r.stderr).toBe(0);
+          const body = JSON.parse(r.stdout) as { result?: T; error?: { code: string; message: string } };
+          if (body.error) throw new Error(`${method}: ${body.error.code} ${body.error.message}`);
+          return body.result as T;
+        };
+        const deadline = Date.now() + 60_000;
+        let connected = false;
+        while (!connected && Date.now() < deadline && agent.child.exitCode === null) {
+          connected = (await api<FleetSnapshot>('fleet')).gateways.some((g) => g.gatewayId === 'offline-site' && g.state === 'connected');
+          if (!connected) await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(connected, `agent output:\n${agent.output()}`).toBe(true);
+
+        const event = await api<ShedEventRecord>('startShed', { scope: { kind: 'gateway', gatewayId: 'offline-site' }, selector: { kind: 'channels', channels: [1] }, durationSeconds: 60, note: 'offline package' });
+        expect(event.outcomes.map((o) => o.state)).toEqual(['confirmed']);
+        const detail = await api<GatewayDetail>('gateway', { gatewayId: 'offline-site' });
+        expect(detail.devices[0]?.channels[0]?.on).toBe(false);
+
+        // Telemetry went through the agent's node:sqlite queue into hub.db.
+        await waitFor(
+          () => {
+            const db = new Database(join(hubDir, 'data', 'hub.db'), { readonly: true, fileMustExist: true });
+            try {
+              return (db.prepare('SELECT COUNT(*) AS n FROM telemetry_raw WHERE gateway_id = ?').get('offline-site') as { n: number }).n > 0;
+            } finally {
+              db.close();
+            }
+          },
+          30_000,
+          'telemetry from the packaged agent in hub.db',
+        );
+        expect(existsSync(join(site, 'data', 'agent.sqlite'))).toBe(true);
+
+        expect(await stopOrKill(agent)).toBe(true);
+        expect(agent.child.exitCode).toBe(0);
+      } finally {
+        for (const p of procs.reverse()) await stopOrKill(p);
+        await ns.close();
+      }
+    }
   });
 });
 
