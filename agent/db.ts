@@ -20,7 +20,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type * as NodeSqlite from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { LmgwError } from '../shared/errors.js';
 
 export type AgentDb = DatabaseSync;
@@ -68,12 +69,40 @@ CREATE TABLE IF NOT EXISTS samples (
 ) WITHOUT ROWID;
 `;
 
+let sqlite: typeof NodeSqlite | undefined;
+
+/**
+ * node:sqlite, loaded on first use without its "experimental" warning: Node 22 prints one on stderr
+ * when the module loads (Node 24 does not), and it would land in the output of every agent command
+ * and lm-sim. Only that warning is held back, and only while the module loads. On a Node without
+ * the module the error says which Node the agent needs.
+ */
+function loadSqlite(): typeof NodeSqlite {
+  if (sqlite) return sqlite;
+  const original = Object.getOwnPropertyDescriptor(process, 'emitWarning');
+  const emit = process.emitWarning.bind(process);
+  process.emitWarning = (warning: string | Error, ...rest: unknown[]): void => {
+    if (/SQLite is an experimental feature/.test(typeof warning === 'string' ? warning : warning.message)) return;
+    Reflect.apply(emit, process, [warning, ...rest]);
+  };
+  let loaded: typeof NodeSqlite | undefined;
+  try {
+    // Undefined on a Node without the module, whatever the types say.
+    loaded = process.getBuiltinModule('node:sqlite');
+  } finally {
+    if (original) Object.defineProperty(process, 'emitWarning', original);
+  }
+  if (!loaded) throw new Error(`node:sqlite is missing: the agent needs Node.js 22.13 or later (this is ${process.version})`);
+  sqlite = loaded;
+  return sqlite;
+}
+
 /** Opens (creating if needed) the agent database at `path`. */
 export function openAgentDb(path: string): AgentDb {
   let db: AgentDb;
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    db = new DatabaseSync(path);
+    db = new (loadSqlite().DatabaseSync)(path);
   } catch (err) {
     throw new LmgwError('CONFIG_INVALID', `cannot open the agent database ${path}: ${(err as Error).message}`, { cause: err });
   }
