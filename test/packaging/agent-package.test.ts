@@ -18,7 +18,7 @@ import { aLinkPki } from '../agent/fixtures/link.js';
 import { stopOrKill, type Proc } from '../fault/fault-stack.js';
 import { anIsolatedNetns, netnsUnavailable } from '../helpers/netns.js';
 import { ROOT, run, start, tempDir, waitFor } from '../helpers/processes.js';
-import { debField, debListing, elfMachines } from './listing.js';
+import { debField, debListing, elfMachines, unitProblems } from './listing.js';
 
 interface PackModule {
   agentClosure(distDir: string, entries?: string[]): { files: string[]; packages: string[] };
@@ -145,6 +145,14 @@ describe('the agent packages', () => {
     const ls = await run('npm', ['ls', '--all', '--omit=dev', '--offline'], { cwd: unpacked });
     expect(ls.code, `${ls.stdout}\n${ls.stderr}`).toBe(0);
     expect(ls.stdout).not.toMatch(/\bmissing\b|\binvalid\b|UNMET DEPENDENCY|extraneous/);
+  });
+
+  it('ship a unit systemd accepts (systemd-analyze verify: no unknown key or bad value)', async (ctx) => {
+    const dir = join(tmp.dir, 'x64-unit');
+    expect((await run('dpkg-deb', ['-x', join(out, X64_DEB), dir])).code).toBe(0);
+    const problems = await unitProblems(join(dir, 'lib', 'systemd', 'system', 'lmgw-agent.service'));
+    if (problems === undefined) ctx.skip('systemd-analyze (Debian package systemd) is not installed');
+    expect(problems).toEqual([]);
   });
 
   it('the arm64 .deb: every native file (the runtime, serialport\'s prebuilds) is AArch64', async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aLinkPki, freePort } from '../agent/fixtures/link.js';
 import { stopOrKill } from '../fault/fault-stack.js';
 import { ROOT, run, start, tempDir, waitFor } from '../helpers/processes.js';
-import { debField, debListing, elfMachines } from './listing.js';
+import { debField, debListing, elfMachines, unitProblems } from './listing.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const RUNTIME = (JSON.parse(readFileSync(join(ROOT, 'packaging', 'runtime.json'), 'utf8')) as { version: string }).version;
@@ -108,6 +108,12 @@ describe.skipIf(process.arch !== 'x64')('the console package', () => {
       expect(unit.split('\n'), line).toContain(line);
     }
     expect(existsSync(join(installed, 'opt', 'lmgw-console', 'runtime', 'bin', 'node'))).toBe(true);
+  });
+
+  it('ships a unit systemd accepts (systemd-analyze verify: no unknown key or bad value)', async (ctx) => {
+    const problems = await unitProblems(join(installed, 'lib', 'systemd', 'system', 'lm-console.service'));
+    if (problems === undefined) ctx.skip('systemd-analyze (Debian package systemd) is not installed');
+    expect(problems).toEqual([]);
   });
 
   it('runs from the unpacked tree as the unit runs it: data in STATE_DIRECTORY, the UI served, a clean stop', async () => {

@@ -38,3 +38,16 @@ export async function elfMachines(dir: string): Promise<Map<string, string>> {
   return machines;
 }
 
+
+/**
+ * What `systemd-analyze verify` finds wrong with a unit file (unknown keys, bad values), leaving out
+ * that its program is not installed on this machine; undefined where systemd-analyze is missing.
+ */
+export async function unitProblems(unitFile: string): Promise<string[] | undefined> {
+  if ((await run('systemd-analyze', ['--version'])).code !== 0) return undefined;
+  const r = await run('systemd-analyze', ['verify', unitFile]);
+  return `${r.stdout}\n${r.stderr}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/Command \S+ is not executable: No such file or directory/.test(l));
+}
