@@ -1,7 +1,7 @@
 /**
- * The agent's one SQLite database (Node's built-in `node:sqlite`): the telemetry queue, executed command ids with
- * their results, and each channel's state and timers. WAL, so a reader never blocks the writer and
- * a `kill -9` at any instant leaves the last committed transaction intact.
+ * The agent's one SQLite database (Node's built-in `node:sqlite`): the telemetry queue, executed
+ * command ids with their results, and each channel's state and timers. WAL, so a reader never
+ * blocks the writer and a `kill -9` at any instant leaves the last committed transaction intact.
  *
  * synchronous=FULL, not NORMAL: in WAL mode NORMAL survives a process crash but may lose the last
  * commits on a power cut, and the agent then could reuse a telemetry seq the hub has already stored
