@@ -3,7 +3,7 @@
  * their results), and per channel its last known state and the timers that protect it.
  */
 import type { ResultMessage } from '../../shared/protocol/index.js';
-import type { AgentDb, AgentStatement as Statement } from '../db.js';
+import { transaction, type AgentDb, type AgentStatement as Statement } from '../db.js';
 
 export interface ChannelState {
   channel: number;
@@ -22,7 +22,8 @@ export interface ChannelState {
 
 export type StoredCommand = { state: 'started'; receivedAt: number; deadline: number } | { state: 'done'; result: ResultMessage; receivedAt: number; deadline: number };
 
-interface ChannelRow {
+/** A type, not an interface: node:sqlite takes it as named parameters only with an implicit index signature. */
+type ChannelRow = {
   channel: number;
   is_on: number | null;
   changed_at: number | null;
@@ -30,7 +31,7 @@ interface ChannelRow {
   shed_command: string | null;
   restore_at: number | null;
   max_off_at: number | null;
-}
+};
 
 interface CommandRow {
   state: 'started' | 'done';
@@ -111,8 +112,8 @@ export class OpsStore {
     const writeChannels = (rows: readonly ChannelRow[]): void => {
       for (const row of rows) this.upsertChannel.run(row);
     };
-    this.saveTx = db.transaction(writeChannels);
-    this.finishTx = db.transaction((id: string, result: string, receivedAt: number, deadline: number, rows: readonly ChannelRow[]) => {
+    this.saveTx = transaction(db, writeChannels);
+    this.finishTx = transaction(db, (id: string, result: string, receivedAt: number, deadline: number, rows: readonly ChannelRow[]) => {
       this.upsertDone.run(id, result, receivedAt, deadline);
       writeChannels(rows);
     });
@@ -144,11 +145,11 @@ export class OpsStore {
 
   /** Forgets command ids received before `before` (ms) — long after their deadlines. */
   pruneCommands(before: number): number {
-    return this.deleteOld.run(before).changes;
+    return Number(this.deleteOld.run(before).changes);
   }
 
   channels(): Map<number, ChannelState> {
-    const rows = this.selectChannels.all() as ChannelRow[];
+    const rows = this.selectChannels.all() as unknown as ChannelRow[];
     this.persisted.clear();
     this.remember(rows);
     return new Map(rows.map((row) => [row.channel, fromRow(row)]));

@@ -11,7 +11,7 @@
  * hub acknowledges a replayed (gateway, seq) without storing it twice: still exactly once.
  */
 import type { TelemetrySample } from '../../shared/protocol/index.js';
-import { getMeta, setMeta, type AgentDb, type AgentStatement as Statement } from '../db.js';
+import { getMeta, setMeta, transaction, type AgentDb, type AgentStatement as Statement } from '../db.js';
 
 export interface StoredBatch {
   seq: number;
@@ -80,7 +80,7 @@ export class TelemetryStore {
     this.countAll = db.prepare('SELECT COUNT(*) AS batches, COALESCE(SUM(count), 0) AS samples FROM batches');
     this.selectMaxSeq = db.prepare('SELECT MAX(seq) AS max FROM batches');
 
-    this.appendTx = db.transaction((sample: TelemetrySample, now: number, sealAt: number) => {
+    this.appendTx = transaction(db, (sample: TelemetrySample, now: number, sealAt: number) => {
       this.deleteAcked();
       let open = this.selectOpen.get() as BatchRow | undefined;
       if (!open) {
@@ -95,8 +95,8 @@ export class TelemetryStore {
       this.updateBatch.run(count, sealed ? 1 : 0, open.seq);
       return { seq: open.seq, count, createdAt: open.created_at, sealed };
     });
-    this.flushTx = db.transaction(() => this.deleteAcked());
-    this.trimTx = db.transaction((before: number): TrimReport | undefined => {
+    this.flushTx = transaction(db, () => this.deleteAcked());
+    this.trimTx = transaction(db, (before: number): TrimReport | undefined => {
       // Acked batches are not "dropped unacknowledged": they go first, and are not reported.
       this.deleteAcked();
       const row = this.countOld.get(before) as { batches: number; samples: number; fromSeq: number | null; toSeq: number | null };
@@ -128,7 +128,7 @@ export class TelemetryStore {
 
   /** Sealed batches not yet acknowledged, oldest first, with seq above `afterSeq`. */
   unacked(limit: number, afterSeq = 0): StoredBatch[] {
-    const rows = this.selectUnacked.all(afterSeq, limit + this.acked.size) as BatchRow[];
+    const rows = this.selectUnacked.all(afterSeq, limit + this.acked.size) as unknown as BatchRow[];
     return rows
       .filter((row) => !this.acked.has(row.seq))
       .slice(0, limit)

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseJsonConfig, validateConfig } from '../../shared/config.js';
 import { LmgwError } from '../../shared/errors.js';
@@ -37,7 +37,10 @@ export const HubConfigSchema = z
      * Point tls.crl at `<dir>/crl.pem` so a revocation here takes effect on the link at once.
      */
     ca: z.object({ dir: z.string().min(1) }).strict().optional(),
-    /** The hub database and the operator token live here (created 0700). */
+    /**
+     * The hub database and the operator token live here (created 0700). Absent: see
+     * defaultDataDir (the schema's 'data' is only what a parse without a file gives).
+     */
     dataDir: z.string().min(1).default('data'),
     /** IANA zone the quarter-hours and billing months follow. Default: the machine's zone. */
     timeZone: z
@@ -120,22 +123,41 @@ export const HubConfigSchema = z
 
 export type HubConfig = z.infer<typeof HubConfigSchema>;
 
+/** Where the hub keeps its data when the config names no `dataDir`. */
+export const SYSTEM_DATA_DIR = '/var/lib/lmgw-console';
+
+/**
+ * The data directory of a config at `configPath` that names none: the service's state directory
+ * when systemd gives one (`StateDirectory=` sets STATE_DIRECTORY), /var/lib/lmgw-console for a
+ * config under /etc (never a database under /etc), else `data` beside the config (the demo, tests,
+ * a copy in a home directory).
+ */
+export function defaultDataDir(configPath: string, env: NodeJS.ProcessEnv = process.env): string {
+  const state = env.STATE_DIRECTORY?.split(':')[0];
+  if (state) return resolve(state);
+  const config = resolve(configPath);
+  if (config.startsWith('/etc/')) return SYSTEM_DATA_DIR;
+  return join(dirname(config), 'data');
+}
+
 /** Loads and validates a hub config; file and directory paths come back absolute. */
-export function loadHubConfig(path: string): Readonly<HubConfig> {
+export function loadHubConfig(path: string, env: NodeJS.ProcessEnv = process.env): Readonly<HubConfig> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new LmgwError('CONFIG_INVALID', `cannot read the config ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const raw = validateConfig(HubConfigSchema, parseJsonConfig(text, path), path);
+  const parsed = parseJsonConfig(text, path);
+  const raw = validateConfig(HubConfigSchema, parsed, path);
+  const namesDataDir = typeof parsed === 'object' && parsed !== null && 'dataDir' in parsed;
   const base = dirname(resolve(path));
   const abs = (p: string): string => resolve(base, p);
   return validateConfig(
     HubConfigSchema,
     {
       ...raw,
-      dataDir: abs(raw.dataDir),
+      dataDir: namesDataDir ? abs(raw.dataDir) : defaultDataDir(path, env),
       ...(raw.ca ? { ca: { dir: abs(raw.ca.dir) } } : {}),
       operatorApi: { ...raw.operatorApi, ...(raw.operatorApi.uiDir ? { uiDir: abs(raw.operatorApi.uiDir) } : {}) },
       tls: {

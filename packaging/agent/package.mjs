@@ -1,184 +1,176 @@
 #!/usr/bin/env node
-// Packs the gateway agent for a site box: dist/packages/lmgw-agent-<version>.tar.gz, one top-level
-// directory lmgw-agent-<version>/ holding
-//   bin/lmgw-agent.js, bin/lm-sim.js          the two commands
+// Packs the gateway agent for a site box, per architecture (x64, arm64), as a .deb and a .tar.gz of
+// the same tree — installable with no network and no compiler:
+//   dist/packages/lmgw-agent_<version>_<amd64|arm64>.deb      unpacks to /opt/lmgw, the unit to
+//                                                              /lib/systemd/system, /usr/bin links
+//   dist/packages/lmgw-agent-<version>-linux-<x64|arm64>.tar.gz   one directory: the /opt/lmgw tree
+// The /opt/lmgw tree:
+//   bin/lmgw-agent, bin/lm-sim                 shell wrappers running the .js with the bundled runtime
+//   bin/lmgw-agent.js, bin/lm-sim.js           the two commands
 //   dist/…                                   the compiled code they import, and nothing else (the
-//                                            import closure of the two entry points: agent, shared,
-//                                            certs; anything under console/ fails the packing)
-//   package.json, package-lock.json          only the agent's runtime dependencies, the lock pruned
-//                                            from the repository's, so `npm ci --omit=dev` installs
-//                                            exactly the versions we test with
+//                                            import closure: agent, shared, certs; anything under
+//                                            console/ fails the packing)
+//   node_modules/…                           the runtime dependencies, from a lock pruned from the
+//                                            repository's; native parts only for the architecture
+//                                            (serialport's own prebuilds), checked by ELF header
+//   runtime/bin/node, runtime/LICENSE        Node.js (packaging/runtime.json), the official build for the architecture
+//   package.json, package-lock.json
 //   agent/examples/agent.json, agent/examples/lmgw-agent.service, agent/profiles/*.json
 //   docs/operations.md, docs/errors.md, docs/modbus.md, INSTALL.md
-// Usage: npm run package:agent   (builds first), or node packaging/agent/package.mjs [--dist DIR] [--out DIR]
-// Needs the system's tar (GNU tar: sorted, owner 0, fixed mtime, so the same input packs the same).
-import { spawn } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+// Usage: npm run package:agent   (builds first), or
+//        node packaging/agent/package.mjs [--arch x64,arm64] [--format deb,tar] [--dist DIR] [--out DIR]
+// Needs GNU tar, dpkg-deb (for deb) and npm (its cache, or the registry, for the locked packages
+// and, the first time, the runtime).
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createGzip } from 'node:zlib';
+import {
+  ARCHES,
+  bundleRuntime,
+  checkElfArch,
+  copy,
+  fetchRuntime,
+  importClosure,
+  installModules,
+  keepPrebuildsFor,
+  link,
+  PackError,
+  parseArches,
+  parseFormats,
+  pruneLock,
+  ROOT,
+  serviceScripts,
+  size,
+  wrapper,
+  write,
+  writeDeb,
+  writeTarball,
+} from '../lib.mjs';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const ENTRIES = ['agent/cli.js', 'agent/sim/cli.js'];
+const FORBIDDEN = [{ prefix: 'console/', why: 'the agent must not need console code' }];
 const BINS = { 'lmgw-agent': 'bin/lmgw-agent.js', 'lm-sim': 'bin/lm-sim.js' };
 const DOCS = ['docs/operations.md', 'docs/errors.md', 'docs/modbus.md'];
-const IMPORT = /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:[^'"`;]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
-const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+const PREFIX = 'opt/lmgw';
+const UNIT = 'lmgw-agent.service';
 
-class PackError extends Error {}
+export { importClosure, pruneLock };
 
-/** The compiled files reachable from the entries (paths relative to distDir), and the npm packages they import. */
-export function importClosure(distDir, entries = ENTRIES) {
-  const files = new Set();
-  const packages = new Set();
-  const queue = [...entries];
-  while (queue.length > 0) {
-    const file = queue.shift();
-    if (files.has(file)) continue;
-    const full = join(distDir, file);
-    if (!existsSync(full)) throw new PackError(`${full} is missing: run npm run build first`);
-    files.add(file);
-    const text = readFileSync(full, 'utf8');
-    for (const m of text.matchAll(IMPORT)) {
-      const spec = m[1] ?? m[2];
-      if (spec.startsWith('.')) {
-        const target = relative(distDir, resolve(dirname(full), spec)).split(sep).join('/');
-        if (target.startsWith('..')) throw new PackError(`${file} imports ${spec}, outside the built code`);
-        if (target.startsWith('console/')) throw new PackError(`${file} imports ${spec}: the agent must not need console code`);
-        queue.push(target);
-      } else if (!BUILTINS.has(spec)) {
-        packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
-      }
-    }
-  }
-  return { files: [...files].sort(), packages: [...packages].sort() };
+/** The agent's import closure in `distDir`. */
+export function agentClosure(distDir, entries = ENTRIES) {
+  return importClosure(distDir, entries, FORBIDDEN);
 }
 
-/** Where Node would find `name` from the lock entry at `from` (lockfile v3 paths). */
-function resolveInLock(lock, from, name) {
-  let base = from;
-  for (;;) {
-    const candidate = `${base ? `${base}/` : ''}node_modules/${name}`;
-    if (lock.packages[candidate]) return candidate;
-    if (!base) return undefined;
-    const cut = base.lastIndexOf('/node_modules/');
-    base = cut === -1 ? '' : base.slice(0, cut);
-  }
+function control(version, arch, node) {
+  return `Package: lmgw-agent
+Version: ${version}
+Architecture: ${ARCHES[arch].deb}
+Maintainer: LMGW <lmgw@example.invalid>
+Section: net
+Priority: optional
+Installed-Size: {{installedSize}}
+Depends: libc6 (>= 2.28), libstdc++6 (>= 5.2), libgcc-s1 | libgcc1, passwd
+Description: LMGW gateway agent
+ Drives the site's load managers over Modbus (TCP or RTU) and keeps one outbound
+ mutual-TLS WebSocket link to the DSO console. Self-contained: Node.js ${node} and
+ every dependency are in /opt/lmgw; nothing is downloaded or compiled at install.
+ Configure /etc/lmgw (see /opt/lmgw/INSTALL.md), then: systemctl enable --now lmgw-agent
+`;
 }
 
-/**
- * The repository's lock reduced to what `dependencies` need: every package reachable from them,
- * entries copied as they are (version, resolved, integrity), dev flags dropped; a package reached
- * only through optional edges stays optional.
- */
-export function pruneLock(lock, root) {
-  if (lock.lockfileVersion !== 3 && lock.lockfileVersion !== 2) throw new PackError(`package-lock.json version ${lock.lockfileVersion} is not supported`);
-  const walk = (withOptional) => {
-    const seen = new Set();
-    const queue = Object.keys(root.dependencies).map((name) => ({ from: '', name, optional: false }));
-    while (queue.length > 0) {
-      const { from, name, optional } = queue.shift();
-      const at = resolveInLock(lock, from, name);
-      if (!at) {
-        if (optional) continue;
-        throw new PackError(`package-lock.json has no ${name} (needed by ${from || 'the agent'}); run npm install in the repository`);
-      }
-      if (seen.has(at)) continue;
-      seen.add(at);
-      const entry = lock.packages[at];
-      for (const dep of Object.keys(entry.dependencies ?? {})) queue.push({ from: at, name: dep, optional: false });
-      // npm installs a peer unless it is marked optional.
-      for (const dep of Object.keys(entry.peerDependencies ?? {})) {
-        if (!entry.peerDependenciesMeta?.[dep]?.optional) queue.push({ from: at, name: dep, optional: false });
-      }
-      if (withOptional) for (const dep of Object.keys(entry.optionalDependencies ?? {})) queue.push({ from: at, name: dep, optional: true });
-    }
-    return seen;
-  };
-  const required = walk(false);
-  const all = walk(true);
-  const packages = { '': root };
-  for (const at of [...all].sort()) {
-    const entry = { ...lock.packages[at] };
-    delete entry.dev;
-    delete entry.devOptional;
-    delete entry.optional;
-    packages[at] = required.has(at) ? entry : { ...entry, optional: true };
-  }
-  return { name: root.name, version: root.version, lockfileVersion: 3, requires: true, packages };
-}
-
-function copy(from, to) {
-  mkdirSync(dirname(to), { recursive: true });
-  copyFileSync(from, to);
-}
-
-export async function packAgent({ distDir = join(ROOT, 'dist'), outDir = join(ROOT, 'dist', 'packages') } = {}) {
-  const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+/** Builds the /opt/lmgw tree for `arch` under `<root>/opt/lmgw`, and the unit and links around it. */
+async function stage(root, { distDir, arch, rootPkg, lock, files, dependencies }) {
   const version = rootPkg.version;
-  const name = `lmgw-agent-${version}`;
-  const { files, packages } = importClosure(distDir);
-
-  const dependencies = {};
-  for (const p of packages) {
-    const v = rootPkg.dependencies?.[p];
-    if (!v) throw new PackError(`the agent imports ${p}, which is not a dependency in package.json`);
-    dependencies[p] = v;
+  const app = join(root, PREFIX);
+  for (const f of files) copy(join(distDir, f), join(app, 'dist', f));
+  for (const [name, js] of Object.entries(BINS)) {
+    copy(join(ROOT, js), join(app, js), 0o755);
+    write(join(app, 'bin', name), wrapper(name), 0o755);
   }
+  copy(join(ROOT, 'agent/examples/agent.json'), join(app, 'agent/examples/agent.json'));
+  copy(join(ROOT, 'agent/examples', UNIT), join(app, 'agent/examples', UNIT));
+  for (const profile of readdirSync(join(ROOT, 'agent/profiles')).filter((f) => f.endsWith('.json'))) {
+    copy(join(ROOT, 'agent/profiles', profile), join(app, 'agent/profiles', profile));
+  }
+  for (const doc of DOCS) copy(join(ROOT, doc), join(app, doc));
+  const runtime = await fetchRuntime(arch);
+  write(join(app, 'INSTALL.md'), readFileSync(join(import.meta.dirname, 'INSTALL.md'), 'utf8').replaceAll('{{version}}', version).replaceAll('{{node}}', runtime.version));
+
   const pkg = {
     name: 'lmgw-agent',
     version,
-    description: 'LMGW gateway agent: drives the site\'s load managers over Modbus and keeps an outbound mutual-TLS link to the DSO console',
+    description: "LMGW gateway agent: drives the site's load managers over Modbus and keeps an outbound mutual-TLS link to the DSO console",
     license: rootPkg.license,
     private: true,
     type: 'module',
     engines: rootPkg.engines,
     bin: BINS,
     dependencies,
-    ...(rootPkg.allowScripts ? { allowScripts: Object.fromEntries(Object.entries(rootPkg.allowScripts).filter(([k]) => k === 'better-sqlite3' || k.startsWith('@serialport/'))) } : {}),
   };
   const lockRoot = { name: pkg.name, version, license: pkg.license, dependencies, engines: pkg.engines, bin: BINS };
+  await installModules(app, pkg, pruneLock(lock, lockRoot));
+  keepPrebuildsFor(join(app, 'node_modules'), arch);
+  bundleRuntime(runtime.dir, app);
+  const natives = checkElfArch(app, arch);
 
-  const staging = mkdtempSync(join(tmpdir(), 'lmgw-agent-pack-'));
-  try {
-    const top = join(staging, name);
-    for (const f of files) copy(join(distDir, f), join(top, 'dist', f));
-    for (const bin of Object.values(BINS)) copy(join(ROOT, bin), join(top, bin));
-    copy(join(ROOT, 'agent/examples/agent.json'), join(top, 'agent/examples/agent.json'));
-    copy(join(ROOT, 'agent/examples/lmgw-agent.service'), join(top, 'agent/examples/lmgw-agent.service'));
-    for (const profile of readdirSync(join(ROOT, 'agent/profiles')).filter((f) => f.endsWith('.json'))) {
-      copy(join(ROOT, 'agent/profiles', profile), join(top, 'agent/profiles', profile));
-    }
-    for (const doc of DOCS) copy(join(ROOT, doc), join(top, doc));
-    writeFileSync(join(top, 'INSTALL.md'), readFileSync(join(import.meta.dirname, 'INSTALL.md'), 'utf8').replaceAll('{{version}}', version));
-    writeFileSync(join(top, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
-    writeFileSync(join(top, 'package-lock.json'), `${JSON.stringify(pruneLock(lock, lockRoot), null, 2)}\n`);
+  copy(join(ROOT, 'agent/examples', UNIT), join(root, 'lib/systemd/system', UNIT));
+  for (const name of Object.keys(BINS)) link(`/${PREFIX}/bin/${name}`, join(root, 'usr/bin', name));
+  return { natives, node: runtime.version };
+}
 
-    mkdirSync(outDir, { recursive: true });
-    const out = join(outDir, `${name}.tar.gz`);
-    const mtime = process.env.SOURCE_DATE_EPOCH ?? String(Math.floor(statSync(join(ROOT, 'package.json')).mtimeMs / 1000));
-    const tar = spawn('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${mtime}`, '--mode=u+rwX,go+rX,go-w', '-cf', '-', '-C', staging, name], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise((resolveExit, reject) => {
-      tar.once('error', (err) => reject(new PackError(`cannot run tar: ${err.message}`)));
-      tar.once('exit', (code) => (code === 0 ? resolveExit() : reject(new PackError(`tar exited with ${code}`))));
-    });
-    await pipeline(tar.stdout, createGzip({ level: 9 }), createWriteStream(out));
-    await exited;
-    return { path: out, files: files.length, dependencies };
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
+export async function packAgent({ distDir = join(ROOT, 'dist'), outDir = join(ROOT, 'dist', 'packages'), arches = ['x64', 'arm64'], formats = ['deb', 'tar'] } = {}) {
+  const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+  const version = rootPkg.version;
+  const { files, packages } = agentClosure(distDir);
+  const dependencies = {};
+  for (const p of packages) {
+    const v = rootPkg.dependencies?.[p];
+    if (!v) throw new PackError(`the agent imports ${p}, which is not a dependency in package.json`);
+    dependencies[p] = v;
   }
+  mkdirSync(outDir, { recursive: true });
+  const made = [];
+  for (const arch of arches) {
+    const staging = mkdtempSync(join(tmpdir(), `lmgw-agent-pack-${arch}-`));
+    try {
+      const root = join(staging, 'root');
+      const { natives, node } = await stage(root, { distDir, arch, rootPkg, lock, files, dependencies });
+      if (formats.includes('tar')) {
+        const out = join(outDir, `lmgw-agent-${version}-linux-${arch}.tar.gz`);
+        await writeTarball(join(root, 'opt'), 'lmgw', `lmgw-agent-${version}-linux-${arch}`, out);
+        made.push({ arch, path: out, natives });
+      }
+      if (formats.includes('deb')) {
+        const out = join(outDir, `lmgw-agent_${version}_${ARCHES[arch].deb}.deb`);
+        const scripts = serviceScripts({ user: 'lmgw', configDir: '/etc/lmgw', unit: 'lmgw-agent', stateDir: '/var/lib/lmgw-agent' });
+        await writeDeb(root, control(version, arch, node), scripts, out);
+        made.push({ arch, path: out, natives });
+      }
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  return { made, files: files.length, dependencies };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { dist: { type: 'string' }, out: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    options: { dist: { type: 'string' }, out: { type: 'string' }, arch: { type: 'string', default: 'x64,arm64' }, format: { type: 'string', default: 'deb,tar' } },
+    strict: true,
+  });
   try {
-    const r = await packAgent({ ...(values.dist ? { distDir: resolve(values.dist) } : {}), ...(values.out ? { outDir: resolve(values.out) } : {}) });
-    console.log(`package:agent: ${relative(process.cwd(), r.path) || r.path} (${r.files} compiled files; dependencies ${Object.keys(r.dependencies).join(', ')})`);
+    const started = Date.now();
+    const r = await packAgent({
+      ...(values.dist ? { distDir: resolve(values.dist) } : {}),
+      ...(values.out ? { outDir: resolve(values.out) } : {}),
+      arches: parseArches(values.arch),
+      formats: parseFormats(values.format),
+    });
+    console.log(`package:agent: ${r.files} compiled files; dependencies ${Object.keys(r.dependencies).join(', ')}`);
+    for (const m of r.made) console.log(`package:agent: ${relative(process.cwd(), m.path) || m.path} (${size(m.path)}; native: ${m.natives.join(', ')})`);
+    console.log(`package:agent: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
     console.error(`package:agent: ${err instanceof PackError ? err.message : err.stack}`);
     process.exit(1);

@@ -47,10 +47,9 @@ async function must(file: string, args: readonly string[], input?: string): Prom
  * Why namespaces cannot be used here, or undefined when they can: tries to make (and removes) one,
  * and checks for nft.
  */
-export async function netnsUnavailable(): Promise<string | undefined> {
+export async function netnsUnavailable({ nft = true }: { nft?: boolean } = {}): Promise<string | undefined> {
   if (process.platform !== 'linux') return 'not Linux';
-  const nft = await sh('nft', ['--version']);
-  if (nft.code !== 0) return 'nft (Debian package nftables) is not installed';
+  if (nft && (await sh('nft', ['--version'])).code !== 0) return 'nft (Debian package nftables) is not installed';
   const name = `lmgwprobe${process.pid}`;
   const made = await sh('ip', ['netns', 'add', name]);
   if (made.code !== 0) return `cannot create a network namespace (root / CAP_NET_ADMIN needed): ${made.out}`;
@@ -110,4 +109,18 @@ export async function aNetns(): Promise<Netns> {
       await sh('ip', ['netns', 'del', name]);
     },
   };
+}
+
+/** A namespace with nothing but its own loopback: no route leaves it, the network is unreachable from inside. */
+export async function anIsolatedNetns(): Promise<{ name: string; close(): Promise<void> }> {
+  made += 1;
+  const name = `lmgwoffline${process.pid % 100_000}x${made}`;
+  await must('ip', ['netns', 'add', name]);
+  try {
+    await must('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+  } catch (err) {
+    await sh('ip', ['netns', 'del', name]);
+    throw err;
+  }
+  return { name, close: async () => void (await sh('ip', ['netns', 'del', name])) };
 }

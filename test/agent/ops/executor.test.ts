@@ -241,6 +241,8 @@ describe('CommandExecutor', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(restoring.relay(2)).toBe(false);
     await waitFor(() => restoring.relay(2) === true, 2_000, 'the link-loss restore');
+    // The event follows the relay's read-back and the commit of the channel's state.
+    await waitFor(() => restoring.events.length > 0, 1_000, 'the event');
     expect(restoring.events[0]?.details).toContainEqual({ key: 'reason', value: 'link-loss' });
   });
 

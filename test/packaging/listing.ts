@@ -1,0 +1,53 @@
+/** Reading a package as a user would: dpkg-deb's listing and fields, readelf's verdict on its native files. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { run } from '../helpers/processes.js';
+
+/** `dpkg-deb -c`: paths without the leading ./, a symlink as "path -> target". */
+export async function debListing(deb: string): Promise<string[]> {
+  const listed = await run('dpkg-deb', ['-c', deb]);
+  expect(listed.code, listed.stderr).toBe(0);
+  return listed.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => /^\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+\.\/(.*)$/.exec(l)?.[1] ?? `unparsed: ${l}`)
+    .filter((p) => p !== '');
+}
+
+export async function debField(deb: string, field: string): Promise<string> {
+  const r = await run('dpkg-deb', ['-f', deb, field]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** Every ELF file under `dir` with the machine readelf names ("Advanced Micro Devices X86-64", "AArch64"). */
+export async function elfMachines(dir: string): Promise<Map<string, string>> {
+  const machines = new Map<string, string>();
+  const walk = async (at: string): Promise<void> => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const full = join(at, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile() && readFileSync(full).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) {
+        const r = await run('readelf', ['-h', full]);
+        machines.set(full.slice(dir.length + 1), /Machine:\s+(.+)/.exec(r.stdout)?.[1]?.trim() ?? `readelf failed: ${r.stderr}`);
+      }
+    }
+  };
+  await walk(dir);
+  return machines;
+}
+
+
+/**
+ * What `systemd-analyze verify` finds wrong with a unit file (unknown keys, bad values), leaving out
+ * that its program is not installed on this machine; undefined where systemd-analyze is missing.
+ */
+export async function unitProblems(unitFile: string): Promise<string[] | undefined> {
+  if ((await run('systemd-analyze', ['--version'])).code !== 0) return undefined;
+  const r = await run('systemd-analyze', ['verify', unitFile]);
+  return `${r.stdout}\n${r.stderr}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/Command \S+ is not executable: No such file or directory/.test(l));
+}
