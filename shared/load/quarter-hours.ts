@@ -16,9 +16,8 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
   const cached = formatters.get(timeZone);
   if (cached) return cached;
-  // Node 22+ also accepts offset zones such as '+01:00'; Node 20 does not. Refusing them everywhere
-  // keeps a config valid on one runtime valid on all, and a fixed offset has no DST, which is almost
-  // never what a DSO's tariff means.
+  // Node 22+ accepts offset zones such as '+01:00' (Node 20 did not). They are refused anyway: a
+  // fixed offset has no DST, which is almost never what a DSO's tariff means.
   if (/^[+-]/.test(timeZone)) throw new RangeError(`unknown time zone '${timeZone}': use an IANA name such as 'Europe/Zurich'`);
   let formatter: Intl.DateTimeFormat;
   try {

@@ -3,12 +3,18 @@
  * relevant content is read and asserted: the fuses, the native module unpacked from the archive, the
  * entry point the build really produces, and nothing of the agent or the tests in the app.
  *
+ * The pinned electron-builder's own loader and schema check read the file too, so an option it does
+ * not know (a misspelt fuse, a key in the wrong place) fails here and not only at packaging time.
+ *
  * A small reader for the YAML this file uses (maps by indentation, `- item` lists, `[a, b]` lists,
  * quoted and plain scalars, comments) keeps the test free of a YAML dependency; anything it does not
  * understand fails the test rather than being skipped.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+// app-builder-lib is electron-builder's engine, pinned by it to the same version (package.json).
+import { getConfig, validateConfiguration } from 'app-builder-lib/out/util/config/config.js';
+import { DebugLogger } from 'builder-util';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../helpers/processes.js';
 
@@ -72,6 +78,16 @@ function readYaml(text: string): { [key: string]: Yaml } {
 const config = readYaml(readFileSync(join(ROOT, 'electron-builder.yml'), 'utf8'));
 
 describe('electron-builder.yml', () => {
+  it('is a configuration the pinned electron-builder loads and accepts, and it refuses a misspelt option', async () => {
+    const loaded = await getConfig(ROOT, null, null);
+    // electron-builder finds this file and reads it as the reader above does.
+    expect(loaded.electronFuses).toEqual(config.electronFuses);
+    expect(loaded.asarUnpack).toEqual(config.asarUnpack);
+    await expect(validateConfiguration(loaded, new DebugLogger(false))).resolves.toBeUndefined();
+    const misspelt = { ...loaded, electronFuses: { ...loaded.electronFuses, runAsnode: false } };
+    await expect(validateConfiguration(misspelt, new DebugLogger(false))).rejects.toThrow(/does not match the API schema/);
+  });
+
   it('names the product and the installers: AppImage and deb on Linux, NSIS on Windows', () => {
     expect(config.appId).toBe('ch.lmgw.console');
     expect(config.productName).toBe('LMGW Console');

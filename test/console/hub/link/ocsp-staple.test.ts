@@ -13,7 +13,7 @@ afterAll(() => tmp.cleanup());
 function stapleFrom(port: number, caPem: string, client: { certPem: string; keyPem: string }): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     let staple: Buffer | undefined;
-    // requestOCSP is a real tls.connect option that @types/node 20 does not declare.
+    // requestOCSP is a real tls.connect option; @types/node lists it on TLSSocketOptions only.
     const options: ConnectionOptions & { requestOCSP: boolean } = { host: '127.0.0.1', port, servername: 'localhost', ca: [caPem], cert: client.certPem, key: client.keyPem, requestOCSP: true };
     const socket = connect(options);
     socket.on('OCSPResponse', (response: Buffer) => (staple = response));
