@@ -185,6 +185,7 @@ export class ShedEvents {
   /** Resolves when every command of the event has its final state (bounded by the command deadline). */
   async start(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord> {
     const plan = await this.plan(request);
+    // The plan's last slice, and the event's records and planned outcomes, on turns of their own.
     await nextTurn();
     const t = this.now();
     const header: ShedEventHeader = {
