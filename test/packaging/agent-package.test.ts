@@ -225,7 +225,7 @@ describe('the agent packages', () => {
 
         const version = await run(...inNs(command(app, 'lmgw-agent', ['--version'])), { env: bare, cwd: tmp.dir });
         expect(version.code, version.stderr).toBe(0);
-        expect(version.stdout.trim()).toBe(VERSION);
+        expect(version.stdout.trim()).toBe(`lmgw-agent ${VERSION}`);
         const node = await run(...inNs(command(app, 'node', ['--version'])), { env: bare, cwd: tmp.dir });
         expect(node.stdout.trim()).toBe(`v${RUNTIME}`);
         // serialport's prebuilt binding loads in the bundled runtime (an RTU load manager needs it).
