@@ -9,24 +9,21 @@
  * manager and no store to check.
  */
 import { open, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { LmgwError } from '../shared/errors.js';
-import { answerHealth, probeWritable, runChecks, type CheckResult, type HealthSource } from '../shared/health.js';
+import { probeWritable, runChecks, type CheckResult, type HealthSource } from '../shared/health.js';
 import type { TypedEvents } from '../shared/typed-events.js';
 import type { AgentEvents } from './daemon.js';
 import type { LinkClient } from './link/client.js';
 import { AgentMetrics } from './metrics.js';
 import type { SiteController } from './site.js';
+import { startHealthListener, type HealthListener } from '../shared/node/health-listener.js';
 import { LMGW_VERSION } from '../shared/version.js';
 
 /** A check taking longer than this fails. */
 const CHECK_TIMEOUT_MS = 2_000;
 /** Written and removed by every store check, in the data directory. */
 const READY_PROBE_FILE = '.readyz-probe';
-/** Every limit of the listener, set explicitly. */
-const LISTENER_LIMITS = { headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 8 * 1024, maxConnections: 16 } as const;
 
 export interface AgentHealthOptions {
   /** Loopback (the config checks it). */
@@ -76,41 +73,19 @@ export function agentHealth(o: Omit<AgentHealthOptions, 'host' | 'port' | 'log'>
 export async function startAgentHealth(o: AgentHealthOptions): Promise<{ url: string; close(): Promise<void> }> {
   const metrics = new AgentMetrics({ link: o.link, site: o.site, events: o.events, version: LMGW_VERSION });
   const source = agentHealth(o, metrics);
-  const log = o.log.child({ component: 'health' });
-  const server = createServer({
-    headersTimeout: LISTENER_LIMITS.headersTimeoutMs,
-    requestTimeout: LISTENER_LIMITS.requestTimeoutMs,
-    keepAliveTimeout: LISTENER_LIMITS.keepAliveTimeoutMs,
-    maxHeaderSize: LISTENER_LIMITS.maxHeaderBytes,
-  });
-  server.maxConnections = LISTENER_LIMITS.maxConnections;
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    void answerHealth(req, res, source, (err) => log.error({ err }, 'health request failed'));
-  });
-  const host = o.host.replace(/^\[|\]$/g, '');
+  let listener: HealthListener;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(o.port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    // Loopback, for the box's own scraper: fewer connections than the hub's listener.
+    listener = await startHealthListener({ host: o.host, port: o.port, source, logger: o.log, maxConnections: 16 });
   } catch (err) {
     metrics.close();
-    throw new LmgwError('CONFIG_INVALID', `metrics: cannot listen on ${host}:${o.port} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    throw err;
   }
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : o.port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url }, 'health and metrics endpoint: /healthz /readyz /metrics');
   return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        metrics.close();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    url: listener.url,
+    close: async () => {
+      metrics.close();
+      await listener.close();
+    },
   };
 }

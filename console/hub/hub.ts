@@ -24,7 +24,8 @@ import { FleetRegistry, type RowWriter, type SiteConfig } from './fleet/registry
 import { Sessions } from './fleet/sessions.js';
 import { ShedEvents } from './fleet/shed-events.js';
 import { TelemetryIngest } from './fleet/telemetry-ingest.js';
-import { hubHealth, startHealthListener, type HealthListener } from './health.js';
+import { startHealthListener, type HealthListener } from '../../shared/node/health-listener.js';
+import { hubHealth } from './health.js';
 import { startLinkServer, type LinkServer, type LinkServerOptions, type SessionInfo } from './link/server.js';
 import { HubMetrics } from './metrics.js';
 import { startOperatorApi, type OperatorApi } from './operator/api-server.js';
