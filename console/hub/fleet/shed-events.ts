@@ -39,7 +39,7 @@ export interface ShedEventsOptions {
   now?: () => number;
 }
 
-/** Gateways planned per turn of the event loop (a few ms each). */
+/** Gateways planned per turn of the event loop. */
 const PLAN_SLICE = 1_000;
 
 /** Who the hub's own bookkeeping rows are by. */
@@ -159,7 +159,7 @@ export class ShedEvents {
 
   /**
    * The plan for the gateways in scope now, made PLAN_SLICE gateways per turn of the event loop: 20,000
-   * gateways in one go would hold it for a few hundred ms (pings, telemetry acks and the UI wait).
+   * gateways in one go are one long task (pings, telemetry acks and the UI would wait).
    */
   async plan(request: ShedRequest): Promise<ShedPlan> {
     const ids = this.scopeIds(request.scope).sort();

@@ -203,7 +203,7 @@ export class HubOperatorService implements OperatorService {
     return this.d.info;
   }
 
-  /** Summaries made SUMMARY_SLICE per turn of the event loop (20,000 take ≈ 100 ms). */
+  /** Summaries made SUMMARY_SLICE per turn of the event loop: 20,000 in one go are one long task. */
   async fleet(): Promise<FleetSnapshot> {
     const t = this.now();
     const all = this.d.registry.all();

@@ -57,7 +57,7 @@ export const DEFAULT_PEAK_MIN_SAMPLES = 450;
 export const PRUNE_CHUNK_ROWS = 5_000;
 /** Rows one prune() call removes at most; it says `done: false` when more is left. */
 export const PRUNE_BUDGET_ROWS = 10_000;
-/** Gateways whose old quarter-hours one prune call looks at (each a DELETE of its own, ~50 µs when empty). */
+/** Gateways whose old quarter-hours one prune call looks at (each a DELETE of its own: 2,000 empty ones took ≈ 98 ms in the hub's CPU profile). */
 export const QUARTER_PRUNE_GATEWAYS = 250;
 
 /**
@@ -1077,7 +1077,7 @@ export class TelemetryTable {
     }
     // Quarter-hours gateway by gateway (the table is keyed by gateway), resuming where the last call
     // stopped, at most QUARTER_PRUNE_GATEWAYS per call, and one pass per cut-off: it moves once a
-    // quarter-hour. (A pass over 20,000 gateways on every call held the loop for a second.)
+    // quarter-hour. (A whole pass on every call cost ≈ 98 ms every 5 s at 2,000 gateways, growing with the fleet.)
     if (cutoffs.rollup15m <= this.quarterPrunedTo) return { raw, rollups, done: true };
     const gateways = [...this.m.gwId.keys()].sort((a, b) => a - b);
     const start = Math.max(0, gateways.findIndex((g) => g >= this.pruneFrom));
