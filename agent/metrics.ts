@@ -7,7 +7,8 @@
  * A device label names a load manager as the local config does (a few per site); the endpoint is
  * local to the gateway, so no fleet-wide cardinality follows from it.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withProcessMetrics } from '../shared/node/process-metrics.js';
 import { COMMAND_OPS } from '../shared/protocol/messages.js';
 import type { TypedEvents } from '../shared/typed-events.js';
 import type { AgentEvents } from './daemon.js';
@@ -31,9 +32,6 @@ export class AgentMetrics {
 
   constructor(s: AgentMetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
-    // Gauges named like counters (promtool check metrics rejects them); the per-type gauges say the same.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     new Gauge({ name: 'lmgw_agent_info', help: 'Always 1; the agent version as a label', labelNames: ['version'], registers }).set({ version: s.version }, 1);
     new Gauge({
       name: 'lmgw_agent_link_up',
@@ -99,7 +97,7 @@ export class AgentMetrics {
   readonly contentType = this.registry.contentType;
 
   text(): Promise<string> {
-    return this.registry.metrics();
+    return withProcessMetrics(this.registry);
   }
 
   close(): void {

@@ -8,7 +8,8 @@
  * an address or a certificate: the series count stays fixed whatever the fleet size (a gateway's own
  * figures are in the operator API, behind its token).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withProcessMetrics } from '../../shared/node/process-metrics.js';
 import { COMMAND_OPS } from '../../shared/protocol/messages.js';
 import type { DomainBus } from './fleet/domain-bus.js';
 import { ALARMING_REFUSALS } from './fleet/sessions.js';
@@ -24,24 +25,6 @@ const FINAL: ReadonlySet<CommandState> = new Set(FINAL_STATES);
 const COMMAND_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 /** Seconds: the group window is 50 ms, so the normal lag is 0.05–0.1 s; a stalled loop shows above. */
 const ACK_LAG_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-let processRegistry: Registry | undefined;
-
-/**
- * prom-client's default metrics (CPU, RSS, heap, GC, event-loop delay, file descriptors) once per
- * process: they describe the process, and their event-loop monitor and GC observer cannot be
- * stopped, so a test that starts ten hubs in one process must not start ten of each.
- */
-function processMetrics(): Registry {
-  if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 });
-    // Gauges named like counters (promtool check metrics rejects them); nodejs_active_handles and
-    // nodejs_active_resources, by type, say the same.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) processRegistry.removeSingleMetric(name);
-  }
-  return processRegistry;
-}
 
 export interface HubMetricsSources {
   bus: DomainBus;
@@ -164,9 +147,8 @@ export class HubMetrics {
   readonly contentType = this.registry.contentType;
 
   /** The exposition: the hub's series, then the process's. */
-  async text(): Promise<string> {
-    const [hub, proc] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
-    return `${hub}\n${proc}`;
+  text(): Promise<string> {
+    return withProcessMetrics(this.registry);
   }
 
   close(): void {
