@@ -58,8 +58,6 @@ export interface TelemetryIngestDeps {
 interface Received {
   gatewayId: string;
   message: TelemetryMessage;
-  /** When it arrived (the clock `now`): the ack lag is measured from here. */
-  at: number;
 }
 
 export class TelemetryIngest {
@@ -85,7 +83,7 @@ export class TelemetryIngest {
 
   /** A telemetry message from a gateway's session: stored with the next group, acked after its commit. */
   accept(gatewayId: string, message: TelemetryMessage): void {
-    this.pending.push({ gatewayId, message, at: this.now() });
+    this.pending.push({ gatewayId, message });
     if (this.pending.length === 1) this.openGroup();
     // A full group is committed at once, as the old 1,000-batch limit did.
     else if (this.pending.length >= this.groupMax) this.writes.flush();
@@ -109,6 +107,8 @@ export class TelemetryIngest {
 
   /** Queues one GroupCommit write for the batches gathered until it runs. */
   private openGroup(): void {
+    // The group's first batch arrives now: the ack lag is measured from here (one clock read per group, not per batch).
+    const openedAt = this.now();
     let group: Received[] | undefined;
     const take = (): Received[] => {
       if (group === undefined) {
@@ -123,11 +123,11 @@ export class TelemetryIngest {
         const batches = take();
         stored = this.d.store.storeTelemetry(batches.map((b) => ({ gatewayId: b.gatewayId, seq: b.message.seq, samples: b.message.samples })));
       },
-      (err) => this.committed(take(), stored, err),
+      (err) => this.committed(take(), stored, openedAt, err),
     );
   }
 
-  private committed(group: Received[], stored: boolean[], err: Error | undefined): void {
+  private committed(group: Received[], stored: boolean[], openedAt: number, err: Error | undefined): void {
     if (err) {
       // Not acknowledged, so the agents keep the batches and send them again.
       this.d.log.error({ err, batches: group.length }, 'telemetry not stored; not acknowledged');
@@ -152,7 +152,7 @@ export class TelemetryIngest {
       }
     });
     for (const id of changed) this.d.changed(id);
-    if (group[0]) this.d.stored?.({ batches: group.length, samples, lagMs: now - group[0].at });
+    if (group.length > 0) this.d.stored?.({ batches: group.length, samples, lagMs: now - openedAt });
   }
 
   /** Feeds the live figures; true when the gateway's summary changed. */
