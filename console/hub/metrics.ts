@@ -3,14 +3,15 @@
  * events and the store's failures and counts; nothing else in the hub knows metrics exist. Series
  * and their meaning: docs/operations.md, "Health and metrics".
  *
- * Cost per event is a counter increment (a label hash of one or two short strings) — the hub sees
- * 2,000 telemetry batches a second and 20,000 commands in one shed. No label ever names a gateway,
- * an address or a certificate: the series count stays fixed whatever the fleet size (a gateway's own
- * figures are in the operator API, behind its token).
+ * Cost per event stays small — the hub sees 2,000 telemetry batches a second (counted per commit
+ * group) and 20,000 commands in one shed (a plain increment per change, one histogram observation
+ * per finished command). No label ever names a gateway, an address or a certificate: the series
+ * count stays fixed whatever the fleet size (a gateway's own figures are in the operator API, behind
+ * its token).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { withProcessMetrics } from '../../shared/node/process-metrics.js';
-import { COMMAND_OPS } from '../../shared/protocol/messages.js';
+import { COMMAND_OPS, type CommandOp } from '../../shared/protocol/messages.js';
 import type { DomainBus } from './fleet/domain-bus.js';
 import { ALARMING_REFUSALS } from './fleet/sessions.js';
 import type { LinkServer } from './link/server.js';
@@ -18,8 +19,16 @@ import type { CommandState } from './operator/types.js';
 import type { HubStore } from './store/index.js';
 
 /** The final states a command can end in (CommandState without requested and sent). */
-const FINAL_STATES: readonly CommandState[] = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out'];
-const FINAL: ReadonlySet<CommandState> = new Set(FINAL_STATES);
+type FinalState = Exclude<CommandState, 'requested' | 'sent'>;
+const FINAL_STATES: readonly FinalState[] = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out'];
+
+/**
+ * One op's commands by state (each change counted, `sent` too: no branch), bumped by the bus listener
+ * and read into the counters at scrape time: a 20,000-command shed makes 60,000 changes, and
+ * prom-client's inc() builds a label object, a label hash and a key list per call (measured: ~11 ms
+ * of loop time per such shed, against under 1 ms for these increments).
+ */
+type OpTally = Record<CommandState, number>;
 
 /** Seconds, from a LAN round trip to a command that waits out its deadline (10 s by default, 300 s at most). */
 const COMMAND_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -86,8 +95,28 @@ export class HubMetrics {
       },
     });
 
-    const requested = new Counter({ name: 'lmgw_hub_commands_requested_total', help: 'Commands audited and handed to the link, by op', labelNames: ['op'], registers });
-    const finished = new Counter({ name: 'lmgw_hub_commands_total', help: 'Commands that reached a final state, by op and state', labelNames: ['op', 'state'], registers });
+    const tally = {} as Record<CommandOp, OpTally>;
+    for (const op of COMMAND_OPS) tally[op] = { requested: 0, sent: 0, confirmed: 0, rejected: 0, failed: 0, expired: 0, 'timed-out': 0 };
+    new Counter({
+      name: 'lmgw_hub_commands_requested_total',
+      help: 'Commands audited and handed to the link, by op',
+      labelNames: ['op'],
+      registers,
+      collect() {
+        this.reset();
+        for (const op of COMMAND_OPS) this.inc({ op }, tally[op].requested);
+      },
+    });
+    new Counter({
+      name: 'lmgw_hub_commands_total',
+      help: 'Commands that reached a final state, by op and state',
+      labelNames: ['op', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const op of COMMAND_OPS) for (const state of FINAL_STATES) this.inc({ op, state }, tally[op][state]);
+      },
+    });
     const latency = new Histogram({
       name: 'lmgw_hub_command_duration_seconds',
       help: 'From a command being requested to its final state being stored (commands closed by a hub restart are left out), by op',
@@ -95,10 +124,8 @@ export class HubMetrics {
       buckets: COMMAND_BUCKETS,
       registers,
     });
-    for (const op of COMMAND_OPS) {
-      requested.inc({ op }, 0);
-      for (const state of FINAL_STATES) finished.inc({ op, state }, 0);
-    }
+    // Built once: observe() then allocates no label object per command.
+    const opLabels = Object.fromEntries(COMMAND_OPS.map((op) => [op, { op }])) as Record<CommandOp, { op: CommandOp }>;
 
     const batches = new Counter({ name: 'lmgw_hub_telemetry_batches_total', help: 'Telemetry batches committed and acknowledged (replays included)', registers });
     const samples = new Counter({ name: 'lmgw_hub_telemetry_samples_total', help: 'Telemetry samples stored (replays of stored batches not counted)', registers });
@@ -129,11 +156,9 @@ export class HubMetrics {
       s.link.on('refused', (e) => refusals.inc({ code: e.code })),
       s.link.on('disconnected', (_s, why) => disconnections.inc({ code: why.code })),
       s.bus.on('command', (c) => {
-        if (c.state === 'requested') requested.inc({ op: c.op });
-        else if (FINAL.has(c.state)) {
-          finished.inc({ op: c.op, state: c.state });
-          if (c.code !== 'OP_HUB_RESTARTED' && c.finishedAt !== undefined) latency.observe({ op: c.op }, (c.finishedAt - c.requestedAt) / 1000);
-        }
+        tally[c.op][c.state] += 1;
+        // finishedAt: a final state; a command closed by a restart has no meaningful duration.
+        if (c.finishedAt !== undefined && c.code !== 'OP_HUB_RESTARTED') latency.observe(opLabels[c.op], (c.finishedAt - c.requestedAt) / 1000);
       }),
       s.bus.on('telemetry-stored', (g) => {
         batches.inc(g.batches);
