@@ -50,26 +50,62 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** What an object inside itself is written as (pino's own word for it). */
+const CIRCULAR = '[Circular]';
+
 /**
- * `fields` with every value under a secret key replaced by REDACTED, at its top and in plain objects
- * up to SEARCH_DEPTH levels down (not in arrays, errors or class instances). The caller's object is
- * never changed: what holds a secret is copied. Why not pino's `redact` paths: "one level down, any
- * parent" takes a wildcard path per key, and 14 of them made a line cost 35 µs instead of 3 µs
- * (the hub logs one per connection; a reconnect storm is 20,000); this walk costs well under 1 µs.
+ * `value`, below the objects and arrays of `path` (the line's top first), with its secrets redacted;
+ * itself when it holds none. An object inside itself becomes CIRCULAR: below copies of it, the
+ * original would no longer look circular to pino and be written, secrets and all, past SEARCH_DEPTH.
  */
-export function redactSecrets(fields: Record<string, unknown>, depth = 0): Record<string, unknown> {
+function redactValue(value: unknown, path: unknown[]): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (path.includes(value)) return CIRCULAR;
+  if (path.length > SEARCH_DEPTH) return value;
+  if (isPlainObject(value)) return redactFields(value, path);
+  if (!Array.isArray(value)) return value;
+  const items: readonly unknown[] = value;
+  path.push(items);
+  let copy: unknown[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === null || typeof item !== 'object') continue; // most arrays logged: ids, channels
+    const next = redactValue(item, path);
+    if (next !== item) {
+      copy ??= [...items];
+      copy[i] = next;
+    }
+  }
+  path.pop();
+  return copy ?? items;
+}
+
+function redactFields(fields: Record<string, unknown>, path: unknown[]): Record<string, unknown> {
+  path.push(fields);
   let copy: Record<string, unknown> | undefined;
   for (const key of Object.keys(fields)) {
     const value = fields[key];
-    let next = value;
-    if (SECRET_KEYS.has(key.toLowerCase())) next = REDACTED;
-    else if (depth < SEARCH_DEPTH && isPlainObject(value)) next = redactSecrets(value, depth + 1);
+    const next = SECRET_KEYS.has(key.toLowerCase()) ? REDACTED : redactValue(value, path);
     if (next !== value) {
       copy ??= { ...fields };
       copy[key] = next;
     }
   }
+  path.pop();
   return copy ?? fields;
+}
+
+/**
+ * `fields` with every value under a secret key replaced by REDACTED, at its top and in plain objects
+ * and arrays up to SEARCH_DEPTH levels down (not in class instances; an Error under `err` is searched
+ * once pino has serialised it, see createLogger). The caller's object is never changed: what holds a
+ * secret is copied. Why not pino's `redact` paths: "one level down, any parent" takes a wildcard
+ * path per key, and 14 of them made a line cost 35 µs instead of 3 µs (the hub logs one per
+ * connection; a reconnect storm is 20,000); this walk costs well under 1 µs, and only for a line
+ * that is written (pino calls no formatter below the level).
+ */
+export function redactSecrets(fields: Record<string, unknown>): Record<string, unknown> {
+  return redactFields(fields, []);
 }
 
 function isLogLevel(value: string): value is LogLevel {
@@ -87,6 +123,12 @@ export function logLevelFrom(env: NodeJS.ProcessEnv = process.env, variable: str
   const wanted = raw.trim().toLowerCase();
   if (!isLogLevel(wanted)) throw new LmgwError('CLI_USAGE', `${variable} must be one of ${LOG_LEVELS.join(', ')}, not "${raw}"`);
   return wanted;
+}
+
+/** pino's `err` serializer (type, message, stack and the error's own fields), its result searched for secrets. */
+function serializeError(err: unknown): unknown {
+  const fields: unknown = pino.stdSerializers.err(err as Error); // anything but an error comes back as it was
+  return fields !== null && typeof fields === 'object' ? redactSecrets(fields as Record<string, unknown>) : fields;
 }
 
 export interface LoggerOptions {
@@ -117,6 +159,9 @@ export function createLogger(options: LoggerOptions): Logger {
       // applies no formatter to them; they name a component, a gateway, a device — never a secret.
       log: (fields: Record<string, unknown>) => redactSecrets(fields),
     },
+    // pino turns an Error under `err` into an object of its fields after the formatter above has
+    // run (an error's own fields: a library's `headers`, `options`); they are searched here.
+    serializers: { err: serializeError },
     // pino's default base (pid, hostname) is replaced by a custom one, so it is kept here.
     ...(options.base ? { base: { pid: process.pid, hostname: hostname(), ...options.base } } : {}),
   };

@@ -67,6 +67,8 @@ describe('the logger factory', () => {
     { kind: 'a secret', logged: { secret: 'S3CRET' }, where: (l) => l.secret },
     { kind: 'a header named in capitals', logged: { headers: { Authorization: 'Bearer S3CRET' } }, where: (l) => (l.headers as Record<string, unknown>).Authorization },
     { kind: 'a password three levels down', logged: { a: { b: { c: { password: 'S3CRET' } } } }, where: (l) => (((l.a as Record<string, unknown>).b as Record<string, unknown>).c as Record<string, unknown>).password },
+    { kind: 'a password in an array', logged: { proxies: [{ host: 'p1' }, { host: 'p2', password: 'S3CRET-pw' }] }, where: (l) => ((l.proxies as Record<string, unknown>[])[1] ?? {}).password },
+    { kind: 'a header in a list of requests', logged: { requests: [{ headers: { cookie: 'S3CRET' } }] }, where: (l) => (((l.requests as Record<string, unknown>[])[0] ?? {}).headers as Record<string, unknown>).cookie },
   ];
   for (const s of secrets) {
     it(`redacts ${s.kind}`, () => {
@@ -86,11 +88,37 @@ describe('the logger factory', () => {
     expect(lines[0]).toContain(`"component":"operator-api","gatewayId":"site-0001","req":{"headers":{"cookie":"${REDACTED}"}}`);
   });
 
+  it('redacts the fields of a logged error (a library may hang the request it sent on it), whichever way it is logged', () => {
+    const { log, lines, objects } = aLogger();
+    const err = Object.assign(new Error('request failed'), { token: 'S3CRET-1', options: { headers: { authorization: 'Bearer S3CRET-2' } }, status: 401 });
+    log.error({ err }, 'as a field');
+    log.error(err);
+    expect(lines.join('')).not.toContain('S3CRET');
+    for (const line of objects()) {
+      expect(line.err).toMatchObject({ type: 'Error', message: 'request failed', stack: expect.stringContaining('request failed'), token: REDACTED, options: { headers: { authorization: REDACTED } }, status: 401 });
+    }
+    // An `err` that is no error (the message alone, as much of LMGW logs it) is written as it was.
+    log.warn({ err: 'timed out' }, 'a message');
+    expect(objects()[2]).toMatchObject({ err: 'timed out' });
+  });
+
+  it('ends on a cycle (an object or an array that holds itself, with a secret in it) and leaves a Buffer as it was', () => {
+    const { log, lines, objects } = aLogger();
+    const loop: Record<string, unknown> = { id: 'a', token: 'S3CRET' };
+    loop.self = loop;
+    const list: unknown[] = [{ password: 'S3CRET' }];
+    list.push(list);
+    log.info({ wrapped: { loop }, list, data: Buffer.from('hi') }, 'cycles');
+    expect(lines[0]).not.toContain('S3CRET');
+    expect(objects()[0]).toMatchObject({ wrapped: { loop: { id: 'a', token: REDACTED, self: '[Circular]' } }, list: [{ password: REDACTED }, '[Circular]'], data: { type: 'Buffer', data: [104, 105] } });
+  });
+
   it('leaves the object it was given as it was, and what is no secret as it was', () => {
     const { log, objects } = aLogger();
-    const given = { gatewayId: 'site-0001', api: { token: 'S3CRET', url: 'http://127.0.0.1:8480/' }, channels: [1, 2], tokens: 3 };
+    const given = { gatewayId: 'site-0001', api: { token: 'S3CRET', url: 'http://127.0.0.1:8480/' }, channels: [1, 2], tokens: 3, users: [{ password: 'S3CRET' }] };
     log.info(given, 'x');
     expect(given.api.token).toBe('S3CRET');
+    expect(given.users[0]?.password).toBe('S3CRET');
     expect(objects()[0]).toMatchObject({ gatewayId: 'site-0001', api: { token: REDACTED, url: 'http://127.0.0.1:8480/' }, channels: [1, 2], tokens: 3 });
   });
 
