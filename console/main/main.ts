@@ -62,7 +62,8 @@ if (!app.requestSingleInstanceLock()) {
     quitting = true;
     void stopHub().finally(() => app.quit());
   });
-  app.whenReady().then(ready, (err: unknown) => fatal(err));
+  // fatal() for anything ready() throws too (a bad LMGW_LOG_LEVEL): a dialog and exit 1, not a windowless app.
+  app.whenReady().then(ready).catch((err: unknown) => fatal(err));
 }
 
 function userData(): string {
