@@ -4,10 +4,12 @@
  * the Prometheus Python client's parser, checked by promtool) counts commands and LM errors and
  * shows the link state and the telemetry backlog.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandRecord } from '../../console/hub/operator/types.js';
 import { eventually, startFaultConsole, startFaultSite, type FaultConsole, type FaultSite } from '../fault/fault-stack.js';
-import { tempDir } from '../helpers/processes.js';
+import { ROOT, tempDir } from '../helpers/processes.js';
 import { promtool, promtoolProblems, scrape } from '../helpers/prometheus.js';
 import { aLinkPki, freePort } from './fixtures/link.js';
 
@@ -65,6 +67,12 @@ describe('the agent health and metrics endpoint', () => {
     expect(m.value('lmgw_agent_lm_health', { device: 'lm1', health: 'ok' })).toBe(1);
     expect(m.value('lmgw_agent_telemetry_backlog_batches')).toBeGreaterThanOrEqual(0);
     expect(m.type('process_resident_memory_bytes')).toBe('gauge');
+    // Every agent series docs/operations.md names is exported.
+    const doc = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('\n## Health and metrics'), doc.indexOf('\n## Fault suite'));
+    const documented = new Set([...section.matchAll(/`(lmgw_agent_[a-z0-9_]+)`/g)].map((x) => x[1] ?? ''));
+    expect(documented.size).toBeGreaterThanOrEqual(8);
+    expect([...documented].filter((name) => !m.declares(name))).toEqual([]);
     const bin = promtool();
     if (bin) expect(promtoolProblems(bin, m.text)).toBe('');
   }, 60_000);
