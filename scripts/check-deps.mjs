@@ -15,7 +15,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 export const RULES = [
   { folder: 'shared', may: ['shared'], node: false, packages: ['fast-xml-parser', 'zod'] },
   // shared/'s Node layer (VS Code's base/node beside base/common): what every Node process shares.
-  { folder: 'shared/node', may: ['shared'], node: true, packages: ['pino'] },
+  { folder: 'shared/node', may: ['shared'], node: true, packages: ['pino', 'prom-client'] },
   { folder: 'certs', may: ['shared', 'certs'], node: true, packages: ['@peculiar/*', 'reflect-metadata'] },
   { folder: 'agent', may: ['shared', 'certs', 'agent'], node: true, packages: '*' },
   { folder: 'console/hub', may: ['shared', 'certs', 'console/hub'], node: true, packages: '*' },
