@@ -1,5 +1,5 @@
 /** Reading a package as a user would: dpkg-deb's listing and fields, readelf's verdict on its native files. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { run } from '../helpers/processes.js';
@@ -50,4 +50,32 @@ export async function unitProblems(unitFile: string): Promise<string[] | undefin
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !/Command \S+ is not executable: No such file or directory/.test(l));
+}
+
+/**
+ * What a .deb's maintainer scripts do to the system, without doing it: each script (`dpkg-deb -e`)
+ * runs under `sh` with only stubs on PATH (every command it calls is recorded, and one it calls
+ * that has no stub fails it), systemd present (`/run/systemd/system` pointed at a folder of the
+ * test's) and `systemctl is-active` saying the service runs. `getent` finds no user.
+ * Returns the recorded commands of `postinst configure`, `prerm remove` and `postrm purge`.
+ */
+export async function maintainerScriptCalls(deb: string, dir: string): Promise<{ configure: string[]; remove: string[]; purge: string[] }> {
+  const control = join(dir, 'DEBIAN');
+  const stubs = join(dir, 'stubs');
+  const systemd = join(dir, 'run-systemd-system');
+  for (const d of [stubs, systemd]) mkdirSync(d, { recursive: true });
+  const extracted = await run('dpkg-deb', ['-e', deb, control]);
+  expect(extracted.code, extracted.stderr).toBe(0);
+  const log = join(dir, 'calls');
+  for (const cmd of ['getent', 'useradd', 'install', 'systemctl', 'rm']) {
+    writeFileSync(join(stubs, cmd), `#!/bin/sh\necho "\${0##*/} $*" >> '${log}'\n${cmd === 'getent' ? 'exit 2\n' : ''}`, { mode: 0o755 });
+  }
+  const calls = async (script: string, arg: string): Promise<string[]> => {
+    writeFileSync(log, '');
+    const text = readFileSync(join(control, script), 'utf8').replaceAll('/run/systemd/system', systemd);
+    const r = await run('/bin/sh', ['-c', text, script, arg], { env: { PATH: stubs } });
+    expect(r.code, `${script} ${arg}: ${r.stderr}`).toBe(0);
+    return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  };
+  return { configure: await calls('postinst', 'configure'), remove: await calls('prerm', 'remove'), purge: await calls('postrm', 'purge') };
 }
