@@ -64,11 +64,39 @@ function sortAlarms(alarms: AlarmRecord[]): AlarmRecord[] {
   return alarms.sort((a, b) => b.raisedAt - a.raisedAt);
 }
 
+/** The active ones of `events` with `later` (newer word on some of them) applied, newest first. */
+function withEvents(events: readonly ShedEventSummary[], later: Iterable<ShedEventSummary>): ShedEventSummary[] {
+  const byId = new Map(events.map((e) => [e.id, e]));
+  for (const e of later) byId.set(e.id, e);
+  return [...byId.values()].filter((e) => e.state === 'active').sort((a, b) => b.createdAt - a.createdAt);
+}
+
+/** The open ones of `alarms` with `later` applied, newest first. */
+function withAlarms(alarms: readonly AlarmRecord[], later: Iterable<AlarmRecord>): AlarmRecord[] {
+  const byId = new Map(alarms.map((a) => [a.id, a]));
+  for (const a of later) byId.set(a.id, a);
+  return sortAlarms([...byId.values()].filter((a) => a.acknowledgedAt === undefined));
+}
+
 /** An event's summary without its per-gateway rows (an answer of startShed/cancelShed carries them). */
 export function summaryOf(event: ShedEventSummary | ShedEventRecord): ShedEventSummary {
   if (!('outcomes' in event)) return event;
   const { outcomes: _o, skipped: _s, ...summary } = event;
   return summary;
+}
+
+/**
+ * What the stream (and the operations' answers) told while the snapshots were on their way. The hub
+ * read the snapshots at some moment after the refresh began, so what was heard since may be newer
+ * than they are, and the UI already shows it: the last word per gateway, event and alarm is applied
+ * on top of the snapshots, never taken back by them. (One heard before the hub read them is also
+ * replaced, in the stream's order, by the word that follows it.)
+ */
+interface DuringRefresh {
+  patches: GatewayPatch[];
+  loads: Map<string, LoadFigures>;
+  events: Map<string, ShedEventSummary>;
+  alarms: Map<string, AlarmRecord>;
 }
 
 export class FleetStore {
@@ -82,8 +110,8 @@ export class FleetStore {
   #unsubscribe: Array<() => void> = [];
   #wasOpen = false;
   #refreshing: Promise<void> | undefined;
-  /** Patches and load figures that arrive while a snapshot is on its way: newer than it, applied on top. */
-  #duringRefresh: { patches: GatewayPatch[]; loads: Map<string, LoadFigures> } | undefined;
+  /** What arrives while a snapshot is on its way: newer than it, applied on top. */
+  #duringRefresh: DuringRefresh | undefined;
   #heardAt: number | null = null;
   #dirty: Partial<FleetState> | undefined;
   #fleetDirty = false;
@@ -168,7 +196,7 @@ export class FleetStore {
   }
 
   async #refresh(history: boolean): Promise<void> {
-    const during = { patches: [] as GatewayPatch[], loads: new Map<string, LoadFigures>() };
+    const during: DuringRefresh = { patches: [], loads: new Map(), events: new Map(), alarms: new Map() };
     this.#duringRefresh = during;
     try {
       const [info, fleet, events, alarms] = await Promise.all([
@@ -191,8 +219,8 @@ export class FleetStore {
           info,
           timeZone: fleet.timeZone,
           fleetLoad: fleet.load,
-          activeEvents: events.filter((e) => e.state === 'active').map(summaryOf),
-          alarms: sortAlarms(alarms.filter((a) => a.acknowledgedAt === undefined)),
+          activeEvents: withEvents(events.map(summaryOf), during.events.values()),
+          alarms: withAlarms(alarms, during.alarms.values()),
           skewMs: this.#skew(fleet.time),
         },
         true,
@@ -249,16 +277,14 @@ export class FleetStore {
         return;
       }
       case 'shed-event': {
-        const others = this.#state.activeEvents.filter((x) => x.id !== e.event.id);
         const event = summaryOf(e.event);
-        const activeEvents = event.state === 'active' ? [event, ...others].sort((a, b) => b.createdAt - a.createdAt) : others;
-        this.#update({ activeEvents });
+        this.#duringRefresh?.events.set(event.id, event);
+        this.#update({ activeEvents: withEvents(this.#state.activeEvents, [event]) });
         return;
       }
       case 'alarm': {
-        const others = this.#state.alarms.filter((a) => a.id !== e.alarm.id);
-        const alarms = e.alarm.acknowledgedAt === undefined ? sortAlarms([e.alarm, ...others]) : others;
-        this.#update({ alarms });
+        this.#duringRefresh?.alarms.set(e.alarm.id, e.alarm);
+        this.#update({ alarms: withAlarms(this.#state.alarms, [e.alarm]) });
         return;
       }
       case 'resync':

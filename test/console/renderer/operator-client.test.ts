@@ -3,7 +3,7 @@ import type { StreamState, Transport } from '../../../console/renderer/api/carri
 import { MAX_WATCHED_GATEWAYS, OperatorClient } from '../../../console/renderer/api/operator-client.js';
 import { OperatorError } from '../../../console/renderer/api/operator-error.js';
 import { FleetStore } from '../../../console/renderer/state/fleet-store.js';
-import type { FleetSnapshot, OperatorEvent, ShedEventRecord } from '../../../console/hub/operator/types.js';
+import type { FleetSnapshot, OperatorEvent, ShedEventRecord, ShedEventSummary } from '../../../console/hub/operator/types.js';
 import { aGateway, someLoad } from './builders.js';
 
 /** A transport that records calls, answers from a table and lets the test push events and stream states. */
@@ -283,6 +283,71 @@ describe('FleetStore', () => {
     answers['fleet'] = snapshot();
     await store.refresh();
     expect(store.getState().error).toBeNull();
+  });
+
+  describe('while the snapshots are on their way', () => {
+    /** A store whose answers come from `answers` (changeable), with `fleet` answers held until released. */
+    async function heldFleet(answers: Record<string, unknown>) {
+      const t = fakeTransport(answers);
+      const held: Array<() => void> = [];
+      const call = t.transport.call.bind(t.transport);
+      let hold = false;
+      t.transport.call = (method, params) => {
+        if (method !== 'fleet' || !hold) return call(method, params);
+        // The hub answers with what it held when it was asked, however late the answer arrives.
+        const answer = call(method, params);
+        return new Promise((resolve) => held.push(() => resolve(answer)));
+      };
+      const store = new FleetStore(new OperatorClient(t.transport));
+      store.start();
+      await store.refresh(true);
+      t.setState('open');
+      settle();
+      hold = true;
+      const release = async (): Promise<void> => {
+        for (const r of held.splice(0)) r();
+        await vi.advanceTimersByTimeAsync(0);
+      };
+      return { t, store, release };
+    }
+    const anEvent = (o: Partial<ShedEventSummary> = {}): ShedEventSummary =>
+      ({ id: 'e1', state: 'active', createdAt: 1, gatewayCount: 3, counts: { confirmed: 3 }, confirmedKw: 12, ...o }) as unknown as ShedEventSummary;
+    const activeIds = (store: FleetStore): string[] => store.getState().activeEvents.map((e) => e.id);
+
+    it('an event that starts after its shed events were read stays listed when the older snapshot lands', async () => {
+      const answers: Record<string, unknown> = { info: {}, fleet: snapshot(), shedEvents: [], alarms: [], loadHistory: [] };
+      const { t, store, release } = await heldFleet(answers);
+      // A resync: shedEvents is answered at once (no event yet), the fleet answer is slow.
+      t.emit({ type: 'resync', reason: 'slow subscriber' } satisfies OperatorEvent);
+      await vi.advanceTimersByTimeAsync(0);
+      // The operator's fleet-wide shed starts meanwhile: the stream and startShed's answer tell of it.
+      t.emit({ type: 'shed-event', event: anEvent() } satisfies OperatorEvent);
+      store.upsertEvent(anEvent());
+      settle();
+      expect(activeIds(store)).toEqual(['e1']);
+      await release();
+      settle();
+      expect(activeIds(store)).toEqual(['e1']);
+      store.stop();
+    });
+
+    it('an event that ends after the snapshot was read is not listed again by it; an alarm acknowledged meanwhile neither', async () => {
+      const alarm = { id: 'al1', code: 'GATEWAY_OFFLINE', severity: 'alarm', message: 'x', raisedAt: 1 } as const;
+      const answers: Record<string, unknown> = { info: {}, fleet: snapshot(), shedEvents: [anEvent()], alarms: [alarm], loadHistory: [] };
+      const { t, store, release } = await heldFleet(answers);
+      expect(activeIds(store)).toEqual(['e1']);
+      t.emit({ type: 'resync', reason: 'slow subscriber' } satisfies OperatorEvent);
+      await vi.advanceTimersByTimeAsync(0);
+      t.emit({ type: 'shed-event', event: anEvent({ state: 'ended' }) } satisfies OperatorEvent);
+      t.emit({ type: 'alarm', alarm: { ...alarm, acknowledgedAt: 2, acknowledgedBy: 'bob' } } satisfies OperatorEvent);
+      // And one raised meanwhile stays.
+      t.emit({ type: 'alarm', alarm: { ...alarm, id: 'al2', raisedAt: 3 } } satisfies OperatorEvent);
+      await release();
+      settle();
+      expect(activeIds(store)).toEqual([]);
+      expect(store.getState().alarms.map((a) => a.id)).toEqual(['al2']);
+      store.stop();
+    });
   });
 
   it('shows the error with its code when the fleet cannot be read', async () => {
