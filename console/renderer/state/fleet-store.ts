@@ -110,6 +110,8 @@ export class FleetStore {
   #unsubscribe: Array<() => void> = [];
   #wasOpen = false;
   #refreshing: Promise<void> | undefined;
+  /** A refresh asked for while one was on its way: it runs after that one (with history if any asked). */
+  #again: { promise: Promise<void>; history: boolean } | undefined;
   /** What arrives while a snapshot is on its way: newer than it, applied on top. */
   #duringRefresh: DuringRefresh | undefined;
   #heardAt: number | null = null;
@@ -187,12 +189,30 @@ export class FleetStore {
     clearTimeout(this.#notifyTimer);
   }
 
-  /** Reads fleet, events and alarms again (and the load history when `history`). */
+  /**
+   * Reads fleet, events and alarms again (and the load history when `history`). Asked while a refresh
+   * is on its way, it reads again once that one is done: the one on its way may have read before the
+   * reason for asking (the stream open again after a gap, a resync), and what the hub announced in
+   * between would be lost. However often it is asked meanwhile, one more refresh follows.
+   */
   refresh(history = false): Promise<void> {
-    this.#refreshing ??= this.#refresh(history).finally(() => {
-      this.#refreshing = undefined;
+    if (this.#refreshing === undefined) {
+      this.#refreshing = this.#refresh(history).finally(() => {
+        this.#refreshing = undefined;
+      });
+      return this.#refreshing;
+    }
+    if (this.#again !== undefined) {
+      this.#again.history ||= history;
+      return this.#again.promise;
+    }
+    const again: { promise: Promise<void>; history: boolean } = { history, promise: Promise.resolve() };
+    again.promise = this.#refreshing.then(() => {
+      this.#again = undefined;
+      return this.refresh(again.history);
     });
-    return this.#refreshing;
+    this.#again = again;
+    return again.promise;
   }
 
   async #refresh(history: boolean): Promise<void> {

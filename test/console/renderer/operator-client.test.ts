@@ -182,12 +182,12 @@ describe('FleetStore', () => {
     const call = t.transport.call.bind(t.transport);
     t.transport.call = (method, params) => (method === 'fleet' ? new Promise((r) => (answerFleet = r as (f: FleetSnapshot) => void)) : call(method, params));
     const store = new FleetStore(new OperatorClient(t.transport));
+    // Its first refresh asks for the fleet.
     store.start();
-    const refreshed = store.refresh();
     // The snapshot was taken with 'a' offline; 'a' reconnects before the answer arrives.
     t.emit({ type: 'gateways', patches: [{ gatewayId: 'a', state: 'connected' }] } satisfies OperatorEvent);
     answerFleet(snapshot());
-    await refreshed;
+    await vi.advanceTimersByTimeAsync(0);
     const s = store.getState();
     expect(s.fleet.get('a')?.state).toBe('connected');
     expect(s.counts.connected).toBe(2);
@@ -346,6 +346,22 @@ describe('FleetStore', () => {
       settle();
       expect(activeIds(store)).toEqual([]);
       expect(store.getState().alarms.map((a) => a.id)).toEqual(['al2']);
+      store.stop();
+    });
+
+    it('a refresh asked for while another is on its way reads again after it: the stream back open is not answered by reads from before', async () => {
+      const answers: Record<string, unknown> = { info: {}, fleet: snapshot(), shedEvents: [], alarms: [], loadHistory: [] };
+      const { t, store, release } = await heldFleet(answers);
+      // The stream drops: the store asks the hub (no event yet) and the fleet answer is slow.
+      t.setState('reconnecting');
+      await vi.advanceTimersByTimeAsync(0);
+      // An event starts while the stream is down: its announcement never reaches this page.
+      answers['shedEvents'] = [anEvent()];
+      t.setState('open');
+      await release();
+      await release();
+      settle();
+      expect(activeIds(store)).toEqual(['e1']);
       store.stop();
     });
   });
