@@ -299,12 +299,12 @@ export class FleetStore {
       case 'shed-event': {
         const event = summaryOf(e.event);
         this.#duringRefresh?.events.set(event.id, event);
-        this.#update({ activeEvents: withEvents(this.#state.activeEvents, [event]) });
+        this.#update({ activeEvents: withEvents(this.#pending('activeEvents'), [event]) });
         return;
       }
       case 'alarm': {
         this.#duringRefresh?.alarms.set(e.alarm.id, e.alarm);
-        this.#update({ alarms: withAlarms(this.#state.alarms, [e.alarm]) });
+        this.#update({ alarms: withAlarms(this.#pending('alarms'), [e.alarm]) });
         return;
       }
       case 'resync':
@@ -331,10 +331,19 @@ export class FleetStore {
     if (health !== this.#state.health) this.#update({ health }, true);
   }
 
+  /**
+   * A field as the next notification will have it: changes within the window wait in #dirty, and a
+   * change computed from #state alone would drop them (two events told within 250 ms: one lost).
+   */
+  #pending<K extends keyof FleetState>(key: K): FleetState[K] {
+    const dirty = this.#dirty;
+    return dirty !== undefined && key in dirty ? (dirty[key] as FleetState[K]) : this.#state[key];
+  }
+
   /** The hub's clock against ours; kept unless it moved by more than half a second (no flicker). */
   #skew(hubTime: number): number {
     const skew = hubTime - this.#now();
-    const current = this.#dirty?.skewMs ?? this.#state.skewMs;
+    const current = this.#pending('skewMs');
     return Math.abs(skew - current) > 500 ? skew : current;
   }
 

@@ -245,6 +245,32 @@ describe('FleetStore', () => {
     expect(store.getState().alarms).toEqual([]);
   });
 
+  it('keeps every event and alarm told within one notification window, not only the last one told', async () => {
+    const { t, store } = await started();
+    settle();
+    const e1 = { id: 'e1', state: 'active', createdAt: 1, gatewayCount: 1, counts: { sent: 1 }, confirmedKw: 0 } as unknown as ShedEventSummary;
+    const e2 = { ...e1, id: 'e2', createdAt: 2 };
+    // e1 goes out at once (a quiet spell before it); e2 and e1's next summary within the window.
+    t.emit({ type: 'shed-event', event: e1 } satisfies OperatorEvent);
+    t.emit({ type: 'shed-event', event: e2 } satisfies OperatorEvent);
+    t.emit({ type: 'shed-event', event: { ...e1, counts: { confirmed: 1 } } } satisfies OperatorEvent);
+    settle();
+    expect(store.getState().activeEvents.map((e) => [e.id, e.counts])).toEqual([
+      ['e2', { sent: 1 }],
+      ['e1', { confirmed: 1 }],
+    ]);
+    const alarm = { id: 'al1', code: 'GATEWAY_OFFLINE', severity: 'alarm', message: 'x', raisedAt: 1 } as const;
+    settle();
+    t.emit({ type: 'alarm', alarm });
+    t.emit({ type: 'alarm', alarm: { ...alarm, id: 'al2', raisedAt: 2 } });
+    t.emit({ type: 'alarm', alarm: { ...alarm, message: 'y' } });
+    settle();
+    expect(store.getState().alarms.map((a) => [a.id, a.message])).toEqual([
+      ['al2', 'x'],
+      ['al1', 'y'],
+    ]);
+  });
+
   it('reads the snapshots again on a resync marker', async () => {
     const { t } = await started();
     const calls = (method: string): number => t.calls.filter((c) => c.method === method).length;
