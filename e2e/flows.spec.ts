@@ -75,6 +75,7 @@ test('a fleet-wide shed by priority, confirmed, counted down and auto-restored a
   await dialog.getByRole('button', { name: 'Review' }).click();
   await expect(dialog.getByLabel('Shed summary')).toContainText('6 loads on 3 gateways');
   await page.screenshot({ path: join(SHOTS, 'flow-shed-dialog.png') });
+  const confirmedAt = Date.now();
   await dialog.getByRole('button', { name: 'Confirm shed' }).click();
   const active = page.getByRole('table', { name: 'Active shed events' });
   await expect(active.getByRole('row')).toHaveCount(2);
@@ -82,6 +83,9 @@ test('a fleet-wide shed by priority, confirmed, counted down and auto-restored a
   await page.screenshot({ path: join(SHOTS, 'flow-event-active.png'), fullPage: true });
   // The agents restore on their own after the minute; the event leaves the active list.
   await expect(active.getByText('No shed event is active.')).toBeVisible({ timeout: 90_000 });
+  // At its end, not before: the event ends a minute after it was created (after the click), and an
+  // operator must never see an empty list while its loads are off.
+  expect(Date.now() - confirmedAt, 'the event left the active list before its end').toBeGreaterThan(55_000);
   for (const s of SITES) await expect.poll(() => stack.relays(s.id), { timeout: 15_000 }).toEqual(['1', '1', '1', '1']);
 });
 
