@@ -23,7 +23,7 @@ type FinalState = Exclude<CommandState, 'requested' | 'sent'>;
 const FINAL_STATES: readonly FinalState[] = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out'];
 
 /**
- * One op's commands by state (each change counted, `sent` too: no branch), bumped by the bus listener
+ * One op's commands by state (each change counted, `sent` too), bumped by the bus listener
  * and read into the counters at scrape time: a 20,000-command shed makes 60,000 changes, and
  * prom-client's inc() builds a label object, a label hash and a key list per call (measured: ~11 ms
  * of loop time per such shed, against under 1 ms for these increments).
@@ -156,7 +156,10 @@ export class HubMetrics {
       s.link.on('refused', (e) => refusals.inc({ code: e.code })),
       s.link.on('disconnected', (_s, why) => disconnections.inc({ code: why.code })),
       s.bus.on('command', (c) => {
-        tally[c.op][c.state] += 1;
+        if (c.state !== 'requested') tally[c.op][c.state] += 1;
+        // Requested: counted once, when it has left or ended without leaving (the commands of a bulk
+        // operation are announced from 'sent' on, a single command from 'requested').
+        if (c.state === 'sent' || (c.sentAt === undefined && c.finishedAt !== undefined)) tally[c.op].requested += 1;
         // finishedAt: a final state; a command closed by a restart has no meaningful duration.
         if (c.finishedAt !== undefined && c.code !== 'OP_HUB_RESTARTED') latency.observe(opLabels[c.op], (c.finishedAt - c.requestedAt) / 1000);
       }),

@@ -73,6 +73,9 @@ export class ShedEvents {
   private readonly holds = new Map<string, Map<string, Hold>>();
   private readonly now: () => number;
   private readonly offBus: () => void;
+  /** Events whose counts changed this turn: one summary each goes out at the end of the turn, not one per command. */
+  private readonly summaryDue = new Set<LiveEvent>();
+  private summaryImmediate: NodeJS.Immediate | undefined;
 
   constructor(private readonly o: ShedEventsOptions) {
     this.now = o.now ?? Date.now;
@@ -103,6 +106,8 @@ export class ShedEvents {
 
   close(): void {
     this.offBus();
+    if (this.summaryImmediate) clearImmediate(this.summaryImmediate);
+    this.summaryImmediate = undefined;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }
@@ -285,7 +290,7 @@ export class ShedEvents {
     if (!live) return;
     const before = live.outcomes.get(c.gatewayId);
     this.applyOutcome(live, this.outcomeOf(c, before?.expectedKw ?? 0));
-    this.o.bus.emit('shed-event', this.summaryOf(live));
+    this.summaryChanged(live);
     if (before?.state !== c.state && (c.state === 'confirmed' || before?.state === 'confirmed')) this.o.bus.emit('gateway-changed', c.gatewayId);
   }
 
@@ -328,6 +333,17 @@ export class ShedEvents {
     const byEvent = this.holds.get(gatewayId);
     if (!byEvent?.delete(eventId)) return;
     if (byEvent.size === 0) this.holds.delete(gatewayId);
+  }
+
+  /** The event's summary goes on the bus at the end of this turn of the loop, as it is then. */
+  private summaryChanged(live: LiveEvent): void {
+    this.summaryDue.add(live);
+    this.summaryImmediate ??= setImmediate(() => {
+      this.summaryImmediate = undefined;
+      const due = [...this.summaryDue];
+      this.summaryDue.clear();
+      for (const e of due) this.o.bus.emit('shed-event', this.summaryOf(e));
+    });
   }
 
   private recordOf(live: LiveEvent): ShedEventRecord {

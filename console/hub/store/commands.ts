@@ -16,6 +16,7 @@ interface Row {
 
 export class CommandTable {
   private readonly upsert: Database.Statement;
+  private readonly update: Database.Statement;
   private readonly unfinishedRows: Database.Statement;
   private readonly queries: StatementCache;
 
@@ -28,13 +29,16 @@ export class CommandTable {
       INSERT INTO commands (id, gateway_id, event_id, state, requested_at, record) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET gateway_id = excluded.gateway_id, event_id = excluded.event_id, state = excluded.state,
                                      requested_at = excluded.requested_at, record = excluded.record`);
+    this.update = db.prepare('UPDATE commands SET state = ?, record = ? WHERE id = ?');
     this.unfinishedRows = db.prepare("SELECT id, record FROM commands WHERE state IN ('requested', 'sent') ORDER BY requested_at, rowid");
     this.queries = new StatementCache(db);
   }
 
-  /** Inserts the command or replaces its record. */
+  /** Inserts the command or replaces its record (a later state: an UPDATE by id, cheaper than the upsert). */
   save(c: CommandRecord): void {
-    this.upsert.run(c.id, c.gatewayId, c.eventId ?? null, c.state, c.requestedAt, JSON.stringify(c));
+    const record = JSON.stringify(c);
+    if (c.state !== 'requested' && this.update.run(c.state, record, c.id).changes === 1) return;
+    this.upsert.run(c.id, c.gatewayId, c.eventId ?? null, c.state, c.requestedAt, record);
   }
 
   /** Newest first (by requestedAt). */

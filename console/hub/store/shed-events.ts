@@ -39,6 +39,7 @@ export class ShedEventTable {
   private readonly all: Database.Statement;
   private readonly active: Database.Statement;
   private readonly upsertOutcome: Database.Statement;
+  private readonly updateOutcome: Database.Statement;
   private readonly outcomeRows: Database.Statement;
   private readonly countRows: Database.Statement;
 
@@ -56,6 +57,7 @@ export class ShedEventTable {
       INSERT INTO shed_outcomes (event_id, gateway_id, command_id, channels, expected_kw, state, code, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (event_id, gateway_id) DO UPDATE SET command_id = excluded.command_id, state = excluded.state,
                                                        code = excluded.code, message = excluded.message`);
+    this.updateOutcome = db.prepare('UPDATE shed_outcomes SET command_id = ?, state = ?, code = ?, message = ? WHERE event_id = ? AND gateway_id = ?');
     this.outcomeRows = db.prepare('SELECT gateway_id, command_id, channels, expected_kw, state, code, message FROM shed_outcomes WHERE event_id = ? ORDER BY gateway_id');
     this.countRows = db.prepare('SELECT state, count(*) AS n, sum(expected_kw) AS kw FROM shed_outcomes WHERE event_id = ? GROUP BY state');
   }
@@ -72,6 +74,8 @@ export class ShedEventTable {
 
   /** Inserts or updates the event's outcome for that gateway. */
   saveOutcome(eventId: string, o: ShedOutcome): void {
+    // A later state of a planned outcome: an UPDATE of its row, cheaper than the upsert.
+    if (o.state !== 'requested' && this.updateOutcome.run(o.commandId, o.state, o.code ?? null, o.message ?? null, eventId, o.gatewayId).changes === 1) return;
     this.upsertOutcome.run(eventId, o.gatewayId, o.commandId, JSON.stringify(o.channels), o.expectedKw, o.state, o.code ?? null, o.message ?? null);
   }
 
