@@ -177,8 +177,12 @@ export async function startHub(o: HubOptions): Promise<Hub> {
 
   // --- clocks ---------------------------------------------------------------------------------
   const tick = setInterval(() => {
-    load.tick();
-    svc.emitLoad();
+    load.second().then(
+      (fleet) => {
+        if (fleet) svc.emitLoad(fleet);
+      },
+      (err: unknown) => log.error({ err }, 'the live load figures could not be updated'),
+    );
     sessions.syncLinkAlarms();
   }, 1000);
   tick.unref();

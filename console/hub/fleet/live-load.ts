@@ -11,6 +11,7 @@ import { billingPeriodStart, quarterHourStart } from '../../../shared/load/quart
 import { QuarterHourMeter, type QuarterHourSnapshot } from '../../../shared/load/peaks.js';
 import type { TelemetrySample } from '../../../shared/protocol/messages.js';
 import type { LoadFigures } from '../operator/types.js';
+import { nextTurn } from '../slices.js';
 import type { HubStore } from '../store/index.js';
 
 /** A sample older than this no longer counts as the current power (the gateway went quiet). */
@@ -21,11 +22,23 @@ interface Source {
   last: { time: number; kw: number } | undefined;
 }
 
+/** Gateways per turn of the loop in the once-a-second pass (a few µs each: 20,000 at once held the loop ~80 ms). */
+const SECOND_SLICE = 2_000;
+
+/** The sums over the gateways that make the fleet's figures. */
+interface FleetSums {
+  current: number | null;
+  average: number | null;
+  projected: number | null;
+}
+
 export class LiveLoad {
   private readonly gateways = new Map<string, Source>();
   private readonly fleet: QuarterHourMeter;
   private readonly targets = new Map<string, number>();
   private fleetTarget: number | null = null;
+  /** Whether a once-a-second pass is under way. */
+  private passing = false;
 
   constructor(
     private readonly timeZone: string,
@@ -87,52 +100,80 @@ export class LiveLoad {
     return last && at - last.time <= STALE_SAMPLE_MS ? last.kw : null;
   }
 
-  /**
-   * Call once a second: closes the quarter-hours of silent gateways (so their peaks count) and feeds
-   * the fleet meter with the sum of the gateways' current power.
-   */
-  tick(at = this.now()): void {
-    let sum = 0;
-    let any = false;
-    for (const [id, s] of this.gateways) {
-      s.meter.advanceTo(at);
-      const kw = this.currentKw(id, at);
-      if (kw !== null) {
-        sum += kw;
-        any = true;
-      }
-    }
-    if (any) this.fleet.add({ time: at, kw: sum });
-    else this.fleet.advanceTo(at);
-  }
-
   figures(gatewayId: string, at = this.now()): LoadFigures {
     const s = this.source(gatewayId);
     return toFigures(s.meter.snapshot(at), this.currentKw(gatewayId, at), this.target(gatewayId));
   }
 
-  /**
-   * The fleet's figures. Power, average and projection are sums over the gateways (energy adds up,
-   * and each gateway's projection rests on its own samples — a fleet curve fed while gateways were
-   * still joining would drag the projection down). The peak is the fleet meter's: the highest
-   * quarter-hour of the summed curve.
-   */
+  /** The fleet's figures now, in one go (see addTo); the hub's clock uses second(). */
   fleetFigures(at = this.now()): LoadFigures {
-    let current: number | null = null;
-    let average: number | null = null;
-    let projected: number | null = null;
-    for (const s of this.gateways.values()) {
-      const snap = s.meter.snapshot(at);
-      const kw = s.last && at - s.last.time <= STALE_SAMPLE_MS ? s.last.kw : null;
-      if (kw !== null) current = (current ?? 0) + kw;
-      if (snap.averageKw !== null) average = (average ?? 0) + snap.averageKw;
-      // A gateway gone quiet projects what it averaged so far.
-      const p = snap.projectedKw ?? snap.averageKw;
-      if (p !== null) projected = (projected ?? 0) + p;
-    }
-    const fleet = this.fleet.snapshot(at);
-    return { ...toFigures(fleet, current, this.fleetTarget), averageKw: average, projectedKw: projected };
+    const sums: FleetSums = { current: null, average: null, projected: null };
+    for (const s of this.gateways.values()) addTo(sums, s, at);
+    return this.figuresOf(sums, at);
   }
+
+  /**
+   * Call once a second: closes the quarter-hours of silent gateways (so their peaks count), feeds the
+   * fleet meter with the sum of the gateways' current power and resolves with the fleet's figures —
+   * SECOND_SLICE gateways per turn of the event loop. Undefined when the previous pass is still under
+   * way (that second is skipped).
+   */
+  async second(at = this.now()): Promise<LoadFigures | undefined> {
+    if (this.passing) return undefined;
+    this.passing = true;
+    try {
+      const sources = [...this.gateways.values()];
+      const sums: FleetSums = { current: null, average: null, projected: null };
+      for (let i = 0; i < sources.length; i += SECOND_SLICE) {
+        if (i > 0) await nextTurn();
+        for (const s of sources.slice(i, i + SECOND_SLICE)) {
+          s.meter.advanceTo(at);
+          addTo(sums, s, at);
+        }
+      }
+      if (sums.current !== null) this.fleet.add({ time: at, kw: sums.current });
+      else this.fleet.advanceTo(at);
+      return this.figuresOf(sums, at);
+    } finally {
+      this.passing = false;
+    }
+  }
+
+  /**
+   * The fleet's figures from every gateway's own figures at `at` (the fleet snapshot has computed
+   * them already): the same as fleetFigures(at), without a second pass over the meters.
+   */
+  fleetFiguresFrom(gateways: Iterable<Pick<LoadFigures, 'currentKw' | 'averageKw' | 'projectedKw'>>, at: number): LoadFigures {
+    const sums: FleetSums = { current: null, average: null, projected: null };
+    for (const g of gateways) {
+      if (g.currentKw !== null) sums.current = (sums.current ?? 0) + g.currentKw;
+      if (g.averageKw !== null) sums.average = (sums.average ?? 0) + g.averageKw;
+      const p = g.projectedKw ?? g.averageKw;
+      if (p !== null) sums.projected = (sums.projected ?? 0) + p;
+    }
+    return this.figuresOf(sums, at);
+  }
+
+  private figuresOf(sums: FleetSums, at: number): LoadFigures {
+    const fleet = this.fleet.snapshot(at);
+    return { ...toFigures(fleet, sums.current, this.fleetTarget), averageKw: sums.average, projectedKw: sums.projected };
+  }
+}
+
+/**
+ * One gateway's share of the fleet's figures. Power, average and projection are sums over the
+ * gateways (energy adds up, and each gateway's projection rests on its own samples — a fleet curve
+ * fed while gateways were still joining would drag the projection down). The peak is the fleet
+ * meter's: the highest quarter-hour of the summed curve.
+ */
+function addTo(sums: FleetSums, s: Source, at: number): void {
+  const snap = s.meter.snapshot(at);
+  const kw = s.last && at - s.last.time <= STALE_SAMPLE_MS ? s.last.kw : null;
+  if (kw !== null) sums.current = (sums.current ?? 0) + kw;
+  if (snap.averageKw !== null) sums.average = (sums.average ?? 0) + snap.averageKw;
+  // A gateway gone quiet projects what it averaged so far.
+  const p = snap.projectedKw ?? snap.averageKw;
+  if (p !== null) sums.projected = (sums.projected ?? 0) + p;
 }
 
 function toFigures(snap: QuarterHourSnapshot, currentKw: number | null, targetKw: number | null): LoadFigures {

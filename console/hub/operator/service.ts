@@ -30,6 +30,7 @@ import type {
   GatewayPatch,
   GatewaySummary,
   HubInfo,
+  LoadFigures,
   LoadHistoryQuery,
   LoadPoint,
   OperatorContext,
@@ -149,8 +150,8 @@ export class HubOperatorService implements OperatorService {
     this.scheduleFlush();
   }
 
-  /** Every second: the heartbeat, then the fleet's figures and the watched gateways'. */
-  emitLoad(): void {
+  /** Every second: the heartbeat, then the fleet's figures (LiveLoad.second's) and the watched gateways'. */
+  emitLoad(fleet: LoadFigures): void {
     const t = this.now();
     this.emit({ type: 'heartbeat', time: t });
     const gateways: Record<string, ReturnType<LiveLoad['figures']>> = {};
@@ -163,7 +164,7 @@ export class HubOperatorService implements OperatorService {
         for (const id of ids) if (gateways[id] === undefined && this.d.registry.get(id)) gateways[id] = this.d.load.figures(id, t);
       }
     }
-    this.emit({ type: 'load', time: t, fleet: this.d.load.fleetFigures(t), gateways });
+    this.emit({ type: 'load', time: t, fleet, gateways });
   }
 
   private scheduleFlush(): void {
@@ -223,7 +224,7 @@ export class HubOperatorService implements OperatorService {
         shedding: gateways.filter((g) => g.shedChannelCount > 0).length,
         alarms: gateways.filter((g) => g.openAlarmCount > 0).length,
       },
-      load: this.d.load.fleetFigures(t),
+      load: this.d.load.fleetFiguresFrom(gateways.map((g) => g.load), t),
     };
   }
 

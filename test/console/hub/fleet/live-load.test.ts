@@ -61,16 +61,28 @@ describe('LiveLoad', () => {
     expect(load.currentKw('a')).toBeNull();
     expect(load.fleetFigures().currentKw).toBeNull();
   });
-  it('projects the fleet as the sum of its gateways, also while gateways are still joining', () => {
+  it('projects the fleet as the sum of its gateways, also while gateways are still joining', async () => {
     const load = new LiveLoad('UTC', store, () => NOW);
     load.add('a', samples(START, NOW, 10));
-    load.tick(NOW - 4000);
+    await load.second(NOW - 4000);
     load.add('b', samples(NOW - 3000, NOW, 20)); // joined 3 s ago
-    for (let t = NOW - 3000; t <= NOW; t += 1000) load.tick(t);
+    for (let t = NOW - 3000; t <= NOW; t += 1000) await load.second(t);
     const f = load.fleetFigures();
     expect(f.currentKw).toBe(30);
     expect(f.projectedKw).toBeCloseTo(load.figures('a').projectedKw! + load.figures('b').projectedKw!, 9);
     expect(f.projectedKw).toBeCloseTo(30, 6);
     expect(f.averageKw).toBeCloseTo(30, 6);
+  });
+  it('makes the once-a-second pass over 5,000 gateways in slices, with the figures of one go, and skips a second while a pass is under way', async () => {
+    const load = new LiveLoad('UTC', store, () => NOW);
+    for (let i = 0; i < 5_000; i++) load.add(`g${i}`, samples(NOW - 3000, NOW, 1 + (i % 7)));
+    const first = load.second(NOW);
+    expect(await load.second(NOW)).toBeUndefined(); // the first is still on its way (3 slices)
+    const figures = await first;
+    const sum = Array.from({ length: 5_000 }, (_, i) => 1 + (i % 7)).reduce((a, b) => a + b, 0);
+    expect(figures?.currentKw).toBe(sum);
+    expect(figures).toEqual(load.fleetFigures(NOW));
+    const ids = Array.from({ length: 5_000 }, (_, i) => `g${i}`);
+    expect(load.fleetFiguresFrom(ids.map((id) => load.figures(id, NOW)), NOW)).toEqual(figures);
   });
 });
