@@ -227,9 +227,13 @@ export class ShedEvents {
       this.o.bus.emit('shed-event', this.summaryOf(live));
       return this.recordOf(live);
     }
-    // The planned outcomes, so each command's first write finds its expected kW.
-    for (const g of plan.gateways) {
-      this.applyOutcome(live, { gatewayId: g.gatewayId, channels: g.channels, expectedKw: g.expectedKw, commandId: '', state: 'requested' });
+    // The planned outcomes, so each command's first write finds its expected kW (PLAN_SLICE per turn:
+    // 20,000 at once held the loop ~60 ms). The event is not listed as active before they all are.
+    for (let i = 0; i < plan.gateways.length; i += PLAN_SLICE) {
+      if (i > 0) await nextTurn();
+      for (const g of plan.gateways.slice(i, i + PLAN_SLICE)) {
+        this.applyOutcome(live, { gatewayId: g.gatewayId, channels: g.channels, expectedKw: g.expectedKw, commandId: '', state: 'requested' });
+      }
     }
     this.active.set(header.id, live);
     this.dispatching.set(header.id, live);
