@@ -4,7 +4,8 @@
  * the end-to-end flows with real agents are in ../hub-flows.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CommandDispatcher } from '../../../../console/hub/fleet/dispatcher.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CommandDispatcher, DISPATCH_SLICE, newCommandIds } from '../../../../console/hub/fleet/dispatcher.js';
 import type { CommandRecord } from '../../../../console/hub/operator/types.js';
 import { HubStore } from '../../../../console/hub/store/index.js';
 import type { CommandMessage } from '../../../../shared/protocol/messages.js';
@@ -120,4 +121,53 @@ describe('CommandDispatcher', () => {
     expect(store.unfinishedCommands()).toHaveLength(0);
     expect(outcomes(lost[0]?.id ?? '')).toEqual(['requested', 'failed']);
   });
+
+  it('gives ids in ascending order, unique, within a call and from one call to the next (the id index grows at its end)', () => {
+    const first = newCommandIds(1_000, 1_765_000_000_000);
+    const next = newCommandIds(1_000, 1_765_000_000_000); // the same millisecond
+    const later = newCommandIds(10, 1_765_000_000_001);
+    const all = [...first, ...next, ...later];
+    expect(new Set(all).size).toBe(all.length);
+    expect([...all].sort()).toEqual(all);
+    for (const id of all) expect(id).toMatch(/^c[0-9a-z]{13}[A-Za-z0-9_-]{8}$/);
+  });
+
+  it("stores 'sent' only for a command still unanswered a second after it left; one answered sooner goes from requested to its final state", async () => {
+    online.add('gw-2');
+    const quick = dispatcher.dispatch(ctx, { gatewayId: 'gw-1', op: 'read' });
+    const slow = new CommandDispatcher({ store, send: (gatewayId, message) => (wire.push({ gatewayId, message }), true), onChange: () => undefined, deadlineMs: 5_000, graceMs: 100 });
+    try {
+      void slow.dispatch(ctx, { gatewayId: 'gw-2', op: 'read' });
+      const [q, s2] = [wire[0]?.message.id ?? '', wire[1]?.message.id ?? ''];
+      expect(store.queryCommands({ gatewayId: 'gw-2' })[0]?.state).toBe('requested');
+      dispatcher.handleResult('gw-1', { kind: 'result', commandId: q, status: 'ok', time: Date.now(), relays: [] });
+      await quick;
+      await sleep(200); // group commits come within 5 ms: 'sent' would be stored by now
+      expect(store.queryCommands({ gatewayId: 'gw-2' })[0]?.state).toBe('requested');
+      await sleep(1_100);
+      expect(store.queryCommands({ gatewayId: 'gw-2' })[0]).toMatchObject({ id: s2, state: 'sent' });
+      expect(store.queryCommands({ gatewayId: 'gw-1' })[0]).toMatchObject({ id: q, state: 'confirmed' });
+    } finally {
+      slow.close();
+    }
+  });
+
+  it('announces the commands of a bulk operation from sent on, and times out a whole slice that gets no answer', async () => {
+    const n = DISPATCH_SLICE + 5;
+    for (let i = 0; i < n; i++) online.add(`b${String(i).padStart(3, '0')}`);
+    const reqs = Array.from({ length: n }, (_, i) => ({ gatewayId: `b${String(i).padStart(3, '0')}`, op: 'read' as const }));
+    const finals = dispatcher.dispatchMany(ctx, reqs, { bulk: true });
+    while (wire.length < n) await sleep(10); // the second slice goes out on a later turn
+    // One answer, in the second slice; the others wait out the deadline (300 ms + 100 ms grace).
+    const answered = wire.find((w) => w.gatewayId === reqs[n - 1]?.gatewayId)?.message.id ?? '';
+    dispatcher.handleResult(reqs[n - 1]?.gatewayId ?? '', { kind: 'result', commandId: answered, status: 'ok', time: Date.now(), relays: [] });
+    const done = await finals;
+    expect(done.map((c) => c.gatewayId)).toEqual(reqs.map((r) => r.gatewayId));
+    expect(done.filter((c) => c.state === 'timed-out')).toHaveLength(n - 1);
+    expect(done[n - 1]?.state).toBe('confirmed');
+    expect(changes.some((c) => c.state === 'requested')).toBe(false);
+    expect(changes.filter((c) => c.state === 'sent')).toHaveLength(n);
+    expect(dispatcher.inFlight).toBe(0);
+  });
 });
+
