@@ -18,7 +18,7 @@ import { aLinkPki } from '../agent/fixtures/link.js';
 import { stopOrKill, type Proc } from '../fault/fault-stack.js';
 import { anIsolatedNetns, netnsUnavailable } from '../helpers/netns.js';
 import { ROOT, run, start, tempDir, waitFor } from '../helpers/processes.js';
-import { debField, debListing, elfMachines, maintainerScriptCalls, unitProblems } from './listing.js';
+import { debField, debListing, elfMachines, expectMaintainerScripts, unitProblems } from './listing.js';
 
 interface PackModule {
   agentClosure(distDir: string, entries?: string[]): { files: string[]; packages: string[] };
@@ -156,17 +156,7 @@ describe('the agent packages', () => {
   });
 
   it('the .deb\'s maintainer scripts, as docs/operations.md says: install makes the lmgw user and /etc/lmgw (0700), an upgrade restarts a running agent, remove disables it, purge deletes /var/lib/lmgw-agent only', async () => {
-    const calls = await maintainerScriptCalls(join(out, X64_DEB), join(tmp.dir, 'maintainer-scripts'));
-    expect(calls.configure).toEqual([
-      'getent passwd lmgw',
-      'useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin lmgw',
-      ...(existsSync('/etc/lmgw') ? [] : ['install -d -o lmgw -g lmgw -m 0700 /etc/lmgw']),
-      'systemctl daemon-reload',
-      'systemctl is-active --quiet lmgw-agent',
-      'systemctl restart lmgw-agent',
-    ]);
-    expect(calls.remove).toEqual(['systemctl disable --now lmgw-agent']);
-    expect(calls.purge).toEqual(['systemctl daemon-reload', 'rm -rf /var/lib/lmgw-agent']);
+    await expectMaintainerScripts(join(out, X64_DEB), join(tmp.dir, 'maintainer-scripts'), { user: 'lmgw', configDir: '/etc/lmgw', service: 'lmgw-agent', stateDir: '/var/lib/lmgw-agent' });
   });
 
   it('the arm64 .deb: every native file (the runtime, serialport\'s prebuilds) is AArch64', async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aLinkPki, freePort } from '../agent/fixtures/link.js';
 import { stopOrKill } from '../fault/fault-stack.js';
 import { ROOT, run, start, tempDir, waitFor } from '../helpers/processes.js';
-import { debField, debListing, elfMachines, maintainerScriptCalls, unitProblems } from './listing.js';
+import { debField, debListing, elfMachines, expectMaintainerScripts, unitProblems } from './listing.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const RUNTIME = (JSON.parse(readFileSync(join(ROOT, 'packaging', 'runtime.json'), 'utf8')) as { version: string }).version;
@@ -117,17 +117,7 @@ describe.skipIf(process.arch !== 'x64')('the console package', () => {
   });
 
   it('the .deb\'s maintainer scripts, as docs/operations.md says: install makes the lmgw-console user and /etc/lmgw-console (0700), an upgrade restarts a running hub, remove disables it, purge deletes /var/lib/lmgw-console only', async () => {
-    const calls = await maintainerScriptCalls(join(out, DEB), join(tmp.dir, 'maintainer-scripts'));
-    expect(calls.configure).toEqual([
-      'getent passwd lmgw-console',
-      'useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin lmgw-console',
-      ...(existsSync('/etc/lmgw-console') ? [] : ['install -d -o lmgw-console -g lmgw-console -m 0700 /etc/lmgw-console']),
-      'systemctl daemon-reload',
-      'systemctl is-active --quiet lm-console',
-      'systemctl restart lm-console',
-    ]);
-    expect(calls.remove).toEqual(['systemctl disable --now lm-console']);
-    expect(calls.purge).toEqual(['systemctl daemon-reload', 'rm -rf /var/lib/lmgw-console']);
+    await expectMaintainerScripts(join(out, DEB), join(tmp.dir, 'maintainer-scripts'), { user: 'lmgw-console', configDir: '/etc/lmgw-console', service: 'lm-console', stateDir: '/var/lib/lmgw-console' });
   });
 
   it('runs from the unpacked tree as the unit runs it: data in STATE_DIRECTORY, the UI served, a clean stop', async () => {

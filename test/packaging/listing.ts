@@ -1,5 +1,5 @@
 /** Reading a package as a user would: dpkg-deb's listing and fields, readelf's verdict on its native files. */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { run } from '../helpers/processes.js';
@@ -59,7 +59,7 @@ export async function unitProblems(unitFile: string): Promise<string[] | undefin
  * test's) and `systemctl is-active` saying the service runs. `getent` finds no user.
  * Returns the recorded commands of `postinst configure`, `prerm remove` and `postrm purge`.
  */
-export async function maintainerScriptCalls(deb: string, dir: string): Promise<{ configure: string[]; remove: string[]; purge: string[] }> {
+async function maintainerScriptCalls(deb: string, dir: string): Promise<{ configure: string[]; remove: string[]; purge: string[] }> {
   const control = join(dir, 'DEBIAN');
   const stubs = join(dir, 'stubs');
   const systemd = join(dir, 'run-systemd-system');
@@ -78,4 +78,23 @@ export async function maintainerScriptCalls(deb: string, dir: string): Promise<{
     return readFileSync(log, 'utf8').split('\n').filter(Boolean);
   };
   return { configure: await calls('postinst', 'configure'), remove: await calls('prerm', 'remove'), purge: await calls('postrm', 'purge') };
+}
+
+/**
+ * The maintainer scripts of a package made by packaging/lib.mjs do what docs/operations.md says:
+ * install makes the service user and its config folder (0700), an upgrade restarts a running
+ * service, remove disables it, purge deletes the state folder only.
+ */
+export async function expectMaintainerScripts(deb: string, dir: string, p: { user: string; configDir: string; service: string; stateDir: string }): Promise<void> {
+  const calls = await maintainerScriptCalls(deb, dir);
+  expect(calls.configure).toEqual([
+    `getent passwd ${p.user}`,
+    `useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${p.user}`,
+    ...(existsSync(p.configDir) ? [] : [`install -d -o ${p.user} -g ${p.user} -m 0700 ${p.configDir}`]),
+    'systemctl daemon-reload',
+    `systemctl is-active --quiet ${p.service}`,
+    `systemctl restart ${p.service}`,
+  ]);
+  expect(calls.remove).toEqual([`systemctl disable --now ${p.service}`]);
+  expect(calls.purge).toEqual(['systemctl daemon-reload', `rm -rf ${p.stateDir}`]);
 }

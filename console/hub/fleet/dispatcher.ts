@@ -201,7 +201,9 @@ export class CommandDispatcher {
         onWrite?.(record);
       });
     });
-    const slice: Pending[] = [];
+    // The ids the slice's deadline timer looks up (not the Pending objects: those of commands already
+    // final would stay in memory until the deadline).
+    const sentIds: string[] = [];
     const promises = records.map((record) => {
       // One of many: announced once it has left (or failed to); a single command shows each step.
       if (!bulk) this.o.onChange(record, bulk);
@@ -214,17 +216,18 @@ export class CommandDispatcher {
         }
         const sent: CommandRecord = { ...record, state: 'sent', sentAt: this.now() };
         p.record = sent;
-        slice.push(p);
+        sentIds.push(sent.id);
         this.o.onChange(sent, bulk);
         this.unsentWrites.push(p);
         this.sentTimer ??= setTimeout(() => this.writeSent(), SENT_WRITE_DELAY_MS);
       });
     });
-    if (slice.length > 0) {
+    if (sentIds.length > 0) {
       const timer = setTimeout(() => {
         this.deadlineTimers.delete(timer);
-        for (const p of slice) {
-          if (this.pending.get(p.record.id) === p) this.finish(p, 'timed-out', 'OP_TIMED_OUT', `no answer from ${p.record.gatewayId} by the deadline`);
+        for (const id of sentIds) {
+          const p = this.pending.get(id);
+          if (p) this.finish(p, 'timed-out', 'OP_TIMED_OUT', `no answer from ${p.record.gatewayId} by the deadline`);
         }
       }, t + this.deadlineMs - this.now() + this.graceMs);
       timer.unref();

@@ -36,9 +36,10 @@ const PAGE_SIZE_BYTES = 1024;
 /**
  * The hub's own connection checkpoints only beyond ~64 MiB of WAL — a backstop: the checkpoints are
  * made every 5 s by a worker thread (checkpointer.ts), so none holds the event loop. (A fleet-wide
- * shed of 20,000 writes ~44 MB of WAL in 4 s: with the backstop at 16 MiB the hub's own connection
- * checkpointed inside the shed's commits. More frequent checkpoints instead would write the hot pages
- * more often in steady state.) Without the
+ * shed of 19,900 gateways made the hub write 82–89 MB — WAL and checkpoints, /proc write_bytes — in
+ * 4–6 s: at that rate the WAL passes 16 MiB between two of the worker's checkpoints, and the
+ * connection's own checkpoint would run inside a commit. Checkpointing more often instead would
+ * write the hot pages more often in steady state.) Without the
  * worker (running from the TypeScript sources, as the tests do), every ~8 MiB: each checkpoint
  * writes the hot pages (the header, the B-tree's right edge) to the database again, so fewer write less.
  */

@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LiveLoad } from '../../../../console/hub/fleet/live-load.js';
+import type { LoadFigures } from '../../../../console/hub/operator/types.js';
 import { HubStore } from '../../../../console/hub/store/index.js';
 import type { TelemetrySample } from '../../../../shared/protocol/messages.js';
 import { tempDir } from '../../../helpers/processes.js';
@@ -11,6 +12,11 @@ import { tempDir } from '../../../helpers/processes.js';
 const Q = 900_000;
 const NOW = Date.parse('2026-11-25T10:07:30Z');
 const START = Date.parse('2026-11-25T10:00:00Z');
+
+/** The fleet's figures as the fleet snapshot makes them: from its gateways' own. */
+function fleetOf(load: LiveLoad, ids: readonly string[], at = NOW): LoadFigures {
+  return load.fleetFiguresFrom(ids.map((id) => load.figures(id, at)), at);
+}
 
 function samples(from: number, to: number, kw: number): TelemetrySample[] {
   const out: TelemetrySample[] = [];
@@ -45,7 +51,7 @@ describe('LiveLoad', () => {
     expect(f.averageKw).toBeCloseTo(10, 9);
     expect(f.projectedKw).toBeCloseTo(10, 9);
     expect(f.coverage).toBeCloseTo(0.5, 2);
-    expect(load.fleetFigures()).toMatchObject({ peakKw: 30, currentKw: 10 });
+    expect(fleetOf(load, ['gw'])).toMatchObject({ peakKw: 30, currentKw: 10 });
   });
 
   it('adds live samples, goes stale after 10 s of silence, and sums the fleet', () => {
@@ -55,11 +61,11 @@ describe('LiveLoad', () => {
     load.add('b', samples(NOW - 5000, NOW, 6));
     load.setTarget(undefined, 12);
     load.setTarget('a', 3);
-    expect(load.fleetFigures()).toMatchObject({ currentKw: 10, targetKw: 12 });
+    expect(fleetOf(load, ['a', 'b'], now)).toMatchObject({ currentKw: 10, targetKw: 12 });
     expect(load.figures('a').targetKw).toBe(3);
     now += 11_000;
     expect(load.currentKw('a')).toBeNull();
-    expect(load.fleetFigures().currentKw).toBeNull();
+    expect(fleetOf(load, ['a', 'b'], now).currentKw).toBeNull();
   });
   it('projects the fleet as the sum of its gateways, also while gateways are still joining', async () => {
     const load = new LiveLoad('UTC', store, () => NOW);
@@ -67,7 +73,7 @@ describe('LiveLoad', () => {
     await load.second(NOW - 4000);
     load.add('b', samples(NOW - 3000, NOW, 20)); // joined 3 s ago
     for (let t = NOW - 3000; t <= NOW; t += 1000) await load.second(t);
-    const f = load.fleetFigures();
+    const f = fleetOf(load, ['a', 'b']);
     expect(f.currentKw).toBe(30);
     expect(f.projectedKw).toBeCloseTo(load.figures('a').projectedKw! + load.figures('b').projectedKw!, 9);
     expect(f.projectedKw).toBeCloseTo(30, 6);
@@ -81,8 +87,7 @@ describe('LiveLoad', () => {
     const figures = await first;
     const sum = Array.from({ length: 5_000 }, (_, i) => 1 + (i % 7)).reduce((a, b) => a + b, 0);
     expect(figures?.currentKw).toBe(sum);
-    expect(figures).toEqual(load.fleetFigures(NOW));
-    const ids = Array.from({ length: 5_000 }, (_, i) => `g${i}`);
-    expect(load.fleetFiguresFrom(ids.map((id) => load.figures(id, NOW)), NOW)).toEqual(figures);
+    // The pass sums the meters' snapshots; the fleet snapshot sums the gateways' own figures: the same.
+    expect(fleetOf(load, Array.from({ length: 5_000 }, (_, i) => `g${i}`))).toEqual(figures);
   });
 });
