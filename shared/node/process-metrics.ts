@@ -8,7 +8,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 
 let processRegistry: Registry | undefined;
 
-export function processMetrics(): Registry {
+function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 });
