@@ -139,9 +139,14 @@ describe('HTTP header floods on the upgrade request', () => {
   async function headerFlood(name: string, headerBytes: (i: number) => string, total: number): Promise<void> {
     const OFFENDERS = 20;
     const statuses: string[] = [];
+    let firstAnswer = '';
     const { outcome } = await underAttack(name, async (t0) => {
       const closes = await Promise.all(
-        Array.from({ length: OFFENDERS }, async () => {
+        Array.from({ length: OFFENDERS }, async (_, offender) => {
+          // Offender 0 stops writing once it is past Node's 16 KiB header limit and waits: nothing it
+          // writes can meet the hub's reset, so it always reads what the hub answered. The others
+          // keep writing, and may lose the answer to the reset (see below).
+          const limit = offender === 0 ? Math.min(total, 32 * 1024) : total;
           const socket = await anonymousTls();
           let answer = '';
           socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
@@ -151,13 +156,14 @@ describe('HTTP header floods on the upgrade request', () => {
           // to the kernel before the next, so the offender reads what the hub answered between two
           // writes: from Node 22 on, a TLS client whose write meets the hub's reset is destroyed
           // without reading the 431 that arrived just before it (Node 20 read it first).
-          for (let i = 0, sent = 0; sent < total && !socket.destroyed; i++) {
+          for (let i = 0, sent = 0; sent < limit && !socket.destroyed; i++) {
             const chunk = headerBytes(i);
             sent += chunk.length;
             await new Promise<void>((resolve) => socket.write(Buffer.from(chunk, 'latin1'), () => resolve()));
           }
           const ms = await closed;
           statuses.push(answer.split('\r\n')[0] ?? '');
+          if (offender === 0) firstAnswer = answer.split('\r\n')[0] ?? '';
           return ms;
         }),
       );
@@ -167,7 +173,7 @@ describe('HTTP header floods on the upgrade request', () => {
     // writing when the hub closes may get a TCP reset that discards the answer: "" — never a 101.
     const answers = statuses.filter((a) => a !== '');
     expect(new Set(answers)).toEqual(new Set(['HTTP/1.1 431 Request Header Fields Too Large']));
-    expect(answers.length).toBeGreaterThan(0);
+    expect(firstAnswer, 'the offender that stopped writing read the answer').toBe('HTTP/1.1 431 Request Header Fields Too Large');
     for (const ms of outcome.closedAfterMs) expect(ms, 'offender closed within 5 s').toBeLessThan(5000);
   }
 
