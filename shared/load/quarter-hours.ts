@@ -126,10 +126,7 @@ function offsetChangeBetween(after: number, atOrBefore: number, timeZone: string
  * wall-clock labels but no elapsed time.
  */
 export function quarterHourStart(timeMs: number, timeZone: string): number {
-  const offset = zoneOffsetMs(timeMs, timeZone);
-  const start = timeMs - mod(timeMs + offset, QUARTER_HOUR_MS);
-  if (zoneOffsetMs(start, timeZone) === offset) return start;
-  return offsetChangeBetween(start, timeMs, timeZone);
+  return quarterHourOf(timeMs, timeZone).start;
 }
 
 /**
@@ -138,10 +135,40 @@ export function quarterHourStart(timeMs: number, timeZone: string): number {
  * the interval (only in historical data).
  */
 export function quarterHourEnd(timeMs: number, timeZone: string): number {
-  const offset = zoneOffsetMs(timeMs, timeZone);
-  const end = timeMs - mod(timeMs + offset, QUARTER_HOUR_MS) + QUARTER_HOUR_MS;
-  if (zoneOffsetMs(end - 1, timeZone) === offset) return end;
-  return offsetChangeBetween(timeMs, end - 1, timeZone);
+  return quarterHourOf(timeMs, timeZone).end;
+}
+
+/**
+ * [start, end) of an interval, the latest one computed per zone. The hub asks for the same quarter
+ * hour and billing period of the same zone once a second per gateway (20,000 meters): each answer
+ * from Intl costs a few formatToParts calls (≈ 3 µs per gateway per second, measured in the
+ * fleet-shed benchmark's profile), an answer from here two comparisons. Intervals never overlap, so
+ * an instant inside the cached one has exactly that answer.
+ */
+interface Span {
+  start: number;
+  end: number;
+}
+
+const quarterHours = new Map<string, Span>();
+const billingPeriods = new Map<string, Span>();
+
+function cachedSpan(cache: Map<string, Span>, timeMs: number, timeZone: string, compute: () => Span): Span {
+  const span = cache.get(timeZone);
+  if (span !== undefined && timeMs >= span.start && timeMs < span.end) return span;
+  const fresh = compute();
+  cache.set(timeZone, fresh);
+  return fresh;
+}
+
+function quarterHourOf(timeMs: number, timeZone: string): Span {
+  return cachedSpan(quarterHours, timeMs, timeZone, () => {
+    const offset = zoneOffsetMs(timeMs, timeZone);
+    const floor = timeMs - mod(timeMs + offset, QUARTER_HOUR_MS);
+    const start = zoneOffsetMs(floor, timeZone) === offset ? floor : offsetChangeBetween(floor, timeMs, timeZone);
+    const end = floor + QUARTER_HOUR_MS;
+    return { start, end: zoneOffsetMs(end - 1, timeZone) === offset ? end : offsetChangeBetween(timeMs, end - 1, timeZone) };
+  });
 }
 
 /**
@@ -165,14 +192,22 @@ function startOfLocalDay(year: number, month: number, day: number, timeZone: str
 
 /** Local midnight on the 1st of the calendar month containing `timeMs` (see startOfLocalDay for DST). */
 export function billingPeriodStart(timeMs: number, timeZone: string): number {
-  const w = wallTime(timeMs, timeZone);
-  return startOfLocalDay(w.year, w.month, 1, timeZone);
+  return billingPeriodOf(timeMs, timeZone).start;
 }
 
 /** Start of the billing period after the one containing `timeMs`: the end (exclusive) of this one. */
 export function nextBillingPeriodStart(timeMs: number, timeZone: string): number {
-  const w = wallTime(timeMs, timeZone);
-  return w.month === 12 ? startOfLocalDay(w.year + 1, 1, 1, timeZone) : startOfLocalDay(w.year, w.month + 1, 1, timeZone);
+  return billingPeriodOf(timeMs, timeZone).end;
+}
+
+function billingPeriodOf(timeMs: number, timeZone: string): Span {
+  return cachedSpan(billingPeriods, timeMs, timeZone, () => {
+    const w = wallTime(timeMs, timeZone);
+    return {
+      start: startOfLocalDay(w.year, w.month, 1, timeZone),
+      end: w.month === 12 ? startOfLocalDay(w.year + 1, 1, 1, timeZone) : startOfLocalDay(w.year, w.month + 1, 1, timeZone),
+    };
+  });
 }
 
 function pad(value: number, width: number): string {

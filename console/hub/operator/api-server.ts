@@ -31,7 +31,7 @@ import { LmgwError, type ErrorCode } from '../../../shared/errors.js';
 import { answerHealth, isHealthPath, isLoopbackHost, type HealthSource } from '../../../shared/health.js';
 import { invokeOperatorCall } from './dispatch.js';
 import { isOperatorMethod, OPERATOR_METHODS, validateCall } from './schemas.js';
-import { stringifySliced } from '../slices.js';
+import { jsonSliced } from '../slices.js';
 import { lookupStatic, NOT_BUILT_PAGE } from './static-files.js';
 import { createToken, removeTokenFile, tokenMatches, writeTokenFile } from './token.js';
 import { MAX_WATCHED_GATEWAYS, type LoadFigures, type OperatorContext, type OperatorEvent, type OperatorService } from './types.js';
@@ -478,13 +478,13 @@ class OperatorApiServer implements OperatorApi {
       return this.internalError(res, err, name);
     }
     // A large answer (the fleet snapshot, a 20,000-gateway shed event) is serialised in slices.
-    let text: string;
+    let chunks: Buffer[];
     try {
-      text = await stringifySliced({ result: result ?? null });
+      chunks = await jsonSliced({ result: result ?? null });
     } catch (err) {
       return this.internalError(res, err, name);
     }
-    this.sendJsonText(req, res, 200, text);
+    this.sendJsonChunks(req, res, 200, chunks);
   }
 
   private async staticFile(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -524,15 +524,18 @@ class OperatorApiServer implements OperatorApi {
   }
 
   private sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    this.sendJsonText(req, res, status, JSON.stringify(body), headers);
+    this.sendJsonChunks(req, res, status, [Buffer.from(JSON.stringify(body), 'utf8')], headers);
   }
 
-  private sendJsonText(req: IncomingMessage, res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  private sendJsonChunks(req: IncomingMessage, res: ServerResponse, status: number, chunks: Buffer[], headers: Record<string, string> = {}): void {
     // A refusal before the body was read: do not keep reading an unwanted body on a kept-alive socket.
     const hasBody = (req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined;
     if (hasBody && !req.complete) headers = { ...headers, connection: 'close' };
-    res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) });
-    res.end(req.method === 'HEAD' ? undefined : text);
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(length) });
+    if (req.method !== 'HEAD') for (const c of chunks) res.write(c);
+    res.end();
   }
 
   private sendError(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {

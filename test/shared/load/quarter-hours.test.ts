@@ -121,6 +121,42 @@ describe('quarterHourStart / quarterHourEnd', () => {
   });
 });
 
+describe('the per-zone interval cache', () => {
+  it('answers the same whatever was asked before: ascending, descending and shuffled walks through DST changes and month ends', () => {
+    const probes: Array<[number, string]> = [];
+    const walks: Array<[string, string, string]> = [
+      ['Europe/Zurich', '2026-10-24T23:00:00Z', '2026-10-25T04:00:00Z'],
+      ['America/St_Johns', '2026-03-07T23:00:00Z', '2026-03-08T08:00:00Z'],
+      ['Africa/Monrovia', '1972-01-06T23:50:00Z', '1972-01-07T01:30:00Z'],
+      ['Europe/Zurich', '2026-10-31T21:00:00Z', '2026-11-01T01:00:00Z'],
+      ['America/Havana', '2026-10-31T02:00:00Z', '2026-11-01T09:00:00Z'],
+    ];
+    for (const [zone, from, to] of walks) for (let t = at(from); t < at(to); t += 7 * MINUTE + 13_000) probes.push([t, zone]);
+    const answers = (order: Array<[number, string]>): Map<string, number[]> =>
+      new Map(order.map(([t, zone]) => [`${zone} ${t}`, [quarterHourStart(t, zone), quarterHourEnd(t, zone), billingPeriodStart(t, zone), nextBillingPeriodStart(t, zone)]]));
+    const ascending = answers(probes);
+    // A fixed shuffle (multiplicative hashing), so a failure can be replayed.
+    const shuffled = probes.map((p, i) => [(i * 2_654_435_761) % 4_294_967_296, p] as const).sort((a, b) => a[0] - b[0]).map(([, p]) => p);
+    for (const order of [[...probes].reverse(), shuffled]) {
+      const other = answers(order);
+      for (const [key, expected] of ascending) expect(other.get(key), key).toEqual(expected);
+    }
+    // And each answer contains its instant.
+    for (const [t, zone] of probes) {
+      expect(quarterHourStart(t, zone)).toBeLessThanOrEqual(t);
+      expect(quarterHourEnd(t, zone)).toBeGreaterThan(t);
+      expect(billingPeriodStart(t, zone)).toBeLessThanOrEqual(t);
+      expect(nextBillingPeriodStart(t, zone)).toBeGreaterThan(t);
+    }
+  });
+
+  it('still refuses a time that is not a number', () => {
+    quarterHourStart(at('2026-06-01T12:00:00Z'), 'UTC');
+    expect(() => quarterHourStart(Number.NaN, 'UTC')).toThrow(RangeError);
+    expect(() => billingPeriodStart(Number.POSITIVE_INFINITY, 'UTC')).toThrow(RangeError);
+  });
+});
+
 describe('billingPeriodStart / nextBillingPeriodStart', () => {
   it('is local midnight on the 1st: 2026-11-01 00:00 Europe/Zurich = 2026-10-31T23:00Z', () => {
     const nov = at('2026-10-31T23:00:00Z');
