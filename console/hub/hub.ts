@@ -86,7 +86,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
   const startedAt = Date.now();
   const bus = createDomainBus(log);
   // Bookkeeping of disconnections and alarms goes out in groups: 2,000 gateways dropping at once
-  // cost a few commits instead of 2,000 fsyncs holding the loop (connections are written at once).
+  // cost a few commits instead of 2,000 (connections are written at once).
   const bookkeeping = new GroupCommit(store, { maxDelayMs: BOOKKEEPING_GROUP_MS, maxItems: BOOKKEEPING_GROUP_MAX });
   const deferWrite: RowWriter = (write) =>
     bookkeeping.add(write, (err) => {

@@ -9,9 +9,10 @@
  * once, but a new id after a restart would act twice.
  *
  * At fleet scale (a shed over 20,000 gateways) the commands of one operation go out in slices: each
- * slice's audit rows and records are committed in one transaction before any of its frames leaves,
- * and the loop is yielded between slices, so pings, telemetry and the UI are served while the
- * operation is on its way. The final state with its audit row is group committed (GroupCommit): a
+ * slice's audit rows and records are committed in one transaction, and its frames leave once that
+ * commit is durable (the store's fsync on the thread pool, shared by the slices committed meanwhile:
+ * the next slice is committed while the previous one's fsync runs). The loop is yielded between
+ * slices, so pings, telemetry and the UI are served while the operation is on its way. The final state with its audit row is group committed (GroupCommit): a
  * command is answered only after the commit that holds it. 'sent' is stored only for a command still
  * unanswered a second after it left (SENT_WRITE_DELAY_MS): it promises nothing durable. The commands
  * of a bulk operation are announced (onChange) from 'sent' on, a single command from 'requested'.
@@ -68,7 +69,7 @@ interface Pending {
 
 /**
  * Commands audited and sent per slice of a bulk operation before the loop is yielded: one commit
- * (one fsync) per slice. Slices of 250 (and final groups of 250) were fewer commits but let the loop
+ * per slice. Slices of 250 (and final groups of 250) were fewer commits but let the loop
  * stall 105–138 ms at 19,900 gateways; with 100 it stalled 66–83 ms (docs/benchmarks.md).
  */
 export const DISPATCH_SLICE = 100;
@@ -128,6 +129,7 @@ export class CommandDispatcher {
   private sentTimer: NodeJS.Timeout | undefined;
   /** One deadline timer per slice (its commands share the deadline), not one per command. */
   private readonly deadlineTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(private readonly o: DispatcherOptions) {
     this.now = o.now ?? Date.now;
@@ -166,17 +168,28 @@ export class CommandDispatcher {
    * final record, in the order of `reqs`; rejects when the store fails.
    */
   async dispatchMany(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions = { bulk: true }): Promise<CommandRecord[]> {
-    const finals: Array<Promise<CommandRecord>> = [];
-    for (let from = 0; from < reqs.length; from += DISPATCH_SLICE) {
+    const slices: Array<Promise<CommandRecord[]>> = [];
+    let failure: unknown;
+    for (let from = 0; from < reqs.length && failure === undefined; from += DISPATCH_SLICE) {
       // A bulk operation starts on a turn of its own (its caller has just planned it).
       if (from > 0 || o.bulk) await nextTurn();
-      finals.push(...this.sendSlice(ctx, reqs.slice(from, from + DISPATCH_SLICE), o));
+      const journaled = this.journal(ctx, reqs.slice(from, from + DISPATCH_SLICE), o);
+      // After close() nothing leaves: like the commands in flight then, these stay unsettled and
+      // recover() closes them at the next start.
+      const finals = this.o.store.durable().then(() => (this.closed ? new Promise<never>(() => undefined) : Promise.all(this.send(journaled, o))));
+      // Seen at once, so a failed fsync stops the slices not yet committed (and is never "unhandled").
+      finals.catch((err: unknown) => (failure ??= err));
+      slices.push(finals);
     }
-    return Promise.all(finals);
+    return (await Promise.all(slices)).flat();
   }
 
-  private sendSlice(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions): Array<Promise<CommandRecord>> {
-    const { bulk, onWrite } = o;
+  /**
+   * The slice's audit rows and command records, in one transaction. Nothing is sent yet: the frames
+   * leave once the store says this commit is durable (send). Throws when the store fails.
+   */
+  private journal(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions): CommandRecord[] {
+    const { onWrite } = o;
     const t = this.now();
     const ids = newCommandIds(reqs.length, t);
     const records = reqs.map((req, i): CommandRecord => ({
@@ -201,6 +214,13 @@ export class CommandDispatcher {
         onWrite?.(record);
       });
     });
+    return records;
+  }
+
+  /** Sends a journaled slice: its commands are tracked until final, with one deadline timer for all. */
+  private send(records: readonly CommandRecord[], o: DispatchOptions): Array<Promise<CommandRecord>> {
+    const { bulk, onWrite } = o;
+    const t = records[0]?.requestedAt ?? this.now();
     // The ids the slice's deadline timer looks up (not the Pending objects: those of commands already
     // final would stay in memory until the deadline).
     const sentIds: string[] = [];
@@ -290,6 +310,7 @@ export class CommandDispatcher {
 
   /** Commits the writes queued and stops the timers; commands still in flight are closed by recover() at the next start. */
   close(): void {
+    this.closed = true;
     clearTimeout(this.sentTimer);
     this.sentTimer = undefined;
     this.unsentWrites = [];

@@ -44,7 +44,7 @@ function devicesOf(devices: readonly DeviceProfile[]): DeviceView[] {
 
 /**
  * How a disconnection reaches the store: at once by default; the hub passes its bookkeeping group
- * commit, so 2,000 gateways dropping at once cost a few commits, not 2,000 fsyncs. A connection is
+ * commit, so 2,000 gateways dropping at once cost a few commits, not 2,000. A connection is
  * written at once: a command may follow within milliseconds, and its audit record must not name a
  * gateway the store does not know after a crash.
  */

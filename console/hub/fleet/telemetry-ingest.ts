@@ -1,10 +1,10 @@
 /**
- * Telemetry ingest: stores the gateways' telemetry batches, acknowledges each one after the commit
- * that holds it (acknowledged means durable: the agent trims what is acked), then feeds the live
- * figures.
+ * Telemetry ingest: stores the gateways' telemetry batches, acknowledges each one once the commit
+ * that holds it is durable (the store's fsync, store/wal-sync.ts; acknowledged means durable: the
+ * agent trims what is acked), then feeds the live figures.
  *
  * Batches arriving within `groupMs` of the first share one transaction (store/group-commit.ts): one
- * fsync for all, and the store appends them to the last pages of its tables. The window trades ack
+ * commit for all, and the store appends them to the last pages of its tables. The window trades ack
  * latency for disk writes — every commit rewrites at least the last page of the raw table and the
  * WAL frame headers, so 20 commits a second at 2,000 gateways × 1 Hz write about 2× what is stored,
  * 50 would write about 4× (docs/operations.md, "Telemetry").
@@ -39,7 +39,7 @@ export const MAX_CLOCK_AHEAD_MS = 60_000;
 const ROLLUP_FLUSH_EVERY_MS = 15_000;
 
 export interface TelemetryIngestDeps {
-  store: Pick<HubStore, 'storeTelemetry' | 'flushTelemetryRollups' | 'transaction'>;
+  store: Pick<HubStore, 'storeTelemetry' | 'flushTelemetryRollups' | 'transaction' | 'durable' | 'durableSync'>;
   load: Pick<LiveLoad, 'add'>;
   registry: Pick<FleetRegistry, 'telemetry'>;
   alarms: Pick<AlarmBook, 'raise' | 'clear'>;

@@ -469,6 +469,8 @@ class OperatorApiServer implements OperatorApi {
       if (kind === 'operation') this.log.info({ method: name, operator: this.ctx.operator, remote: remoteOf(req) }, `operation ${name}`);
       else this.log.debug({ method: name }, `query ${name}`);
       result = await invokeOperatorCall(this.service, this.ctx, call);
+      // Its audit rows and whatever else it wrote are on disk before the operator hears "done".
+      if (kind === 'operation') await this.service.durable?.();
     } catch (err) {
       if (err instanceof Refusal) return this.sendError(req, res, err);
       if (err instanceof LmgwError) {

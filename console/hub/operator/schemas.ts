@@ -227,7 +227,7 @@ export const OPERATOR_METHODS = {
       reason: z.enum(REVOCATION_REASON_CHOICES, { error: `must be one of ${REVOCATION_REASON_CHOICES.join(', ')}` }),
     }),
   },
-} as const satisfies Record<Exclude<keyof OperatorService, 'subscribe' | 'watch'>, { kind: OperatorMethodKind; schema: z.ZodType }>;
+} as const satisfies Record<Exclude<keyof OperatorService, 'subscribe' | 'watch' | 'durable'>, { kind: OperatorMethodKind; schema: z.ZodType }>;
 
 export type OperatorMethod = keyof typeof OPERATOR_METHODS;
 export type OperatorParams<M extends OperatorMethod> = z.output<(typeof OPERATOR_METHODS)[M]['schema']>;

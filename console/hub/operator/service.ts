@@ -320,6 +320,10 @@ export class HubOperatorService implements OperatorService {
     return revoked;
   }
 
+  durable(): Promise<void> {
+    return this.d.store.durable();
+  }
+
   previewShed(request: ShedRequest): Promise<ShedPreview> {
     return this.d.shedEvents.preview(request);
   }

@@ -441,6 +441,12 @@ export interface OperatorService {
   /** Omit gatewayId for the fleet target; targetKw null clears it. */
   setTarget(ctx: OperatorContext, target: { gatewayId?: string; targetKw: number | null }): void;
 
+  /**
+   * Resolves once everything the operations so far wrote survives a power cut (the store's fsync);
+   * the API answers an operation only after it. Rejects with STORE_UNAVAILABLE when that failed.
+   */
+  durable?(): Promise<void>;
+
   subscribe(listener: (event: OperatorEvent) => void): () => void;
   /**
    * Which gateways' figures `watcher` wants in the 1 s load event: a set (the visible rows), 'all',

@@ -4,10 +4,10 @@
  * the file and the cause; a database from a newer LMGW is refused before anything is written to it.
  *
  * WAL, so readers never block the writer and a `kill -9` at any instant leaves the last committed
- * transaction intact. synchronous=FULL, not NORMAL: with NORMAL a power cut may lose the last
- * commits in WAL mode, and the hub acks telemetry and answers operators only after a commit — an
- * acked batch or an audited command must survive. The cost is one fsync per commit, which is why
- * telemetry is written in groups (telemetry.ts).
+ * transaction intact. synchronous=NORMAL: a commit is not fsynced on the event loop; a power cut may
+ * take the last commits until WalSync (wal-sync.ts) has fsynced the WAL on the thread pool, and the
+ * hub acks telemetry, sends a journaled command and answers an operation only after that — an acked
+ * batch or an audited command survives a power cut as it did with synchronous=FULL.
  */
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
@@ -161,7 +161,8 @@ export function openHubDb(dataDir: string, migrations: readonly string[] = MIGRA
     db.pragma(`page_size = ${PAGE_SIZE_BYTES}`);
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
-    db.pragma('synchronous = FULL');
+    // Not FULL: the fsync is WalSync's, off the event loop (see the header).
+    db.pragma('synchronous = NORMAL');
     db.pragma(`cache_size = -${CACHE_KIB}`);
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma(`wal_autocheckpoint = ${Math.floor(CHECKPOINT_WAL_BYTES / Number(db.pragma('page_size', { simple: true })))}`);

@@ -1,10 +1,12 @@
 /**
- * Group commit: writes that arrive close together share one transaction, so one fsync, instead of
- * one each. 2,000 command results or telemetry batches a second then cost a few dozen commits, not
- * 2,000 — and a commit is what costs (synchronous=FULL: the WAL is fsynced at every commit).
+ * Group commit: writes that arrive close together share one transaction instead of one each. 2,000
+ * command results or telemetry batches a second then cost a few dozen commits, not 2,000 — and a
+ * commit is what costs (every page it changed is written to the WAL again).
  *
- * Nothing is acknowledged early: a write's `done` runs only after its transaction has committed (or
- * with the error when it failed, and then nothing of that group is stored). A group holds at most
+ * Nothing is acknowledged early: a write's `done` runs only after its transaction has committed and
+ * the store has said it is durable (the WAL's fsync, on the thread pool: groups committed while one
+ * fsync runs share the next) — or with the error when either failed, and then nothing of that group
+ * counts as stored. A group holds at most
  * `maxItems` writes, so one commit never holds the event loop for long; the next group waits for the
  * next turn of the loop (setImmediate), so sockets and timers are served in between.
  */
@@ -28,7 +30,7 @@ export class GroupCommit {
   private immediate: NodeJS.Immediate | undefined;
 
   constructor(
-    private readonly store: Pick<HubStore, 'transaction'>,
+    private readonly store: Pick<HubStore, 'transaction' | 'durable' | 'durableSync'>,
     private readonly o: GroupCommitOptions,
   ) {}
 
@@ -43,9 +45,9 @@ export class GroupCommit {
     return this.queue.length;
   }
 
-  /** Commits everything queued now, group by group (at close). */
+  /** Commits everything queued now, group by group, and syncs it on this thread (at close). */
   flush(): void {
-    while (this.queue.length > 0) this.commit();
+    while (this.queue.length > 0) this.commit(true);
     this.stop();
   }
 
@@ -64,17 +66,22 @@ export class GroupCommit {
     else if (this.queue.length > 0) this.timer = setTimeout(() => this.flushGroup(), this.o.maxDelayMs);
   }
 
-  private commit(): void {
+  private commit(now = false): void {
     const group = this.queue.length <= this.o.maxItems ? this.queue : this.queue.slice(0, this.o.maxItems);
     this.queue = group === this.queue ? [] : this.queue.slice(group.length);
-    let failure: Error | undefined;
+    const settle = (err?: unknown): void => {
+      const failure = err === undefined ? undefined : err instanceof Error ? err : new Error(`group commit failed: ${JSON.stringify(err)}`);
+      for (const p of group) p.done(failure);
+    };
     try {
       this.store.transaction(() => {
         for (const p of group) p.write();
       });
+      if (now) this.store.durableSync();
     } catch (err) {
-      failure = err instanceof Error ? err : new Error(String(err));
+      return settle(err);
     }
-    for (const p of group) p.done(failure);
+    if (now) settle();
+    else this.store.durable().then(() => settle(), settle);
   }
 }

@@ -4,9 +4,12 @@
  * opens the database (db.ts), prepares every statement once, and turns any SQLite failure into
  * STORE_UNAVAILABLE naming the file and the operation.
  *
- * Calls are synchronous (better-sqlite3): each returns once its transaction is committed and
- * fsynced, so the hub may ack or answer right after.
+ * Calls are synchronous (better-sqlite3): each returns once its transaction is committed — it
+ * survives `kill -9` from then on. It survives a power cut once `durable()` resolves (the WAL's fsync
+ * runs on the thread pool, wal-sync.ts): ack, send or answer only after that. What nobody waits for
+ * is synced within SYNC_EVERY_MS all the same.
  */
+import type Database from 'better-sqlite3';
 import { LmgwError } from '../../../shared/errors.js';
 import type { RelayState, TelemetrySample } from '../../../shared/protocol/messages.js';
 import { TypedEvents } from '../../../shared/typed-events.js';
@@ -32,11 +35,15 @@ import { SecurityEvents } from './security-events.js';
 import { Settings } from './settings.js';
 import { ShedEventTable, type ShedEventHeader, type ShedSkipped } from './shed-events.js';
 import { TelemetryTable } from './telemetry.js';
+import { WalSync, type FdatasyncFn } from './wal-sync.js';
 
 export type { GatewayRow } from './fleet.js';
 export type { ShedEventHeader, ShedSkipped } from './shed-events.js';
 export { countReasons } from './shed-events.js';
 export { HUB_DB_FILE } from './db.js';
+
+/** Commits nobody awaited (an alarm, a connection record) are fsynced within this, ms. */
+export const SYNC_EVERY_MS = 100;
 export { DEFAULT_PEAK_MIN_SAMPLES, PRUNE_BUDGET_ROWS, QUARTER_PRUNE_GATEWAYS, RETENTION_MS, ROLLUP_GRACE_MS } from './telemetry.js';
 
 export type HubStoreEvents = {
@@ -61,10 +68,19 @@ export class HubStore {
   private readonly settings: Settings;
   private readonly telemetry: TelemetryTable;
   private checkpointer: { stop(): void } | undefined;
+  private readonly wal: WalSync;
+  private readonly syncTimer: NodeJS.Timeout;
+  private readonly totalChanges: Database.Statement;
+  /** total_changes() when the background sync last looked. */
+  private syncedChanges = 0;
 
-  private constructor(db: HubDb, path: string, now: () => number) {
+  private constructor(db: HubDb, path: string, now: () => number, fdatasync: FdatasyncFn | undefined) {
     this.db = db;
     this.path = path;
+    this.wal = new WalSync(path, fdatasync);
+    this.totalChanges = db.prepare('SELECT total_changes()').pluck();
+    this.syncTimer = setInterval(() => this.syncInBackground(), SYNC_EVERY_MS);
+    this.syncTimer.unref();
     this.audit = new AuditLog(db, path);
     this.security = new SecurityEvents(db, path);
     this.connections = new ConnectionLog(db);
@@ -82,10 +98,10 @@ export class HubStore {
    * the path and the cause when it cannot be opened. `now` is the clock that closes telemetry's
    * roll-up buckets (tests inject one).
    */
-  static open(dataDir: string, o: { now?: () => number } = {}): HubStore {
+  static open(dataDir: string, o: { now?: () => number; fdatasync?: FdatasyncFn } = {}): HubStore {
     const { db, path } = openHubDb(dataDir);
     try {
-      const store = new HubStore(db, path, o.now ?? Date.now);
+      const store = new HubStore(db, path, o.now ?? Date.now, o.fdatasync);
       store.checkpointer = startCheckpointer(db, path);
       return store;
     } catch (err) {
@@ -96,9 +112,42 @@ export class HubStore {
 
   /** Idempotent. Any later call is a BugError. */
   close(): void {
+    clearInterval(this.syncTimer);
     this.checkpointer?.stop();
     this.checkpointer = undefined;
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.wal.close();
+      this.db.close();
+    }
+  }
+
+  /**
+   * Resolves once every commit made before the call survives a power cut (one fsync of the WAL on the
+   * thread pool, shared by every caller meanwhile); rejects with STORE_UNAVAILABLE when the fsync
+   * failed — and then for good.
+   */
+  durable(): Promise<void> {
+    return this.wal.durable();
+  }
+
+  /** durable() on this thread, for a caller that cannot wait (a flush at close). */
+  durableSync(): void {
+    this.wal.durableSync();
+  }
+
+  /** fsyncs of the WAL so far. */
+  get walSyncs(): number {
+    return this.wal.syncs;
+  }
+
+  /** Syncs commits that nobody awaited (an alarm raised, a session recorded). */
+  private syncInBackground(): void {
+    if (!this.db.open) return;
+    const changes = this.totalChanges.get() as number;
+    if (changes === this.syncedChanges) return;
+    this.syncedChanges = changes;
+    // A failure is final, and every ack and answer after it fails with it; nothing more to do here.
+    this.wal.durable().catch(() => undefined);
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import type { OperatorContext, OperatorService } from '../../hub/operator/types.js';
 
-export type OperatorMethod = Exclude<keyof OperatorService, 'subscribe' | 'watch'>;
+export type OperatorMethod = Exclude<keyof OperatorService, 'subscribe' | 'watch' | 'durable'>;
 
 /** The methods that take a bare id in the service but `{ <name>: id }` on the wire. */
 interface IdParams {

@@ -47,10 +47,15 @@ describe('CommandDispatcher', () => {
     tmp.cleanup();
   });
 
+  /** A journaled command leaves once its commit is durable (the store's fsync, off the loop): wait for `n` on the wire. */
+  const onWire = async (n: number): Promise<void> => {
+    while (wire.length < n) await sleep(1);
+  };
   const outcomes = (id: string): string[] => store.queryAudit({}).filter((r) => r.ref === id).map((r) => r.outcome).reverse();
 
   it('confirms with the read-back and the measured power, audited requested then confirmed', async () => {
     const pending = dispatcher.dispatch(ctx, { gatewayId: 'gw-1', op: 'shed', channels: [2, 3], durationSeconds: 60 });
+    await onWire(1);
     const sent = wire[0]?.message;
     expect(sent).toMatchObject({ kind: 'command', op: 'shed', selector: { channels: [2, 3] }, durationSeconds: 60 });
     expect(sent?.deadline).toBeGreaterThan(Date.now());
@@ -70,10 +75,45 @@ describe('CommandDispatcher', () => {
     ];
     for (const c of cases) {
       const pending = dispatcher.dispatch(ctx, { gatewayId: 'gw-1', op: 'shed', channels: [1] });
+      await onWire(cases.indexOf(c) + 1);
       const id = wire[wire.length - 1]?.message.id ?? '';
       dispatcher.handleResult('gw-1', { kind: 'result', commandId: id, status: c.status, code: c.code, time: Date.now(), message: 'because' });
       expect(await pending).toMatchObject({ state: c.state, code: c.code, message: 'because' });
       expect(outcomes(id)).toEqual(['requested', c.state]);
+    }
+  });
+
+  it('sends nothing before the fsync that makes its audit row and record survive a power cut; a failed fsync sends nothing at all', async () => {
+    // The fsyncs wait until the test releases them (null) or fails them (an error).
+    const held: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    const release = (err: NodeJS.ErrnoException | null): void => {
+      for (const cb of held.splice(0)) cb(err);
+    };
+    const dir = tempDir('lmgw-dispatch-held-');
+    const heldStore = HubStore.open(dir.dir, { fdatasync: (_fd, cb) => void held.push(cb) });
+    const sentIds: string[] = [];
+    const d = new CommandDispatcher({ store: heldStore, send: (_g, m) => (sentIds.push(m.id), true), onChange: () => undefined, deadlineMs: 300, graceMs: 100 });
+    try {
+      const first = d.dispatchMany(ctx, [{ gatewayId: 'gw-1', op: 'read' }], { bulk: false });
+      await sleep(20);
+      expect(heldStore.queryCommands({})).toHaveLength(1); // committed…
+      expect(sentIds).toEqual([]); // …not yet sent
+      release(null);
+      await sleep(20);
+      expect(sentIds).toHaveLength(1);
+      const releasing = setInterval(() => release(null), 5);
+      expect((await first)[0]?.state).toBe('timed-out');
+      clearInterval(releasing);
+
+      const second = d.dispatchMany(ctx, [{ gatewayId: 'gw-1', op: 'read' }], { bulk: false });
+      await sleep(20);
+      release(Object.assign(new Error('input/output error'), { code: 'EIO' }));
+      await expect(second).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      expect(sentIds).toHaveLength(1);
+    } finally {
+      d.close();
+      heldStore.close();
+      dir.cleanup();
     }
   });
 
@@ -94,6 +134,7 @@ describe('CommandDispatcher', () => {
 
   it('a result from another gateway does not answer the command', async () => {
     const pending = dispatcher.dispatch(ctx, { gatewayId: 'gw-1', op: 'read' });
+    await onWire(1);
     const id = wire[0]?.message.id ?? '';
     expect(dispatcher.handleResult('gw-9', { kind: 'result', commandId: id, status: 'ok', time: Date.now() })).toBeUndefined();
     expect((await pending).state).toBe('timed-out');
@@ -103,6 +144,7 @@ describe('CommandDispatcher', () => {
     online.add('gw-2');
     const a = dispatcher.dispatch(ctx, { gatewayId: 'gw-1', op: 'read' });
     const b = dispatcher.dispatch(ctx, { gatewayId: 'gw-2', op: 'read' });
+    await onWire(2);
     dispatcher.gatewayLost('gw-1');
     expect(await a).toMatchObject({ state: 'timed-out', message: expect.stringMatching(/connection to gw-1 ended/) });
     expect(dispatcher.inFlight).toBe(1);
@@ -138,6 +180,7 @@ describe('CommandDispatcher', () => {
     const slow = new CommandDispatcher({ store, send: (gatewayId, message) => (wire.push({ gatewayId, message }), true), onChange: () => undefined, deadlineMs: 5_000, graceMs: 100 });
     try {
       void slow.dispatch(ctx, { gatewayId: 'gw-2', op: 'read' });
+      await onWire(2);
       const [q, s2] = [wire[0]?.message.id ?? '', wire[1]?.message.id ?? ''];
       expect(store.queryCommands({ gatewayId: 'gw-2' })[0]?.state).toBe('requested');
       dispatcher.handleResult('gw-1', { kind: 'result', commandId: q, status: 'ok', time: Date.now(), relays: [] });

@@ -76,6 +76,7 @@ describe('Sessions and AgentMessages', () => {
     const a = aSession('gw-a');
     events.emit('connected', a);
     const pending = dispatcher.dispatch({ operator: 'alice' }, { gatewayId: 'gw-a', op: 'read' });
+    while (dispatcher.inFlight === 0) await new Promise((r) => setTimeout(r, 1)); // sent once its journal is durable
     events.emit('disconnected', a, { code: 'LINK_PONG_TIMEOUT', closeCode: 1006, reason: '' });
     expect(await pending).toMatchObject({ state: 'timed-out', code: 'OP_TIMED_OUT' });
     const security: string[] = [];

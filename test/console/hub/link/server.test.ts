@@ -172,7 +172,9 @@ describe('sessions', () => {
   });
 
   it('traffic both ways stands in for pings; one-way traffic is still pinged; a peer heard from is not cut, a silent one is', async () => {
-    const quick = await startHub({ pingIntervalMs: 150 });
+    // Intervals of 300 ms, not less: a 40 ms talker must never look silent for a whole interval, even
+    // on a machine busy with the rest of the suite (150 ms was seen to let one ping through).
+    const quick = await startHub({ pingIntervalMs: 300 });
     // The "fleet logic": every telemetry batch from site-busy is acknowledged, site-oneway's are not.
     quick.on('message', (s, m) => {
       if (m.kind === 'telemetry' && s.gatewayId === 'site-busy') quick.send(s.gatewayId, { kind: 'ack', seq: m.seq });
@@ -190,8 +192,8 @@ describe('sessions', () => {
     try {
       const busy = await open('site-busy');
       const oneway = await open('site-oneway');
-      // 1.2 s = 8 ping intervals. Neither answers pings, both are heard from: neither is cut.
-      await new Promise((r) => setTimeout(r, 1200));
+      // 2.4 s = 8 ping intervals. Neither answers pings, both are heard from: neither is cut.
+      await new Promise((r) => setTimeout(r, 2400));
       expect(busy.pings()).toBe(0);
       expect(oneway.pings()).toBeGreaterThanOrEqual(5);
       expect(busy.d.ws.readyState).toBe(WebSocket.OPEN);
@@ -201,7 +203,7 @@ describe('sessions', () => {
       clearInterval(busy.talk);
       const t0 = Date.now();
       expect((await busy.d.closed).code).toBe(1006);
-      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(Date.now() - t0).toBeLessThan(2000);
       expect(busy.pings()).toBeGreaterThanOrEqual(1);
       clearInterval(oneway.talk);
       oneway.d.ws.terminate();

@@ -1,0 +1,135 @@
+/**
+ * The hub database's fsync, off the event loop. The connection commits with synchronous=NORMAL: a
+ * commit is written to the WAL (it survives `kill -9` at once) but not fsynced, and SQLite keeps the
+ * WAL consistent on its own (checksummed frames; it syncs the WAL before every checkpoint). What a
+ * power cut could still take is made durable here: `durable()` resolves after an fdatasync of the WAL
+ * file that started after the call, on libuv's thread pool, so every commit made before the call is
+ * on disk — and the hub acks telemetry, sends a journaled command and answers an operation only then.
+ *
+ * With synchronous=FULL each commit fsynced on the event loop: 1–3 ms each, longer while the
+ * checkpointer wrote, and a fleet-wide shed of 19,900 gateways spent 0.9 s of its 4.5 s in those
+ * fsyncs (the fleet-shed benchmark's CPU profile, docs/benchmarks.md). Here the loop goes on with
+ * other work, and one fsync covers every commit made while the previous one ran.
+ *
+ * A failed fsync is final: the kernel may have dropped the pages it could not write, and a later
+ * fsync could succeed without them. Every later `durable()` rejects with the same STORE_UNAVAILABLE,
+ * so nothing more is acked.
+ */
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import type { LmgwError } from '../../../shared/errors.js';
+import { storeUnavailable } from './db.js';
+
+export type FdatasyncFn = (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
+
+interface Waiters {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function waiters(): Waiters {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A failure is also thrown to whoever awaits it; this keeps an unobserved one from being "unhandled".
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+export class WalSync {
+  private readonly fd: number;
+  /** Calls that came after the fsync in flight started: they wait for the next one. */
+  private next: Waiters | undefined;
+  private running = false;
+  private failure: LmgwError | undefined;
+  private closed = false;
+  /** fdatasyncs done (for tests and the metrics). */
+  syncs = 0;
+
+  /** Opens the WAL file of the database at `dbPath` (it exists once the connection is in WAL mode). */
+  constructor(
+    private readonly dbPath: string,
+    private readonly sync: FdatasyncFn = fdatasync,
+  ) {
+    try {
+      this.fd = openSync(`${dbPath}-wal`, 'r');
+    } catch (err) {
+      throw this.unavailable('opening the WAL file to sync it', err);
+    }
+  }
+
+  /** Resolves once everything committed before this call is on disk; rejects with STORE_UNAVAILABLE when that failed. */
+  durable(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(this.unavailable('syncing the WAL', new Error('the store is closed')));
+    this.next ??= waiters();
+    const { promise } = this.next;
+    if (!this.running) this.start();
+    return promise;
+  }
+
+  /** The same, on this thread (at close, and where a caller cannot wait). */
+  durableSync(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) return;
+    try {
+      fdatasyncSync(this.fd);
+      this.syncs++;
+    } catch (err) {
+      const failure = this.unavailable('syncing the WAL', err);
+      this.fail(failure);
+      throw failure;
+    }
+  }
+
+  /** Syncs what is committed, settles every waiter, and closes the file (once the fsync in flight is back). */
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.durableSync();
+      this.next?.resolve();
+    } catch (err) {
+      this.next?.reject(err as Error);
+    }
+    this.next = undefined;
+    this.closed = true;
+    if (!this.running) closeSync(this.fd);
+  }
+
+  private start(): void {
+    const batch = this.next;
+    if (!batch) return;
+    this.next = undefined;
+    this.running = true;
+    this.sync(this.fd, (err) => {
+      this.running = false;
+      if (this.closed) {
+        closeSync(this.fd);
+        if (err) batch.reject(this.unavailable('syncing the WAL', err));
+        else batch.resolve();
+        return;
+      }
+      if (err) {
+        this.fail(this.unavailable('syncing the WAL', err));
+        batch.reject(this.failure as LmgwError);
+        return;
+      }
+      this.syncs++;
+      batch.resolve();
+      if (this.next) this.start();
+    });
+  }
+
+  private fail(failure: LmgwError): void {
+    this.failure ??= failure;
+    this.next?.reject(this.failure);
+    this.next = undefined;
+  }
+
+  private unavailable(doing: string, err: unknown): LmgwError {
+    return storeUnavailable(this.dbPath, doing, err);
+  }
+}
