@@ -145,7 +145,13 @@ export interface RunFigures {
   run: number;
   gateways: number;
   telemetry: TelemetryPlan;
-  floor: { seconds: number; answered: number; serverCpuUsPerGateway: number };
+  floor: {
+    seconds: number;
+    answered: number;
+    serverCpuUsPerGateway: number;
+    /** The link server's CPU per telemetry sample over the steady window, acking each batch at once (no store). */
+    steadyCpuUsPerSample: number;
+  };
   connectSeconds: number;
   rssEmptyBytes: number;
   steady: SteadyFigures;
@@ -319,9 +325,19 @@ async function floor(pki: BenchPki, pkiDir: string, gateways: number, o: FleetSh
     );
     fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${port}/lmgw/v1`, caPem: pki.caPem, gateways: pki.gateways.slice(0, gateways), telemetry: telemetryPlan(gateways, o) });
     await sleep(2000);
+    // The steady floor: the link's own cost of a telemetry sample — received, decoded, validated and
+    // acked at once, as the hub acks it after its store — over the hub run's steady window length.
+    await server.call({ type: 'ack-telemetry', on: true }, 'ack-telemetry');
+    await sleep(1000); // the batches held unacked meanwhile are acked on their resend, not in the window
+    await server.call({ type: 'window-start' }, 'window-started');
+    await sleep(o.steadySeconds * 1000);
+    const { report } = await server.call({ type: 'window-end' }, 'window');
+    const steadyCpuUsPerSample = (report.cpuUserUs + report.cpuSystemUs) / Math.max(1, report.telemetrySamples ?? 0);
+    // The burst as before (no acks): its floor stays comparable with the earlier runs.
+    await server.call({ type: 'ack-telemetry', on: false }, 'ack-telemetry');
     const done = await server.call({ type: 'burst', timeoutMs: o.shedTimeoutSeconds * 1000 }, 'burst-done');
-    log(`  floor: ${done.answered} of ${done.peers} answered in ${(done.ms / 1000).toFixed(3)} s (link server alone)`);
-    return { seconds: done.answered === done.peers ? done.ms / 1000 : Number.NaN, answered: done.answered, serverCpuUsPerGateway: done.cpuUs / Math.max(1, done.peers) };
+    log(`  floor: ${done.answered} of ${done.peers} answered in ${(done.ms / 1000).toFixed(3)} s (link server alone); steady ${fmt(steadyCpuUsPerSample)} µs CPU per sample (${report.telemetrySamples ?? 0} samples)`);
+    return { seconds: done.answered === done.peers ? done.ms / 1000 : Number.NaN, answered: done.answered, serverCpuUsPerGateway: done.cpuUs / Math.max(1, done.peers), steadyCpuUsPerSample };
   } finally {
     await fleet?.stop();
     await server.stop();
@@ -631,6 +647,8 @@ export function summarise(r: FleetShedReport): { rows: Map<number, Row[]>; misse
       judge(n, out, `${op}: hub event-loop stall max`, median(ops.map((x) => x.loopStallMaxMs)), 1, ' ms', TARGETS.loopStallMaxMs);
     }
     judge(n, out, 'steady: hub CPU per telemetry sample', med(runs, (x) => x.steady.hubCpuUsPerSample), 1, ' µs', n === 2000 ? TARGETS.cpuUsPerSample : undefined);
+    judge(n, out, 'steady floor: link server alone, CPU per sample (acked, no store)', med(runs, (x) => x.floor.steadyCpuUsPerSample), 1, ' µs', undefined);
+    judge(n, out, 'steady: hub ÷ floor, CPU per sample', med(runs, (x) => x.steady.hubCpuUsPerSample / x.floor.steadyCpuUsPerSample), 2, '×', undefined);
     judge(n, out, 'steady: disk writes / database growth', med(runs, (x) => x.steady.writesOverGrowth), 2, '×', n === 2000 ? TARGETS.writesOverGrowth : undefined);
     judge(n, out, 'steady: database growth per sample', med(runs, (x) => x.steady.bytesStoredPerSample), 1, ' B', TARGETS.bytesPerSample);
     judge(n, out, 'steady: telemetry ack p99', med(runs, (x) => x.steady.ackP99Ms), 1, ' ms', n === 2000 ? TARGETS.steadyAckP99Ms : undefined);

@@ -24,7 +24,20 @@ import { serveParent } from './ipc-child.js';
 export type HubMode = 'hub' | 'bare';
 
 export type ToHub =
-  | { type: 'start'; mode: HubMode; caPem: string; certPem: string; keyPem: string; crlPath: string; crlPem: string; pingIntervalMs?: number; port?: number; maxConnections?: number }
+  | {
+      type: 'start';
+      mode: HubMode;
+      caPem: string;
+      certPem: string;
+      keyPem: string;
+      crlPath: string;
+      crlPem: string;
+      pingIntervalMs?: number;
+      port?: number;
+      maxConnections?: number;
+    }
+  /** hub mode: ack every telemetry batch at once, as the hub does after storing it (the fleet-shed floor's steady window), or stop. */
+  | { type: 'ack-telemetry'; on: boolean }
   | { type: 'sample' }
   /** Peers connected now, without the full GC of 'sample' (cheap enough to poll during a reconnect storm). */
   | { type: 'count' }
@@ -60,6 +73,8 @@ export interface WindowReport {
   overruns: number;
   /** Answers that matched no outstanding command. */
   strays: number;
+  /** Telemetry samples received (and acked, with ackTelemetry) in the window; the hub mode only. */
+  telemetrySamples?: number;
   rttMs: { p50: number; p90: number; p95: number; p99: number; max: number; mean: number };
   memory: MemorySample;
 }
@@ -71,6 +86,7 @@ export type FromHub =
   | { type: 'load-started'; peers: number }
   | { type: 'window-started' }
   | { type: 'window'; report: WindowReport }
+  | { type: 'ack-telemetry'; on: boolean }
   /** `ms`: from the first command sent until the last answer (or the timeout); `cpuUs`: this process's CPU over it. */
   | { type: 'burst-done'; peers: number; answered: number; ms: number; cpuUs: number }
   | { type: 'stopped' }
@@ -118,6 +134,8 @@ let exchanges = 0;
 let sent = 0;
 let overruns = 0;
 let strays = 0;
+let telemetrySamples = 0;
+let ackTelemetry = false;
 let rtts: number[] = [];
 /** Answers still awaited by the burst in progress, and what to call when none are. */
 let burst: { outstanding: number; done: () => void } | undefined;
@@ -178,6 +196,11 @@ async function startHub(msg: Extract<ToHub, { type: 'start' }>): Promise<{ serve
     bySlot[peer.slot] = undefined;
   });
   link.on('message', (info, message) => {
+    if (message.kind === 'telemetry' && ackTelemetry) {
+      if (recording) telemetrySamples += message.samples.length;
+      link.send(info.gatewayId, { kind: 'ack', seq: message.seq });
+      return;
+    }
     if (message.kind !== 'result') return void (strays += 1);
     const peer = bySlot[slotOf(message.commandId)];
     answered(peer && peer.commandId === message.commandId && peer.id === info.gatewayId ? peer : undefined);
@@ -260,6 +283,9 @@ function main(): void {
       }
       case 'sample':
         return reply({ type: 'sample', memory: memory(server) });
+      case 'ack-telemetry':
+        ackTelemetry = msg.on;
+        return reply({ type: 'ack-telemetry', on: msg.on });
       case 'count':
         return reply({ type: 'count', connected: server?.connected() ?? 0, cpuUs: ((c) => c.user + c.system)(process.cpuUsage()) });
       case 'load': {
@@ -285,6 +311,7 @@ function main(): void {
           sent = 0;
           overruns = 0;
           strays = 0;
+          telemetrySamples = 0;
           rtts = [];
           earlier = { seconds: 0, user: 0, system: 0, active: 0, idle: 0 };
         }
@@ -312,6 +339,7 @@ function main(): void {
           sent,
           overruns,
           strays,
+          telemetrySamples,
           rttMs: summarise(rtts),
           memory: memory(server),
         };
