@@ -79,8 +79,6 @@ export class HubStore {
     this.path = path;
     this.wal = new WalSync(path, fdatasync);
     this.totalChanges = db.prepare('SELECT total_changes()').pluck();
-    this.syncTimer = setInterval(() => this.syncInBackground(), SYNC_EVERY_MS);
-    this.syncTimer.unref();
     this.audit = new AuditLog(db, path);
     this.security = new SecurityEvents(db, path);
     this.connections = new ConnectionLog(db);
@@ -90,6 +88,8 @@ export class HubStore {
     this.alarms = new AlarmTable(db, path);
     this.settings = new Settings(db);
     this.telemetry = new TelemetryTable(db, path, now);
+    this.syncTimer = setInterval(() => this.syncInBackground(), SYNC_EVERY_MS);
+    this.syncTimer.unref();
   }
 
   /**
