@@ -305,6 +305,17 @@ describe('calls', () => {
       }
     });
 
+    it('answers an operation only once its writes are durable, a query without waiting; a failed fsync makes the operation a 503', async () => {
+      expect((await callApi(port, api.token, 'fleet', {})).status).toBe(200);
+      expect(service.durableCalls).toBe(0);
+      const cancel = ['cancelShed', { eventId: 'e9' }] as const;
+      expect((await callApi(port, api.token, ...cancel)).status).toBe(200);
+      expect(service.durableCalls).toBe(1);
+      service.durableFailsWith = new LmgwError('STORE_UNAVAILABLE', 'the hub database /d/hub.db is unavailable (syncing the WAL): EIO');
+      const message = expectRefusal(await callApi(port, api.token, ...cancel), 503, 'STORE_UNAVAILABLE');
+      expect(message).toContain('syncing the WAL');
+    });
+
     it('any other exception is a 500 that does not leak its message, which goes to the log with its stack', async () => {
       const lines: string[] = [];
       const own = await startApi({ logger: captureLogger(lines) });

@@ -22,6 +22,14 @@ export class RecordingService implements OperatorService {
   readonly listeners = new Set<(event: OperatorEvent) => void>();
   /** Thrown (queries) or rejected with (operations) by every call while set. */
   failWith: Error | undefined = undefined;
+  /** durable(): how often it was asked, and what it rejects with while set (the store's failed fsync). */
+  durableCalls = 0;
+  durableFailsWith: Error | undefined = undefined;
+
+  durable = (): Promise<void> => {
+    this.durableCalls++;
+    return this.durableFailsWith === undefined ? Promise.resolve() : Promise.reject(this.durableFailsWith);
+  };
 
   emit(event: OperatorEvent): void {
     for (const l of [...this.listeners]) l(event);
@@ -30,6 +38,8 @@ export class RecordingService implements OperatorService {
   reset(): void {
     this.calls.length = 0;
     this.failWith = undefined;
+    this.durableCalls = 0;
+    this.durableFailsWith = undefined;
   }
 
   /** The canned answer, typed as whatever the method returns (the transports never look inside). */
