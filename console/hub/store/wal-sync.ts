@@ -6,10 +6,10 @@
  * file that started after the call, on libuv's thread pool, so every commit made before the call is
  * on disk — and the hub acks telemetry, sends a journaled command and answers an operation only then.
  *
- * With synchronous=FULL each commit fsynced on the event loop: 1–3 ms each, longer while the
- * checkpointer wrote, and a fleet-wide shed of 19,900 gateways spent 0.9 s of its 4.5 s in those
- * fsyncs (the fleet-shed benchmark's CPU profile, docs/benchmarks.md). Here the loop goes on with
- * other work, and one fsync covers every commit made while the previous one ran.
+ * With synchronous=FULL each commit fsynced on the event loop: a fleet-wide shed of 19,900 gateways
+ * spent 0.9 s of its 4.5 s in COMMIT, one of them 100 ms (the fleet-shed benchmark's CPU profile,
+ * docs/benchmarks.md). Here the loop goes on with other work, and one fsync covers every commit
+ * made while the previous one ran.
  *
  * A failed fsync is final: the kernel may have dropped the pages it could not write, and a later
  * fsync could succeed without them. Every later `durable()` rejects with the same STORE_UNAVAILABLE,
