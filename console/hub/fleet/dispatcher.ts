@@ -12,8 +12,9 @@
  * slice's audit rows and records are committed in one transaction, and its frames leave once that
  * commit is durable (the store's fsync on the thread pool, shared by the slices committed meanwhile:
  * the next slice is committed while the previous one's fsync runs). The loop is yielded between
- * slices, so pings, telemetry and the UI are served while the operation is on its way. The final state with its audit row is group committed (GroupCommit): a
- * command is answered only after the commit that holds it. 'sent' is stored only for a command still
+ * slices, so pings, telemetry and the UI are served while the operation is on its way. The final
+ * state with its audit row is group committed (GroupCommit): a command is answered only after the
+ * commit that holds it is durable. 'sent' is stored only for a command still
  * unanswered a second after it left (SENT_WRITE_DELAY_MS): it promises nothing durable. The commands
  * of a bulk operation are announced (onChange) from 'sent' on, a single command from 'requested'.
  */

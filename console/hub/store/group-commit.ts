@@ -70,7 +70,7 @@ export class GroupCommit {
     const group = this.queue.length <= this.o.maxItems ? this.queue : this.queue.slice(0, this.o.maxItems);
     this.queue = group === this.queue ? [] : this.queue.slice(group.length);
     const settle = (err?: unknown): void => {
-      const failure = err === undefined ? undefined : err instanceof Error ? err : new Error(`group commit failed: ${JSON.stringify(err)}`);
+      const failure = err === undefined ? undefined : err instanceof Error ? err : new Error('group commit failed', { cause: err });
       for (const p of group) p.done(failure);
     };
     try {

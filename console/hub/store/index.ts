@@ -71,7 +71,7 @@ export class HubStore {
   private readonly wal: WalSync;
   private readonly syncTimer: NodeJS.Timeout;
   private readonly totalChanges: Database.Statement;
-  /** total_changes() when the background sync last looked. */
+  /** total_changes() when an fsync was last asked for (by durable() or the background sync). */
   private syncedChanges = 0;
 
   private constructor(db: HubDb, path: string, now: () => number, fdatasync: FdatasyncFn | undefined) {
@@ -127,6 +127,8 @@ export class HubStore {
    * failed — and then for good.
    */
   durable(): Promise<void> {
+    // The fsync this starts covers every change so far: the background sync need not repeat it.
+    if (this.db.open) this.syncedChanges = this.totalChanges.get() as number;
     return this.wal.durable();
   }
 
@@ -140,7 +142,7 @@ export class HubStore {
     return this.wal.syncs;
   }
 
-  /** Syncs commits that nobody awaited (an alarm raised, a session recorded). */
+  /** Syncs commits that no durable() has covered (an alarm raised, a session recorded). */
   private syncInBackground(): void {
     if (!this.db.open) return;
     const changes = this.totalChanges.get() as number;

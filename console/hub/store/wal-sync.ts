@@ -6,10 +6,10 @@
  * file that started after the call, on libuv's thread pool, so every commit made before the call is
  * on disk — and the hub acks telemetry, sends a journaled command and answers an operation only then.
  *
- * With synchronous=FULL each commit fsynced on the event loop: a fleet-wide shed of 19,900 gateways
- * spent 0.9 s of its 4.5 s in COMMIT, one of them 100 ms (the fleet-shed benchmark's CPU profile,
- * docs/benchmarks.md). Here the loop goes on with other work, and one fsync covers every commit
- * made while the previous one ran.
+ * With synchronous=FULL each commit fsynced on the event loop. In the first 4 s of a fleet-wide
+ * shed of 19,900 gateways the loop spent 0.79 s in COMMIT with FULL and 0.58 s with this (one CPU
+ * profile each, bench:fleet-shed --cpu-prof; the rest is writing the WAL's pages). Here the loop goes
+ * on with other work, and one fsync covers every commit made while the previous one ran.
  *
  * A failed fsync is final: the kernel may have dropped the pages it could not write, and a later
  * fsync could succeed without them. Every later `durable()` rejects with the same STORE_UNAVAILABLE,
@@ -46,7 +46,7 @@ export class WalSync {
   private running = false;
   private failure: LmgwError | undefined;
   private closed = false;
-  /** fdatasyncs done (for tests and the metrics). */
+  /** fdatasyncs done (for tests). */
   syncs = 0;
 
   /** Opens the WAL file of the database at `dbPath` (it exists once the connection is in WAL mode). */

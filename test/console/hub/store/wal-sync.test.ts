@@ -38,8 +38,10 @@ function aStoreWith(fdatasync: FdatasyncFn): HubStore {
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
 describe('WalSync: the WAL fsync on the thread pool', () => {
-  it('a commit returns without an fsync: the fsync is durable()\'s', () => {
+  it('commits with synchronous=NORMAL and without an fsync: the fsync is durable()\'s', () => {
     const store = aStoreWith(fdatasync);
+    // SQLite's own answer on the store's connection (1 = NORMAL, 2 = FULL).
+    expect((store as unknown as { db: { pragma(p: string, o: { simple: true }): unknown } }).db.pragma('synchronous', { simple: true })).toBe(1);
     const before = store.walSyncs;
     store.setSetting('k', 'v');
     expect(store.walSyncs).toBe(before);
@@ -123,6 +125,12 @@ describe('WalSync: the WAL fsync on the thread pool', () => {
     const idle = store.walSyncs;
     await new Promise((r) => setTimeout(r, 300));
     expect(store.walSyncs).toBe(idle); // nothing new committed: no fsync
+    // A commit a durable() has covered is not synced again in the background.
+    store.setSetting('awaited', '1');
+    await store.durable();
+    const covered = store.walSyncs;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(store.walSyncs).toBe(covered);
     store.setSetting('at-close', '1');
     store.close();
   });
