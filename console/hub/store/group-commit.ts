@@ -45,7 +45,16 @@ export class GroupCommit {
     return this.queue.length;
   }
 
-  /** Commits everything queued now, group by group, and syncs it on this thread (at close). */
+  /**
+   * Commits the next group now instead of at the end of its window; its writes are answered once the
+   * store's fsync (on the thread pool) has covered it, as any group's. What is left waits for the
+   * next turn of the loop.
+   */
+  commitNow(): void {
+    this.flushGroup();
+  }
+
+  /** Commits everything queued now, group by group, and syncs it on this thread (at close: never on a live path, the fsync would hold the loop). */
   flush(): void {
     while (this.queue.length > 0) this.commit(true);
     this.stop();

@@ -5,7 +5,7 @@
  * gateway's batch that breaks the live figures does not stop the others.
  */
 import { pino } from 'pino';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { TelemetryIngest, type TelemetryIngestDeps } from '../../../console/hub/fleet/telemetry-ingest.js';
 import type { HubStore } from '../../../console/hub/store/index.js';
 import type { AckMessage, TelemetryMessage, TelemetrySample } from '../../../shared/protocol/messages.js';
@@ -137,13 +137,26 @@ describe('TelemetryIngest', () => {
     expect(rig.live.map((l) => l.gatewayId)).toEqual(['gw-1', 'gw-3']);
   });
 
-  it('a full group is committed at once, without waiting for the window', () => {
-    const rig = aRig({ groupMax: 3, groupMs: 10_000 });
-    for (let seq = 1; seq <= 3; seq++) rig.ingest.accept('gw-1', batch(seq, [aSample(NOW - 10_000 + seq, seq)]));
-    expect(rig.acks.map((a) => a.seq)).toEqual([1, 2, 3]);
-    rig.ingest.accept('gw-1', batch(4, [aSample(NOW, 4)]));
-    expect(rig.acks).toHaveLength(3);
+  it('a group full of samples is committed at once, without waiting for the window, and its fsync stays off the event loop', async () => {
+    const rig = aRig({ groupMaxSamples: 3, groupMs: 10_000 });
+    let syncedOnLoop = 0;
+    const durableSync = rig.store.durableSync.bind(rig.store);
+    rig.store.durableSync = () => {
+      syncedOnLoop += 1;
+      durableSync();
+    };
+    rig.ingest.accept('gw-1', batch(1, [aSample(NOW - 10_000, 1), aSample(NOW - 9_000, 2)]));
+    expect(rig.ingest.queued).toBe(1); // 2 samples: not full
+    rig.ingest.accept('gw-2', batch(1, [aSample(NOW - 8_000, 3)]));
+    expect(rig.ingest.queued).toBe(0); // 3 samples: committed now
+    expect(rig.acks).toEqual([]); // committed, not yet fsynced
+    await vi.waitFor(() => expect(rig.acks.map((a) => a.gatewayId)).toEqual(['gw-1', 'gw-2']), { timeout: 2_000 });
+    expect(rig.acks.every((a) => a.storedAtAck)).toBe(true);
+    expect(syncedOnLoop).toBe(0);
+    rig.ingest.accept('gw-1', batch(2, [aSample(NOW, 4)]));
+    await tick(50);
+    expect(rig.acks).toHaveLength(2);
     rig.ingest.close();
-    expect(rig.acks.map((a) => a.seq)).toEqual([1, 2, 3, 4]);
+    expect(rig.acks.map((a) => `${a.gatewayId}:${a.seq}`)).toEqual(['gw-1:1', 'gw-2:1', 'gw-1:2']);
   });
 });
