@@ -15,7 +15,7 @@ const timer = setInterval(() => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch (err) {
-    // The hub's connection checkpoints by itself beyond its backstop (db.ts); say why this one could not.
+    // The hub's connection then checkpoints by itself again (startCheckpointer in db.ts).
     parentPort?.postMessage({ error: (err as Error).message });
   }
 }, everyMs);

@@ -34,17 +34,18 @@ const CACHE_KIB = 65_536;
  */
 const PAGE_SIZE_BYTES = 1024;
 /**
- * The hub's own connection checkpoints only beyond ~64 MiB of WAL — a backstop: the checkpoints are
- * made every 5 s by a worker thread (checkpointer.ts), so none holds the event loop. (A fleet-wide
- * shed of 19,900 gateways made the hub write 82–89 MB — WAL and checkpoints, /proc write_bytes — in
- * 4–6 s: at that rate the WAL passes 16 MiB between two of the worker's checkpoints, and the
- * connection's own checkpoint would run inside a commit. Checkpointing more often instead would
- * write the hot pages more often in steady state.) Without the
- * worker (running from the TypeScript sources, as the tests do), every ~8 MiB: each checkpoint
+ * The hub's own connection never checkpoints while the checkpoint worker (checkpointer.ts) runs: the
+ * worker checkpoints every 5 s, so none holds the event loop. (A fleet-wide operation over 19,900
+ * gateways makes the hub write 80–90 MB — WAL and checkpoints, /proc write_bytes — in 3–6 s: the WAL
+ * then passed the 64 MiB backstop this connection had between two of the worker's checkpoints, and
+ * the connection's checkpoint — an fsync of the WAL, the pages copied, an fsync of the database —
+ * ran inside a commit on the event loop (seen in strace of the hub's main thread during a
+ * cancelShed). Checkpointing more often instead would write the hot pages more often in steady
+ * state.) Should the worker stop or fail a checkpoint, the connection checkpoints by itself again, every ~8 MiB — as it
+ * does without the worker (running from the TypeScript sources, as the tests do): each checkpoint
  * writes the hot pages (the header, the B-tree's right edge) to the database again, so fewer write less.
  */
 const CHECKPOINT_WAL_BYTES = 8 * 1024 * 1024;
-const BACKSTOP_WAL_BYTES = 64 * 1024 * 1024;
 const CHECKPOINT_EVERY_MS = 5_000;
 /** After a checkpoint the WAL file is truncated to at most this, so one burst does not leave it huge. */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -165,7 +166,7 @@ export function openHubDb(dataDir: string, migrations: readonly string[] = MIGRA
     db.pragma('synchronous = NORMAL');
     db.pragma(`cache_size = -${CACHE_KIB}`);
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-    db.pragma(`wal_autocheckpoint = ${Math.floor(CHECKPOINT_WAL_BYTES / Number(db.pragma('page_size', { simple: true })))}`);
+    autoCheckpoint(db, CHECKPOINT_WAL_BYTES);
     migrate(db, path, migrations);
   } catch (err) {
     db.close();
@@ -175,18 +176,30 @@ export function openHubDb(dataDir: string, migrations: readonly string[] = MIGRA
   return { db, path };
 }
 
+/** The connection's own automatic checkpoint, every `walBytes` of WAL (0: never). */
+function autoCheckpoint(db: HubDb, walBytes: number): void {
+  db.pragma(`wal_autocheckpoint = ${Math.floor(walBytes / Number(db.pragma('page_size', { simple: true })))}`);
+}
+
 /**
- * Starts the checkpoint worker (checkpointer.ts) for the database at `path` and moves the
- * connection's own automatic checkpoint out to a backstop; undefined when the worker's compiled file
- * is not there (running from the TypeScript sources), and then the connection checkpoints as before.
+ * Starts the checkpoint worker (checkpointer.ts) for the database at `path` and turns the
+ * connection's own automatic checkpoint off while the worker runs (back on if it stops); undefined
+ * when the worker's compiled file is not there (running from the TypeScript sources), and then the
+ * connection checkpoints as before.
  */
 export function startCheckpointer(db: HubDb, path: string): { stop(): void } | undefined {
   const file = fileURLToPath(new URL('./checkpointer.js', import.meta.url));
   if (!existsSync(file)) return undefined;
   const worker = new Worker(file, { workerData: { path, everyMs: CHECKPOINT_EVERY_MS } });
   worker.unref();
-  worker.on('error', () => undefined); // the backstop checkpoints
-  db.pragma(`wal_autocheckpoint = ${Math.floor(BACKSTOP_WAL_BYTES / Number(db.pragma('page_size', { simple: true })))}`);
+  // A worker that stopped, or whose checkpoint failed (an I/O error), leaves it to the connection again.
+  const fallBack = (): void => {
+    if (db.open) autoCheckpoint(db, CHECKPOINT_WAL_BYTES);
+  };
+  worker.on('error', () => undefined); // 'exit' follows
+  worker.on('exit', fallBack);
+  worker.on('message', fallBack);
+  autoCheckpoint(db, 0);
   return {
     stop: () => worker.postMessage('stop'),
   };
