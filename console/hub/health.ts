@@ -2,8 +2,9 @@
  * The hub's health endpoints (shared/health.ts decides what each path answers): its readiness
  * checks, the HTTP glue the operator API and the optional metrics listener share, and that listener.
  *
- * Ready means: the data directory takes a real write (a full disk fails it), the link listens, and
- * the CRL in force has not passed its nextUpdate (after it every gateway is refused).
+ * Ready means: the data directory takes a real write (a full disk fails it) and the store's WAL has
+ * never failed an fsync (after one, nothing is acknowledged until a restart: wal-sync.ts), the link
+ * listens, and the CRL in force has not passed its nextUpdate (after it every gateway is refused).
  *
  * No token: a load balancer's probe and a Prometheus scrape carry none, and nothing here is secret or
  * names a gateway (docs/operations.md, "Health and metrics"). The operator API binds loopback by
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { probeWritable, runChecks, type CheckResult, type HealthSource } from '../../shared/health.js';
 import type { LinkServer } from './link/server.js';
 import type { HubMetrics } from './metrics.js';
+import type { HubStore } from './store/index.js';
 
 /** A check taking longer than this fails (a hung disk answers "not ready", not nothing). */
 const CHECK_TIMEOUT_MS = 2_000;
@@ -25,6 +27,7 @@ export interface HubHealthOptions {
   dataDir: string;
   link: Pick<LinkServer, 'listening' | 'crlState'>;
   metrics: Pick<HubMetrics, 'contentType' | 'text'>;
+  store?: Pick<HubStore, 'syncFailure'>;
   now?: () => number;
 }
 
@@ -43,10 +46,13 @@ export function hubHealth(o: HubHealthOptions): HealthSource {
   const probeFile = join(o.dataDir, READY_PROBE_FILE);
   // Probes asked for at once share one write (they would otherwise race for the probe file).
   let probing: Promise<CheckResult> | undefined;
-  const store = (): Promise<CheckResult> =>
-    (probing ??= probeWritable({ open, rm }, probeFile).finally(() => {
+  const store = (): Promise<CheckResult> => {
+    const failed = o.store?.syncFailure;
+    if (failed) return Promise.resolve({ ok: false, detail: `${failed.message}; nothing is acknowledged any more: restart the console once the disk is sound` });
+    return (probing ??= probeWritable({ open, rm }, probeFile).finally(() => {
       probing = undefined;
     }));
+  };
   return {
     readiness: () =>
       runChecks(

@@ -155,7 +155,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     telemetryQueued: () => telemetry.queued,
     version: LMGW_VERSION,
   });
-  const health = hubHealth({ dataDir: o.dataDir, link: liveLink, metrics });
+  const health = hubHealth({ dataDir: o.dataDir, link: liveLink, metrics, store });
 
   liveLink.on('message', (s: SessionInfo, m: Message) => {
     switch (m.kind) {

@@ -145,7 +145,7 @@ export class HubMetrics {
     });
     const storeErrors = new Counter({
       name: 'lmgw_hub_store_errors_total',
-      help: 'Store operations that failed, by SQLite error code (SQLITE_FULL: the disk is full)',
+      help: 'Store operations that failed, by SQLite error code (SQLITE_FULL: the disk is full), or by errno for a failed fsync of the WAL (EIO)',
       labelNames: ['code'],
       registers,
     });
@@ -187,5 +187,5 @@ export class HubMetrics {
 /** The SQLite code behind a STORE_ error (SQLITE_FULL, SQLITE_IOERR_WRITE, …), or the STORE_ code itself. */
 function sqliteCode(err: Error & { code: string }): string {
   const cause = err.cause as { code?: unknown } | undefined;
-  return typeof cause?.code === 'string' && /^SQLITE_[A-Z_]+$/.test(cause.code) ? cause.code : err.code;
+  return typeof cause?.code === 'string' && /^(SQLITE_[A-Z_]+|E[A-Z]+)$/.test(cause.code) ? cause.code : err.code;
 }

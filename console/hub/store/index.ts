@@ -77,7 +77,11 @@ export class HubStore {
   private constructor(db: HubDb, path: string, now: () => number, fdatasync: FdatasyncFn | undefined) {
     this.db = db;
     this.path = path;
-    this.wal = new WalSync(path, fdatasync);
+    // A failed fsync is a store error like any other: counted (lmgw_hub_store_errors_total) and seen by /readyz.
+    this.wal = new WalSync(path, fdatasync, (err) => {
+      this.reported.add(err);
+      this.events.emit('error', err);
+    });
     this.totalChanges = db.prepare('SELECT total_changes()').pluck();
     this.audit = new AuditLog(db, path);
     this.security = new SecurityEvents(db, path);
@@ -130,6 +134,11 @@ export class HubStore {
     // The fsync this starts covers every change so far: the background sync need not repeat it.
     if (this.db.open) this.syncedChanges = this.totalChanges.get() as number;
     return this.wal.durable();
+  }
+
+  /** Why nothing more can be made durable (a failed fsync of the WAL), if so: the hub must be restarted. */
+  get syncFailure(): LmgwError | undefined {
+    return this.wal.failed;
   }
 
   /** durable() on this thread, for a caller that cannot wait (a flush at close). */

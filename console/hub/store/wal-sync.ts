@@ -49,10 +49,14 @@ export class WalSync {
   /** fdatasyncs done (for tests). */
   syncs = 0;
 
-  /** Opens the WAL file of the database at `dbPath` (it exists once the connection is in WAL mode). */
+  /**
+   * Opens the WAL file of the database at `dbPath` (it exists once the connection is in WAL mode).
+   * `onFailure` hears of the first failed fsync, once (the store reports it: metrics, /readyz).
+   */
   constructor(
     private readonly dbPath: string,
     private readonly sync: FdatasyncFn = fdatasync,
+    private readonly onFailure: (err: LmgwError) => void = () => undefined,
   ) {
     try {
       this.fd = openSync(`${dbPath}-wal`, 'r');
@@ -123,8 +127,16 @@ export class WalSync {
     });
   }
 
+  /** The failure that stopped every later fsync, if one did. */
+  get failed(): LmgwError | undefined {
+    return this.failure;
+  }
+
   private fail(failure: LmgwError): void {
-    this.failure ??= failure;
+    if (this.failure === undefined) {
+      this.failure = failure;
+      this.onFailure(failure);
+    }
     this.next?.reject(this.failure);
     this.next = undefined;
   }

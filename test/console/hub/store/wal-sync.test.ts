@@ -3,7 +3,10 @@
  * for an fsync that started after its commit; a failed fsync fails everything after it.
  */
 import { fdatasync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { hubHealth } from '../../../../console/hub/health.js';
+import type { LinkServer } from '../../../../console/hub/link/server.js';
 import { GroupCommit } from '../../../../console/hub/store/group-commit.js';
 import { HubStore } from '../../../../console/hub/store/index.js';
 import type { FdatasyncFn } from '../../../../console/hub/store/wal-sync.js';
@@ -77,6 +80,15 @@ describe('WalSync: the WAL fsync on the thread pool', () => {
   it('a failed fsync rejects its callers and every later one with STORE_UNAVAILABLE naming the file', async () => {
     const sync = heldSync();
     const store = aStoreWith(sync.fn);
+    const reported: LmgwError[] = [];
+    store.events.on('error', (e) => reported.push(e));
+    const health = hubHealth({
+      dataDir: dirname(store.path),
+      link: { listening: true, crlState: { configured: false } as LinkServer['crlState'] },
+      metrics: { contentType: 'text/plain; version=0.0.4; charset=utf-8', text: () => Promise.resolve('') },
+      store,
+    });
+    expect((await health.readiness()).store?.ok).toBe(true);
     const first = store.durable();
     const eio = Object.assign(new Error('i/o error'), { code: 'EIO' }) as NodeJS.ErrnoException;
     sync.finish(eio);
@@ -88,6 +100,10 @@ describe('WalSync: the WAL fsync on the thread pool', () => {
     await expect(store.durable()).rejects.toThrow(/syncing the WAL.*EIO/);
     expect(() => store.durableSync()).toThrow(/EIO/);
     expect(sync.started).toBe(1); // nothing more was tried
+    // Reported once (lmgw_hub_store_errors_total counts it), and /readyz says why the hub is not ready.
+    expect(reported).toEqual([err]);
+    const ready = await health.readiness();
+    expect(ready.store).toEqual({ ok: false, detail: expect.stringMatching(/syncing the WAL.*EIO.*restart the console/) });
   });
 
   it('a group commit acks only once its commit is durable, and not at all when the fsync failed', async () => {
