@@ -122,6 +122,10 @@ export interface ShedFigures {
   eventsByType: Record<string, { count: number; bytes: number }>;
   loopStallMaxMs: number;
   loopStallP99Ms: number;
+  /** The garbage collector's longest pause of the hub's main thread over the same time, its kind, and all its pauses summed. */
+  gcMaxMs: number;
+  gcMaxKind: string;
+  gcMs: number;
   ackP50Ms: number;
   ackP99Ms: number;
   acked: number;
@@ -137,6 +141,9 @@ export interface OperationFigures {
   /** Final states of its commands (none for previewShed). */
   states: Record<string, number>;
   loopStallMaxMs: number;
+  gcMaxMs: number;
+  gcMaxKind: string;
+  gcMs: number;
 }
 
 export const OPERATIONS = ['previewShed', 'cancelShed', 'commandMany', 'restoreAll'] as const;
@@ -287,17 +294,26 @@ class EventCounter {
   }
 }
 
+/** What the loop probe reports (bench/loop-probe.ts). */
+interface LoopStats {
+  maxMs: number;
+  p99Ms: number;
+  gcMaxMs: number;
+  gcMaxKind: string;
+  gcMs: number;
+}
+
 /** The loop probe inside the hub: SIGUSR2 → one LMGW_LOOP_STATS line on its stderr. */
 class LoopProbe {
-  private waiting: ((stats: { maxMs: number; p99Ms: number }) => void)[] = [];
+  private waiting: ((stats: LoopStats) => void)[] = [];
   /** The hub's, once started. */
   pid = 0;
   line(line: string): void {
     if (!line.startsWith('LMGW_LOOP_STATS ')) return;
-    const stats = JSON.parse(line.slice('LMGW_LOOP_STATS '.length)) as { maxMs: number; p99Ms: number };
+    const stats = JSON.parse(line.slice('LMGW_LOOP_STATS '.length)) as LoopStats;
     this.waiting.shift()?.(stats);
   }
-  read(): Promise<{ maxMs: number; p99Ms: number }> {
+  read(): Promise<LoopStats> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the hub did not answer the loop probe within 120 s')), 120_000);
       this.waiting.push((s) => {
@@ -307,6 +323,11 @@ class LoopProbe {
       process.kill(this.pid, 'SIGUSR2');
     });
   }
+}
+
+/** " (longest GC pause 212 ms major, 640 ms in all)": how much of a stall the garbage collector may explain. */
+function gcNote(s: LoopStats): string {
+  return ` (longest GC pause ${fmt(s.gcMaxMs)} ms${s.gcMaxKind ? ` ${s.gcMaxKind}` : ''}, ${fmt(s.gcMs)} ms in all)`;
 }
 
 function telemetryPlan(gateways: number, o: FleetShedOptions): TelemetryPlan {
@@ -490,6 +511,9 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
       eventsByType: ev.byType,
       loopStallMaxMs: loop.maxMs,
       loopStallP99Ms: loop.p99Ms,
+      gcMaxMs: loop.gcMaxMs,
+      gcMaxKind: loop.gcMaxKind,
+      gcMs: loop.gcMs,
       ackP50Ms: fs.ackLatency.p50,
       ackP99Ms: fs.ackLatency.p99,
       acked: fs.acked,
@@ -501,7 +525,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     log(
       `  shed: all final ${fmt(shed.allFinalSeconds, 3)} s (${finalSeenOn}), API answer ${fmt(shed.apiAnswerSeconds, 3)} s; ${JSON.stringify(shed.states)}; ` +
         `hub ${fmt(shed.hubCpuUsPerGateway / 1000, 2)} ms CPU/gateway, RSS ${fmt(rssIdleBytes / 1048576)} → ${fmt(rssPeakBytes / 1048576)} MiB, ` +
-        `stream ${fmt(shed.eventBytesPerGateway)} B/gateway, loop stall max ${fmt(shed.loopStallMaxMs)} p99 ${fmt(shed.loopStallP99Ms)} ms, ` +
+        `stream ${fmt(shed.eventBytesPerGateway)} B/gateway, loop stall max ${fmt(shed.loopStallMaxMs)} p99 ${fmt(shed.loopStallP99Ms)} ms${gcNote(loop)}, ` +
         `ack p99 ${fmt(shed.ackP99Ms)} ms, disconnects ${shed.disconnects}${events.closed ? `, stream closed ${events.closed}` : ''}`,
     );
     const eventId = ans?.status === 200 ? ((JSON.parse(ans.text) as { result: { id: string } }).result.id) : '';
@@ -543,8 +567,8 @@ async function otherOperations(apiBase: string, token: string, probe: LoopProbe,
     const seconds = (performance.now() - start) / 1000;
     const loop = await probe.read();
     const states = r.status === 200 ? answerStates((JSON.parse(r.text) as { result: unknown }).result) : {};
-    out[op] = { seconds, httpStatus: r.status, states, loopStallMaxMs: loop.maxMs };
-    log(`  ${op}: answered in ${fmt(seconds, 3)} s (HTTP ${r.status}) ${JSON.stringify(states)}, loop stall max ${fmt(loop.maxMs)} ms`);
+    out[op] = { seconds, httpStatus: r.status, states, loopStallMaxMs: loop.maxMs, gcMaxMs: loop.gcMaxMs, gcMaxKind: loop.gcMaxKind, gcMs: loop.gcMs };
+    log(`  ${op}: answered in ${fmt(seconds, 3)} s (HTTP ${r.status}) ${JSON.stringify(states)}, loop stall max ${fmt(loop.maxMs)} ms${gcNote(loop)}`);
     if (r.status !== 200) log(`    ${r.text.slice(0, 300)}`);
     await sleep(1000);
   }
@@ -635,6 +659,7 @@ export function summarise(r: FleetShedReport): { rows: Map<number, Row[]>; misse
     judge(n, out, 'shed: event-stream bytes per gateway', med(runs, (x) => x.shed.eventBytesPerGateway), 0, ' B', TARGETS.eventBytesPerGateway);
     judge(n, out, 'shed: hub event-loop stall max', med(runs, (x) => x.shed.loopStallMaxMs), 1, ' ms', TARGETS.loopStallMaxMs);
     judge(n, out, 'shed: hub event-loop stall p99', med(runs, (x) => x.shed.loopStallP99Ms), 1, ' ms', undefined);
+    judge(n, out, 'shed: longest GC pause of the hub', med(runs, (x) => x.shed.gcMaxMs), 1, ' ms', undefined);
     judge(n, out, 'shed: telemetry ack p50', med(runs, (x) => x.shed.ackP50Ms), 1, ' ms', undefined);
     judge(n, out, 'shed: telemetry ack p99', med(runs, (x) => x.shed.ackP99Ms), 1, ' ms', TARGETS.ackP99DuringMs);
     judge(n, out, 'shed: gateways disconnected (max of runs)', Math.max(...runs.map((x) => x.shed.disconnects)), 0, '', TARGETS.disconnected);
@@ -645,6 +670,7 @@ export function summarise(r: FleetShedReport): { rows: Map<number, Row[]>; misse
       const states = ops[ops.length - 1]?.states ?? {};
       judge(n, out, `${op}: API call → answer${Object.keys(states).length > 0 ? ` (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`, median(ops.map((x) => (x.httpStatus === 200 ? x.seconds : Number.NaN))), 3, ' s', undefined);
       judge(n, out, `${op}: hub event-loop stall max`, median(ops.map((x) => x.loopStallMaxMs)), 1, ' ms', TARGETS.loopStallMaxMs);
+      judge(n, out, `${op}: longest GC pause of the hub`, median(ops.map((x) => x.gcMaxMs)), 1, ' ms', undefined);
     }
     judge(n, out, 'steady: hub CPU per telemetry sample', med(runs, (x) => x.steady.hubCpuUsPerSample), 1, ' µs', n === 2000 ? TARGETS.cpuUsPerSample : undefined);
     judge(n, out, 'steady floor: link server alone, CPU per sample (acked, no store)', med(runs, (x) => x.floor.steadyCpuUsPerSample), 1, ' µs', undefined);
