@@ -279,6 +279,24 @@ describe('prune', () => {
     for (const g of gateways) expect(store.lastSample(g)).toBeNull();
   });
 
+  it(`keeps to the budget of ${PRUNE_BUDGET_ROWS} rows in the quarter-hours too, going on with the same gateway at the next call`, () => {
+    const store = aStore();
+    // 12,000 quarter-hours (and as many minutes) of one gateway, then one of another, all past 400 days.
+    const quarters = 12_000;
+    const samples = Array.from({ length: quarters }, (_, q) => aSample(T0 + q * QH, 1));
+    store.storeTelemetry([
+      { gatewayId: 'gw-a', seq: 1, samples },
+      { gatewayId: 'gw-b', seq: 1, samples: [aSample(T0, 2)] },
+    ]);
+    const now = T0 + quarters * QH + 401 * DAY;
+    const calls: Array<{ raw: number; rollups: number; done: boolean }> = [];
+    for (let i = 0; i < 20 && !calls.at(-1)?.done; i++) calls.push(store.prune(now));
+    expect(calls.at(-1)?.done).toBe(true);
+    expect(calls.length).toBeGreaterThan(2);
+    for (const c of calls) expect(c.raw + c.rollups).toBeLessThanOrEqual(PRUNE_BUDGET_ROWS);
+    for (const gatewayId of ['gw-a', 'gw-b']) expect(store.loadHistory({ gatewayId, from: 0, to: now, resolution: '15m' })).toEqual([]);
+  });
+
   it(`looks at the quarter-hours of at most ${QUARTER_PRUNE_GATEWAYS} gateways per call, once per quarter-hour cut-off`, () => {
     const store = aStore();
     const gateways = Array.from({ length: 2 * QUARTER_PRUNE_GATEWAYS + 10 }, (_, i) => `gw-${String(i).padStart(4, '0')}`);
