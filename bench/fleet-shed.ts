@@ -27,7 +27,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -43,6 +43,7 @@ import { bin, fmt, OtherLoad, processCpuUs, processMemory, Processes, sleep, typ
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const LINK_HUB_SCRIPT = fileURLToPath(new URL('./link-hub.js', import.meta.url));
 const LOOP_PROBE = pathToFileURL(fileURLToPath(new URL('./loop-probe.js', import.meta.url))).href;
+const TURN_PROBE = pathToFileURL(fileURLToPath(new URL('./turn-probe.js', import.meta.url))).href;
 const FINAL_STATES = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out'];
 /** Sockets the hub needs besides its gateways' (listeners, the database, the API, the event stream). */
 const HUB_FD_RESERVE = 100;
@@ -82,6 +83,8 @@ export interface FleetShedOptions {
   maxPriority: number;
   /** When set, the hub writes a V8 CPU profile into this directory (node --cpu-prof) when it exits. */
   cpuProfDir?: string;
+  /** Where bench/turn-probe.ts writes what each long turn of the hub's loop held (a diagnosis run: its hooks cost CPU). */
+  turnsFile?: string;
 }
 
 export interface SteadyFigures {
@@ -389,8 +392,13 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     const probe = new LoopProbe();
     const hub: Started = procs.start('lm-console', [bin('lm-console'), '--headless', '--config', join(dir, 'hub.json')], {
       cwd: dir,
-      nodeArgs: ['--import', LOOP_PROBE, ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`])],
-      env: { LMGW_LOG_LEVEL: 'warn' },
+      nodeArgs: [
+        '--import',
+        LOOP_PROBE,
+        ...(o.turnsFile === undefined ? [] : ['--import', TURN_PROBE]),
+        ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`]),
+      ],
+      env: { LMGW_LOG_LEVEL: 'warn', ...(o.turnsFile === undefined ? {} : { LMGW_TURN_LOG: resolvePath(o.turnsFile) }) },
       onLine: (line) => probe.line(line),
     });
     probe.pid = hub.pid;
@@ -719,13 +727,14 @@ async function main(): Promise<void> {
       quick: { type: 'boolean' },
       json: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      turns: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(
-      'npm run bench:fleet-shed [-- --gateways 500,2000,5000,20000 --runs 3 --steady-seconds 20 --batch-from 19000 --shed-timeout 600 --max-priority 2 --json FILE --cpu-prof DIR | --quick]\n',
+      'npm run bench:fleet-shed [-- --gateways 500,2000,5000,20000 --runs 3 --steady-seconds 20 --batch-from 19000 --shed-timeout 600 --max-priority 2 --json FILE --cpu-prof DIR --turns FILE | --quick]\n',
     );
     return;
   }
@@ -738,6 +747,7 @@ async function main(): Promise<void> {
     shedTimeoutSeconds: num(values['shed-timeout'], 600),
     maxPriority: num(values['max-priority'], 2),
     ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
+    ...(values.turns === undefined ? {} : { turnsFile: values.turns }),
   };
   if (o.gateways.some((n) => !Number.isInteger(n) || n < 1) || !(o.runs >= 1)) throw new Error('--gateways takes whole numbers ≥ 1, --runs ≥ 1');
   // One process holds at most `ulimit -n` sockets: the hub cannot hold 20,000 gateways under a limit of 20,000.
