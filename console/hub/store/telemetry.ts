@@ -1115,7 +1115,7 @@ export class TelemetryTable {
     return { raw, rollups, done: true };
   }
 
-  /** The gateways' numbers, ascending: sorted again only when one was added (19,900 sorted per prune call cost ~2 ms). */
+  /** The gateways' numbers, ascending: sorted again only when one was added (not 19,900 sorted on each of 3 calls every 5 s). */
   private gatewaysInOrder(): number[] {
     if (this.sortedGateways?.m !== this.m || this.sortedGateways.nums.length !== this.m.gwId.size) {
       this.sortedGateways = { m: this.m, nums: [...this.m.gwId.keys()].sort((a, b) => a - b) };

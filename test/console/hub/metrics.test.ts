@@ -96,8 +96,10 @@ describe('the hub health and metrics endpoints', () => {
     const stolen = await pki.gateway(`${PREFIX}stolen`);
     await pki.ca.revoke({ serial: stolen.serial }, 'keyCompromise');
     // The hub applies the new CRL within a second or two; until then the certificate still passes.
+    let dials = 0;
     await eventually(
       async () => {
+        dials++;
         const d = await dial(hub.linkPort, { caPem: pki.caPem, certPem: stolen.certPem, keyPem: stolen.keyPem });
         if (d.kind === 'open') d.ws.terminate();
         return d.kind === 'refused' && d.refusal === 'LINK_CERT_REVOKED';
@@ -107,7 +109,11 @@ describe('the hub health and metrics endpoints', () => {
     );
     const refused = await metrics();
     expect(refused.value('lmgw_hub_link_refusals_total', { code: 'LINK_UNKNOWN_CA' })).toBe(1);
-    expect(refused.value('lmgw_hub_link_refusals_total', { code: 'LINK_CERT_REVOKED' })).toBe(1);
+    // The refused dial, and possibly the dial before it: a session still open when the new CRL takes
+    // effect is cut and counted as revoked too (seen once in CI: 2).
+    const revoked = refused.value('lmgw_hub_link_refusals_total', { code: 'LINK_CERT_REVOKED' }) ?? 0;
+    expect(revoked).toBeGreaterThanOrEqual(1);
+    expect(revoked).toBeLessThanOrEqual(Math.min(2, dials));
     expect(refused.value('lmgw_hub_gateways_connected')).toBe(N);
 
     // The documented series are there, with their types, and the process metrics beside them.
