@@ -194,7 +194,9 @@ describe('sessions', () => {
       const oneway = await open('site-oneway');
       // 2.4 s = 8 ping intervals. Neither answers pings, both are heard from: neither is cut.
       await new Promise((r) => setTimeout(r, 2400));
-      expect(busy.pings()).toBe(0);
+      // Without the rule busy would be pinged every interval (8); one interval in which a machine
+      // loaded by the whole suite held its talker or the hub for 300 ms may still earn one (seen in CI).
+      expect(busy.pings()).toBeLessThanOrEqual(1);
       expect(oneway.pings()).toBeGreaterThanOrEqual(5);
       expect(busy.d.ws.readyState).toBe(WebSocket.OPEN);
       expect(oneway.d.ws.readyState).toBe(WebSocket.OPEN);
