@@ -27,7 +27,7 @@ export interface HubHealthOptions {
   dataDir: string;
   link: Pick<LinkServer, 'listening' | 'crlState'>;
   metrics: Pick<HubMetrics, 'contentType' | 'text'>;
-  store?: Pick<HubStore, 'syncFailure'>;
+  store: Pick<HubStore, 'syncFailure'>;
   now?: () => number;
 }
 
@@ -47,7 +47,7 @@ export function hubHealth(o: HubHealthOptions): HealthSource {
   // Probes asked for at once share one write (they would otherwise race for the probe file).
   let probing: Promise<CheckResult> | undefined;
   const store = (): Promise<CheckResult> => {
-    const failed = o.store?.syncFailure;
+    const failed = o.store.syncFailure;
     if (failed) return Promise.resolve({ ok: false, detail: `${failed.message}; nothing is acknowledged any more: restart the console once the disk is sound` });
     return (probing ??= probeWritable({ open, rm }, probeFile).finally(() => {
       probing = undefined;
