@@ -237,9 +237,8 @@ export class FleetRegistry {
           connected: g.session !== undefined,
           channels: g.devices.flatMap((d) =>
             d.channels.map((c) => {
-              const onSinceMs = g.onSince.get(c.id);
-              const kw = kwOf(id, c);
-              return {
+              // Optional fields assigned, not spread: this runs for every channel of a fleet-wide plan.
+              const ch: PlanGateway['channels'][number] = {
                 id: c.id,
                 name: c.name,
                 priority: c.priority,
@@ -247,9 +246,12 @@ export class FleetRegistry {
                 ratedKw: c.ratedKw,
                 on: c.on,
                 minOnSeconds: c.minOnSeconds,
-                ...(onSinceMs !== undefined ? { onSinceMs } : {}),
-                ...(kw !== undefined ? { kw } : {}),
               };
+              const onSinceMs = g.onSince.get(c.id);
+              if (onSinceMs !== undefined) ch.onSinceMs = onSinceMs;
+              const kw = kwOf(id, c);
+              if (kw !== undefined) ch.kw = kw;
+              return ch;
             }),
           ),
         },

@@ -134,6 +134,14 @@ export class ShedEvents {
     return { ...header, ...this.o.store.shedOutcomeCounts(id), outcomes: this.o.store.shedOutcomes(id), skipped: this.o.store.shedSkipped(id) };
   }
 
+  /** How many of the gateway's channels active events hold (heldChannels().size, without building it). */
+  heldChannelCount(gatewayId: string): number {
+    const holds = this.holds.get(gatewayId);
+    if (holds === undefined) return 0;
+    if (holds.size === 1) for (const hold of holds.values()) return new Set(hold.channels).size;
+    return this.heldChannels(gatewayId).size;
+  }
+
   /** Channels held off by active events on a gateway: channel → event id and restore time. */
   heldChannels(gatewayId: string): Map<number, { eventId: string; restoreAt: number }> {
     const held = new Map<number, { eventId: string; restoreAt: number }>();

@@ -14,6 +14,7 @@ import type { LiveLoad } from '../fleet/live-load.js';
 import type { FleetRegistry, GatewayState } from '../fleet/registry.js';
 import type { ShedEvents } from '../fleet/shed-events.js';
 import { nextTurn } from '../slices.js';
+import type { GatewayRow } from '../store/fleet.js';
 import type { HubStore } from '../store/index.js';
 import type {
   AlarmRecord,
@@ -67,6 +68,20 @@ const PATCH_SLICE = 250;
 const SUMMARY_SLICE = 1_000;
 
 type CoreSummary = Omit<GatewaySummary, 'load'>;
+
+/**
+ * The row's certificate as a summary shows it: one object per row (a row is replaced, never changed,
+ * when its fields change), so that patchOf finds an unchanged certificate by reference.
+ */
+const certificates = new WeakMap<GatewayRow, GatewaySummary['certificate']>();
+function certificateOf(row: GatewayRow): GatewaySummary['certificate'] {
+  let cert = certificates.get(row);
+  if (cert === undefined) {
+    cert = row.certSerial ? { serial: row.certSerial, subject: row.certSubject ?? '', notAfter: row.certNotAfter ?? 0 } : null;
+    certificates.set(row, cert);
+  }
+  return cert;
+}
 
 /** The fields of `next` that differ from `prev` (all of them when there is no prev). */
 function patchOf(prev: CoreSummary | undefined, next: CoreSummary): GatewayPatch | undefined {
@@ -437,7 +452,12 @@ export class HubOperatorService implements OperatorService {
   private coreSummary(g: GatewayState): CoreSummary {
     const reg = this.d.registry;
     const id = g.row.gatewayId;
-    const channels = g.devices.flatMap((d) => d.channels);
+    let channelCount = 0;
+    let ratedKw = 0;
+    for (const d of g.devices) {
+      channelCount += d.channels.length;
+      for (const c of d.channels) ratedKw += c.ratedKw;
+    }
     return {
       gatewayId: id,
       siteName: reg.siteName(g),
@@ -446,15 +466,15 @@ export class HubOperatorService implements OperatorService {
       since: g.row.since,
       firstSeen: g.row.firstSeen,
       agentVersion: g.row.agentVersion,
-      certificate: g.row.certSerial ? { serial: g.row.certSerial, subject: g.row.certSubject ?? '', notAfter: g.row.certNotAfter ?? 0 } : null,
+      certificate: certificateOf(g.row),
       remoteAddress: g.row.remoteAddress,
       rttMs: g.rttMs,
       viaProxy: g.row.viaProxy,
       interceptionSuspected: g.row.interceptionSuspected,
       lmHealth: reg.lmHealth(g),
-      channelCount: channels.length,
-      shedChannelCount: this.d.shedEvents.heldChannels(id).size,
-      ratedKw: channels.reduce((s, c) => s + c.ratedKw, 0),
+      channelCount,
+      shedChannelCount: this.d.shedEvents.heldChannelCount(id),
+      ratedKw,
       lastTelemetryAt: g.lastTelemetryAt,
       openAlarmCount: this.d.alarms.countFor(id),
     };
