@@ -75,13 +75,13 @@ interface Pending {
  */
 export const DISPATCH_SLICE = 100;
 /**
- * Final states arriving within this window share one commit, of at most FINISH_GROUP_MAX: a group of
- * 250 is ~4 ms of row writes (16–18 µs a command, final row, audit row and outcome row; measured on
- * a real store) and one commit. 2,000 answers arriving at once take at least 8 commits, not 20 as
- * with groups of 100; every commit rewrites the index pages the group touched.
+ * Final states arriving within this window share one commit, of at most FINISH_GROUP_MAX. Groups of
+ * 250 (8 commits for 2,000 answers, not 20) were tried on 2026-12-07: no loop stall of theirs could
+ * be told from the slower machine's in an A/B at 19,900 gateways (docs/benchmarks.md, fifth round),
+ * nor their gain from that of the cheaper patches; kept at 100, whose stalls are known.
  */
 const FINISH_GROUP_MS = 5;
-const FINISH_GROUP_MAX = 250;
+const FINISH_GROUP_MAX = 100;
 /**
  * A command still unanswered this long after it left has its 'sent' state stored. Most answers come
  * sooner and make that write moot: 'sent' promises nothing durable (a restart closes a requested or
