@@ -75,10 +75,8 @@ interface Pending {
  */
 export const DISPATCH_SLICE = 100;
 /**
- * Final states arriving within this window share one commit, of at most FINISH_GROUP_MAX. Groups of
- * 250 (8 commits for 2,000 answers, not 20) were tried on 2026-12-07: no loop stall of theirs could
- * be told from the slower machine's in an A/B at 19,900 gateways (docs/benchmarks.md, fifth round),
- * nor their gain from that of the cheaper patches; kept at 100, whose stalls are known.
+ * Final states arriving within this window share one commit, of at most FINISH_GROUP_MAX (groups of
+ * 250 were tried and showed no gain beyond the noise: docs/benchmarks.md, fleet-shed fifth round).
  */
 const FINISH_GROUP_MS = 5;
 const FINISH_GROUP_MAX = 100;

@@ -134,12 +134,11 @@ export class ShedEvents {
     return { ...header, ...this.o.store.shedOutcomeCounts(id), outcomes: this.o.store.shedOutcomes(id), skipped: this.o.store.shedSkipped(id) };
   }
 
-  /** How many of the gateway's channels active events hold (heldChannels().size, without building it). */
+  /** How many of the gateway's channels active events hold: heldChannels().size, without an entry per channel. */
   heldChannelCount(gatewayId: string): number {
-    const holds = this.holds.get(gatewayId);
-    if (holds === undefined) return 0;
-    if (holds.size === 1) for (const hold of holds.values()) return new Set(hold.channels).size;
-    return this.heldChannels(gatewayId).size;
+    const channels = new Set<number>();
+    for (const hold of this.holds.get(gatewayId)?.values() ?? []) for (const ch of hold.channels) channels.add(ch);
+    return channels.size;
   }
 
   /** Channels held off by active events on a gateway: channel → event id and restore time. */

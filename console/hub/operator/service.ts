@@ -14,7 +14,6 @@ import type { LiveLoad } from '../fleet/live-load.js';
 import type { FleetRegistry, GatewayState } from '../fleet/registry.js';
 import type { ShedEvents } from '../fleet/shed-events.js';
 import { nextTurn } from '../slices.js';
-import type { GatewayRow } from '../store/fleet.js';
 import type { HubStore } from '../store/index.js';
 import type {
   AlarmRecord,
@@ -67,31 +66,29 @@ const PATCH_SLICE = 250;
 /** Gateway summaries built per turn for the fleet snapshot. */
 const SUMMARY_SLICE = 1_000;
 
-type CoreSummary = Omit<GatewaySummary, 'load'>;
+export type CoreSummary = Omit<GatewaySummary, 'load'>;
 
 /**
- * The row's certificate as a summary shows it: one object per row (a row is replaced, never changed,
- * when its fields change), so that patchOf finds an unchanged certificate by reference.
+ * Equal values of a summary's field: the same primitive, or arrays or objects of primitives (labels,
+ * certificate) with the same entries. A summary is built afresh each time, so its objects are new.
  */
-const certificates = new WeakMap<GatewayRow, GatewaySummary['certificate']>();
-function certificateOf(row: GatewayRow): GatewaySummary['certificate'] {
-  let cert = certificates.get(row);
-  if (cert === undefined) {
-    cert = row.certSerial ? { serial: row.certSerial, subject: row.certSubject ?? '', notAfter: row.certNotAfter ?? 0 } : null;
-    certificates.set(row, cert);
-  }
-  return cert;
+function sameField(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k]);
 }
 
 /** The fields of `next` that differ from `prev` (all of them when there is no prev). */
-function patchOf(prev: CoreSummary | undefined, next: CoreSummary): GatewayPatch | undefined {
+export function patchOf(prev: CoreSummary | undefined, next: CoreSummary): GatewayPatch | undefined {
   if (!prev) return next;
   const patch: GatewayPatch = { gatewayId: next.gatewayId };
   let changed = false;
   for (const key of Object.keys(next) as Array<keyof CoreSummary>) {
     const a = prev[key];
     const b = next[key];
-    if (a === b || (typeof a === 'object' && a !== null && JSON.stringify(a) === JSON.stringify(b))) continue;
+    if (sameField(a, b)) continue;
     (patch as Record<string, unknown>)[key] = b;
     changed = true;
   }
@@ -466,7 +463,7 @@ export class HubOperatorService implements OperatorService {
       since: g.row.since,
       firstSeen: g.row.firstSeen,
       agentVersion: g.row.agentVersion,
-      certificate: certificateOf(g.row),
+      certificate: g.row.certSerial ? { serial: g.row.certSerial, subject: g.row.certSubject ?? '', notAfter: g.row.certNotAfter ?? 0 } : null,
       remoteAddress: g.row.remoteAddress,
       rttMs: g.rttMs,
       viaProxy: g.row.viaProxy,

@@ -142,6 +142,20 @@ describe('ShedEvents', () => {
     expect(events.heldChannels('gw-a').get(1)).toEqual({ eventId: long.id, restoreAt: long.endsAt });
   });
 
+  it('counts the channels held on a gateway once, however many active events hold them', async () => {
+    expect(events.heldChannelCount('gw-a')).toBe(0);
+    const both = await events.start(ctx, { scope: { kind: 'gateway', gatewayId: 'gw-a' }, selector: { kind: 'channels', channels: [1, 2] }, durationSeconds: 600 });
+    const one = await events.start(ctx, { scope: { kind: 'gateway', gatewayId: 'gw-a' }, selector: { kind: 'channels', channels: [2] }, durationSeconds: 600 });
+    expect([both.counts.confirmed, one.counts.confirmed]).toEqual([1, 1]);
+    expect(events.heldChannelCount('gw-a')).toBe(2);
+    expect(events.heldChannelCount('gw-a')).toBe(events.heldChannels('gw-a').size);
+    await events.cancel(ctx, both.id);
+    expect(events.heldChannelCount('gw-a')).toBe(1);
+    await events.cancel(ctx, one.id);
+    expect(events.heldChannelCount('gw-a')).toBe(0);
+    expect(events.heldChannelCount('gw-b')).toBe(0);
+  });
+
   it('cancel restores the event\'s channels and ends it; a second cancel is OP_EVENT_ENDED', async () => {
     const e = await events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 600 });
     wire = [];
