@@ -85,6 +85,8 @@ export interface FleetShedOptions {
   cpuProfDir?: string;
   /** Where bench/turn-probe.ts writes what each long turn of the hub's loop held (a diagnosis run: its hooks cost CPU). */
   turnsFile?: string;
+  /** More node options for the hub (V8 tuning experiments: `--max-semi-space-size=64`). */
+  hubNodeArgs?: string[];
 }
 
 export interface SteadyFigures {
@@ -397,6 +399,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
         LOOP_PROBE,
         ...(o.turnsFile === undefined ? [] : ['--import', TURN_PROBE]),
         ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`]),
+        ...(o.hubNodeArgs ?? []),
       ],
       env: { LMGW_LOG_LEVEL: 'warn', ...(o.turnsFile === undefined ? {} : { LMGW_TURN_LOG: resolvePath(o.turnsFile) }) },
       onLine: (line) => probe.line(line),
@@ -728,13 +731,14 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       'cpu-prof': { type: 'string' },
       turns: { type: 'string' },
+      'hub-node-args': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(
-      'npm run bench:fleet-shed [-- --gateways 500,2000,5000,20000 --runs 3 --steady-seconds 20 --batch-from 19000 --shed-timeout 600 --max-priority 2 --json FILE --cpu-prof DIR --turns FILE | --quick]\n',
+      'npm run bench:fleet-shed [-- --gateways 500,2000,5000,20000 --runs 3 --steady-seconds 20 --batch-from 19000 --shed-timeout 600 --max-priority 2 --json FILE --cpu-prof DIR --turns FILE --hub-node-args="ARGS" | --quick]\n',
     );
     return;
   }
@@ -748,6 +752,7 @@ async function main(): Promise<void> {
     maxPriority: num(values['max-priority'], 2),
     ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
     ...(values.turns === undefined ? {} : { turnsFile: values.turns }),
+    ...(values['hub-node-args'] === undefined ? {} : { hubNodeArgs: values['hub-node-args'].split(/\s+/).filter(Boolean) }),
   };
   if (o.gateways.some((n) => !Number.isInteger(n) || n < 1) || !(o.runs >= 1)) throw new Error('--gateways takes whole numbers ≥ 1, --runs ≥ 1');
   // One process holds at most `ulimit -n` sockets: the hub cannot hold 20,000 gateways under a limit of 20,000.

@@ -6,7 +6,7 @@
 // link and fleet benchmarks hold thousands of sockets per process.
 //
 //   node bench/run.mjs [name …]   runs only the named ones (codec, modbus-sim, link, fleet, peers,
-//                                 operator-click, agent, fleet-shed, ui-fleet); --quick runs small versions (a smoke test
+//                                 operator-click, agent, fleet-shed, store-commit, ui-fleet); --quick runs small versions (a smoke test
 //                                 of the harness, not figures).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -39,6 +39,8 @@ const benches = {
   // Issue #13: a fleet-wide shed through the operator API against the real hub, at 500 … 20,000
   // simulated gateways, each N beside the link server's floor; 3 runs.
   'fleet-shed': { full: [], quick: ['--gateways', '100', '--runs', '1', '--steady-seconds', '5'], json: true },
+  // The store's cost per command of a fleet-wide operation once its page cache is full, per cache size.
+  'store-commit': { full: [], quick: ['--fill-seconds', '60', '--rounds', '1'], json: false },
   // Issue #13: the fleet view in Chromium with 20,000 simulated gateways on the real hub.
   'ui-fleet': { full: [], quick: ['--quick'], json: true },
 };

@@ -23,8 +23,19 @@ export const HUB_DB_FILE = 'hub.db';
 
 /** How long a statement waits for a lock held by another connection before failing, ms. */
 const BUSY_TIMEOUT_MS = 5_000;
-/** Page cache, KiB: the roll-up rows every telemetry group touches stay in memory. */
-const CACHE_KIB = 65_536;
+/**
+ * Page cache, KiB (8 MiB: 8,192 pages of 1 KiB). Not more, because with SQLite (3.51) every commit
+ * whose B-tree rebalanced pages walks the cache's whole hash table, a cost that grows with the pages
+ * cached and is paid even when nothing is dropped: balance_nonroot() renumbers pages through a
+ * temporary page number far beyond the database's end (PENDING_BYTE / page size + 1, 1,048,577
+ * here), so at commit the cache holds a key past the end and pcache1Truncate() scans every slot of
+ * its hash table. With the 64 MiB this was before, a filled cache made that scan ≈ 0.5 ms a commit:
+ * a tenth of the hub's main thread in a 19,900-gateway fleet shed (perf: 4.5 % of both cores), and
+ * 35 µs of store time per command against 27 with 8 MiB (`node dist/bench/store-commit.js`,
+ * docs/benchmarks.md). What the hub rereads is the B-trees' right edges and the newest pages, which
+ * fit many times over; telemetry appends in arrival order.
+ */
+export const HUB_CACHE_KIB = 8_192;
 /**
  * Pages of 1 KiB, not SQLite's 4 KiB, for a new database: a commit writes every page it changed, whole,
  * to the WAL, and a telemetry group commit (50 ms of 2,000 gateways: ~6 KB of samples) changes the
@@ -142,7 +153,7 @@ function ensurePrivateFile(path: string): void {
  * Opens (creating if needed) `hub.db` in `dataDir`. The WAL and shared-memory files SQLite creates
  * next to it inherit the database file's permissions.
  */
-export function openHubDb(dataDir: string, migrations: readonly string[] = MIGRATIONS): { db: HubDb; path: string } {
+export function openHubDb(dataDir: string, migrations: readonly string[] = MIGRATIONS, cacheKib: number = HUB_CACHE_KIB): { db: HubDb; path: string } {
   const path = join(dataDir, HUB_DB_FILE);
   let db: HubDb;
   try {
@@ -164,7 +175,7 @@ export function openHubDb(dataDir: string, migrations: readonly string[] = MIGRA
     if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
     // Not FULL: the fsync is WalSync's, off the event loop (see the header).
     db.pragma('synchronous = NORMAL');
-    db.pragma(`cache_size = -${CACHE_KIB}`);
+    db.pragma(`cache_size = -${cacheKib}`);
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     autoCheckpoint(db, CHECKPOINT_WAL_BYTES);
     migrate(db, path, migrations);

@@ -100,10 +100,11 @@ export class HubStore {
    * Opens (creating if needed, directory 0700, file 0600) `hub.db` in `dataDir` and migrates it.
    * STORE_NEWER_SCHEMA when a newer LMGW wrote it (it is left untouched); STORE_UNAVAILABLE naming
    * the path and the cause when it cannot be opened. `now` is the clock that closes telemetry's
-   * roll-up buckets (tests inject one).
+   * roll-up buckets (tests inject one); `cacheKib` the page cache (default HUB_CACHE_KIB; bench:
+   * store-commit compares).
    */
-  static open(dataDir: string, o: { now?: () => number; fdatasync?: FdatasyncFn } = {}): HubStore {
-    const { db, path } = openHubDb(dataDir);
+  static open(dataDir: string, o: { now?: () => number; fdatasync?: FdatasyncFn; cacheKib?: number } = {}): HubStore {
+    const { db, path } = openHubDb(dataDir, undefined, o.cacheKib);
     try {
       const store = new HubStore(db, path, o.now ?? Date.now, o.fdatasync);
       store.checkpointer = startCheckpointer(db, path);
