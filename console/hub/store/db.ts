@@ -29,10 +29,10 @@ const BUSY_TIMEOUT_MS = 5_000;
  * cached and is paid even when nothing is dropped: balance_nonroot() renumbers pages through a
  * temporary page number far beyond the database's end (PENDING_BYTE / page size + 1, 1,048,577
  * here), so at commit the cache holds a key past the end and pcache1Truncate() scans every slot of
- * its hash table. With the 64 MiB this was before, a filled cache made that scan ≈ 0.5 ms a commit:
- * a tenth of the hub's main thread in a 19,900-gateway fleet shed (perf: 4.5 % of both cores), and
- * 35 µs of store time per command against 27 with 8 MiB (`node dist/bench/store-commit.js`,
- * docs/benchmarks.md). What the hub rereads is the B-trees' right edges and the newest pages, which
+ * its hash table (65,536 slots once a 64 MiB cache, as this was before, has filled; 8,192 now). At
+ * 64 MiB that scan was a tenth of the hub's main thread in a 19,900-gateway fleet shed (perf: 4.5 %
+ * of both cores), and 32.7 µs of store time per command against 27.0 with 8 MiB — ≈ 0.3 ms more a
+ * commit (`node dist/bench/store-commit.js`, docs/benchmarks.md). What the hub rereads is the B-trees' right edges and the newest pages, which
  * fit many times over; telemetry appends in arrival order.
  */
 export const HUB_CACHE_KIB = 8_192;
