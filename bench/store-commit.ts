@@ -5,9 +5,10 @@
  * journaled and finished as the dispatcher does (slices of 100: audit row, command, outcome; then the
  * final state, its audit row, the outcome — one transaction per slice each way), and a few seconds of
  * telemetry. Per page-cache size (`--cache-kib`, the first is the hub's default) and round:
- * store time per command and per telemetry sample (this thread only: no fsync, no link).
+ * store time per command and per telemetry sample (this thread only: no fsync, no link). Then, per
+ * cache size, the longest telemetry writes across a quarter-hour at `--quarter-hour-gateways` (0: skip).
  *
- *   npm run build && node dist/bench/store-commit.js [--gateways 2000] [--fill-seconds 1200] [--rounds 5] [--cache-kib 8192,65536]
+ *   npm run build && node dist/bench/store-commit.js [--gateways 2000] [--fill-seconds 1200] [--rounds 5] [--cache-kib 8192,65536] [--quarter-hour-gateways 20000]
  *
  * Why: SQLite walks the whole page-cache hash table at every commit that rebalanced a B-tree (see
  * HUB_CACHE_KIB in console/hub/store/db.ts), so a large cache, once full, costs every commit.
@@ -108,6 +109,38 @@ function measure(cacheKib: number, gateways: number, fillSeconds: number, rounds
   }
 }
 
+/**
+ * The longest storeTelemetry call (100 batches) over 16 minutes of `gateways` gateways' 10-sample
+ * batches every 10 s (as at 19,900 gateways) that cross a quarter-hour: the roll-up written then is
+ * one row per gateway, scattered over the table — the pages a smaller cache may have to read again.
+ */
+function quarterHour(cacheKib: number, gateways: number): { longestMs: number[]; seconds: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'lmgw-store-commit-'));
+  let time = Math.ceil(Date.now() / 900_000) * 900_000 - 600_000; // ten minutes before a quarter-hour
+  const store = HubStore.open(dir, { cacheKib, now: () => time });
+  try {
+    const relays: TelemetrySample['relays'] = [{ channel: 1, on: true }];
+    const calls: number[] = [];
+    const t0 = performance.now();
+    for (let seq = 1; seq <= 96; seq++) {
+      const batches = [];
+      for (let g = 0; g < gateways; g++) {
+        batches.push({ gatewayId: `gw-${g}`, seq, samples: Array.from({ length: 10 }, (_, i) => ({ time: time + i * 1000, kw: 3 + (g % 7), relays })) });
+      }
+      time += 10_000;
+      for (let i = 0; i < batches.length; i += 100) {
+        const c0 = performance.now();
+        store.storeTelemetry(batches.slice(i, i + 100));
+        calls.push(performance.now() - c0);
+      }
+    }
+    return { longestMs: calls.sort((a, b) => b - a).slice(0, 3), seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: {
@@ -115,12 +148,13 @@ function main(): void {
       'fill-seconds': { type: 'string', default: '1200' },
       rounds: { type: 'string', default: '5' },
       'cache-kib': { type: 'string', default: `${HUB_CACHE_KIB},65536` },
+      'quarter-hour-gateways': { type: 'string', default: '20000' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('node dist/bench/store-commit.js [--gateways 2000] [--fill-seconds 1200] [--rounds 5] [--cache-kib 8192,65536]\n');
+    process.stdout.write('node dist/bench/store-commit.js [--gateways 2000] [--fill-seconds 1200] [--rounds 5] [--cache-kib 8192,65536] [--quarter-hour-gateways 20000]\n');
     return;
   }
   const gateways = Number(values.gateways);
@@ -128,12 +162,21 @@ function main(): void {
   const rounds = Number(values.rounds);
   const caches = values['cache-kib'].split(',').map(Number);
   if (![gateways, fill, rounds, ...caches].every((n) => Number.isInteger(n) && n > 0)) throw new Error('--gateways, --fill-seconds, --rounds and --cache-kib take whole numbers > 0');
+  if (!(Number.isInteger(Number(values['quarter-hour-gateways'])) && Number(values['quarter-hour-gateways']) >= 0)) throw new Error('--quarter-hour-gateways takes a whole number (0: skip)');
   process.stdout.write(`Store cost with a full page cache: ${gateways} gateways, ${fill} s of telemetry first, ${rounds} rounds, Node ${process.version}\n\n`);
   process.stdout.write('| page cache | store µs per command (median; rounds) | per telemetry sample | fill time |\n|---:|---|---|---:|\n');
   for (const kib of caches) {
     const f = measure(kib, gateways, fill, rounds);
     const us = (xs: number[]): string => `${median(xs).toFixed(1)} (${xs.map((x) => x.toFixed(1)).join(', ')})`;
     process.stdout.write(`| ${kib.toLocaleString('en')} KiB${kib === HUB_CACHE_KIB ? ' (hub)' : ''} | ${us(f.commandUs)} | ${us(f.sampleUs)} | ${f.fillSeconds.toFixed(1)} s |\n`);
+  }
+  const qh = Number(values['quarter-hour-gateways']);
+  if (qh === 0) return;
+  process.stdout.write(`\nAcross a quarter-hour, ${qh} gateways' 10-sample batches every 10 s for 16 minutes, 100 batches a call:\n\n`);
+  process.stdout.write('| page cache | longest storeTelemetry calls | all calls |\n|---:|---|---:|\n');
+  for (const kib of caches) {
+    const q = quarterHour(kib, qh);
+    process.stdout.write(`| ${kib.toLocaleString('en')} KiB | ${q.longestMs.map((x) => `${x.toFixed(1)} ms`).join(', ')} | ${q.seconds.toFixed(1)} s |\n`);
   }
 }
 
