@@ -180,4 +180,9 @@ function main(): void {
   }
 }
 
-main();
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`bench:store-commit: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(2);
+}
