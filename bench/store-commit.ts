@@ -21,6 +21,7 @@ import { newCommandIds } from '../console/hub/fleet/dispatcher.js';
 import type { CommandRecord } from '../console/hub/operator/types.js';
 import { HUB_CACHE_KIB } from '../console/hub/store/db.js';
 import { HubStore } from '../console/hub/store/index.js';
+import { median } from './link.js';
 import type { TelemetrySample } from '../shared/protocol/messages.js';
 
 const SLICE = 100;
@@ -33,9 +34,17 @@ interface Figures {
   sampleUs: number[];
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+/** One telemetry batch per gateway, `samples` samples a second apart from `time` (seq shared). */
+function batchesAt(gateways: number, seq: number, time: number, samples: number): Array<{ gatewayId: string; seq: number; samples: TelemetrySample[] }> {
+  const relays: TelemetrySample['relays'] = [
+    { channel: 1, on: true },
+    { channel: 2, on: true },
+  ];
+  const batches = [];
+  for (let g = 0; g < gateways; g++) {
+    batches.push({ gatewayId: `gw-${g}`, seq, samples: Array.from({ length: samples }, (_, i) => ({ time: time + i * 1000, kw: 3 + (g % 7), relays })) });
+  }
+  return batches;
 }
 
 function measure(cacheKib: number, gateways: number, fillSeconds: number, rounds: number): Figures {
@@ -46,13 +55,8 @@ function measure(cacheKib: number, gateways: number, fillSeconds: number, rounds
   const store = HubStore.open(dir, { cacheKib, now: () => time });
   try {
     let seq = 1;
-    const relays: TelemetrySample['relays'] = [
-      { channel: 1, on: true },
-      { channel: 2, on: true },
-    ];
     const second = (): void => {
-      const batches = [];
-      for (let g = 0; g < gateways; g++) batches.push({ gatewayId: `gw-${g}`, seq, samples: [{ time, kw: 3 + (g % 7), relays }] });
+      const batches = batchesAt(gateways, seq, time, 1);
       seq += 1;
       time += 1000;
       for (let i = 0; i < batches.length; i += GROUP_SAMPLES) store.storeTelemetry(batches.slice(i, i + GROUP_SAMPLES));
@@ -119,14 +123,10 @@ function quarterHour(cacheKib: number, gateways: number): { longestMs: number[];
   let time = Math.ceil(Date.now() / 900_000) * 900_000 - 600_000; // ten minutes before a quarter-hour
   const store = HubStore.open(dir, { cacheKib, now: () => time });
   try {
-    const relays: TelemetrySample['relays'] = [{ channel: 1, on: true }];
     const calls: number[] = [];
     const t0 = performance.now();
     for (let seq = 1; seq <= 96; seq++) {
-      const batches = [];
-      for (let g = 0; g < gateways; g++) {
-        batches.push({ gatewayId: `gw-${g}`, seq, samples: Array.from({ length: 10 }, (_, i) => ({ time: time + i * 1000, kw: 3 + (g % 7), relays })) });
-      }
+      const batches = batchesAt(gateways, seq, time, 10);
       time += 10_000;
       for (let i = 0; i < batches.length; i += 100) {
         const c0 = performance.now();

@@ -31,9 +31,11 @@ const BUSY_TIMEOUT_MS = 5_000;
  * here), so at commit the cache holds a key past the end and pcache1Truncate() scans every slot of
  * its hash table (65,536 slots once a 64 MiB cache, as this was before, has filled; 8,192 now). At
  * 64 MiB that scan was a tenth of the hub's main thread in a 19,900-gateway fleet shed (perf: 4.5 %
- * of both cores), and 32.7 µs of store time per command against 27.0 with 8 MiB — ≈ 0.3 ms more a
- * commit (`node dist/bench/store-commit.js`, docs/benchmarks.md). What the hub rereads is the B-trees' right edges and the newest pages, which
- * fit many times over; telemetry appends in arrival order.
+ * of both cores), and with a full cache 32.7 µs of store time per command against 27.0 with 8 MiB
+ * (≈ 0.3 ms more a commit; 67.6 against 34.9 µs on a slower run: `node dist/bench/store-commit.js`,
+ * docs/benchmarks.md). What the hub rereads is the B-trees' right edges and its newest pages:
+ * telemetry appends in arrival order, and its cost per sample, and the quarter-hour roll-up's
+ * longest write at 20,000 gateways, were the same with 8 MiB in that benchmark.
  */
 export const HUB_CACHE_KIB = 8_192;
 /**
