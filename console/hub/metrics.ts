@@ -20,7 +20,7 @@ import type { HubStore } from './store/index.js';
 
 /** The final states a command can end in (CommandState without requested and sent). */
 type FinalState = Exclude<CommandState, 'requested' | 'sent'>;
-const FINAL_STATES: readonly FinalState[] = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out'];
+const FINAL_STATES: readonly FinalState[] = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out', 'cancelled'];
 
 /**
  * One op's commands by state (each change counted, `sent` too), bumped by the bus listener
@@ -96,7 +96,7 @@ export class HubMetrics {
     });
 
     const tally = {} as Record<CommandOp, OpTally>;
-    for (const op of COMMAND_OPS) tally[op] = { requested: 0, sent: 0, confirmed: 0, rejected: 0, failed: 0, expired: 0, 'timed-out': 0 };
+    for (const op of COMMAND_OPS) tally[op] = { requested: 0, sent: 0, confirmed: 0, rejected: 0, failed: 0, expired: 0, 'timed-out': 0, cancelled: 0 };
     new Counter({
       name: 'lmgw_hub_commands_requested_total',
       help: 'Commands audited and handed to the link, by op',
@@ -160,8 +160,8 @@ export class HubMetrics {
         // Requested: counted once, when it has left or ended without leaving (the commands of a bulk
         // operation are announced from 'sent' on, a single command from 'requested').
         if (c.state === 'sent' || (c.sentAt === undefined && c.finishedAt !== undefined)) tally[c.op].requested += 1;
-        // finishedAt: a final state; a command closed by a restart has no meaningful duration.
-        if (c.finishedAt !== undefined && c.code !== 'OP_HUB_RESTARTED') latency.observe(opLabels[c.op], (c.finishedAt - c.requestedAt) / 1000);
+        // finishedAt: a final state; a command closed by a restart, or never sent, has no meaningful duration.
+        if (c.finishedAt !== undefined && c.code !== 'OP_HUB_RESTARTED' && c.state !== 'cancelled') latency.observe(opLabels[c.op], (c.finishedAt - c.requestedAt) / 1000);
       }),
       s.bus.on('telemetry-stored', (g) => {
         batches.inc(g.batches);

@@ -17,6 +17,9 @@
  * commit that holds it is durable. 'sent' is stored only for a command still
  * unanswered a second after it left (SENT_WRITE_DELAY_MS): it promises nothing durable. The commands
  * of a bulk operation are announced (onChange) from 'sent' on, a single command from 'requested'.
+ * A bulk operation stops between slices when its owner says so (DispatchOptions.stopped: a shed
+ * event cancelled while its commands go out); a journaled command that has not left then ends
+ * 'cancelled', never sent.
  */
 import { randomBytes } from 'node:crypto';
 import type { ErrorCode } from '../../../shared/errors.js';
@@ -58,6 +61,12 @@ export interface DispatchOptions {
   bulk: boolean;
   /** Runs inside the transaction that stores each change of these commands (a shed outcome row). */
   onWrite?: (command: CommandRecord) => void;
+  /**
+   * Asked before each slice is journaled and again before it is sent: once true (the shed event was
+   * cancelled or ended), nothing more of the operation leaves. A slice journaled but not yet sent ends
+   * `cancelled` (OP_EVENT_ENDED); the slices after it are never journaled.
+   */
+  stopped?: () => boolean;
 }
 
 interface Pending {
@@ -169,7 +178,8 @@ export class CommandDispatcher {
   /**
    * The commands of one operation, in slices of DISPATCH_SLICE: each slice audited and recorded in
    * one transaction, then sent; the loop is yielded between slices. Resolves with every command's
-   * final record, in the order of `reqs`; rejects when the store fails.
+   * final record, in the order of `reqs` — only those journaled before `o.stopped` said stop, if it
+   * did; rejects when the store fails.
    */
   async dispatchMany(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions = { bulk: true }): Promise<CommandRecord[]> {
     const slices: Array<Promise<CommandRecord[]>> = [];
@@ -177,6 +187,7 @@ export class CommandDispatcher {
     for (let from = 0; from < reqs.length && failure === undefined; from += DISPATCH_SLICE) {
       // A bulk operation starts on a turn of its own (its caller has just planned it).
       if (from > 0 || o.bulk) await nextTurn();
+      if (o.stopped?.()) break;
       const journaled = this.journal(ctx, reqs.slice(from, from + DISPATCH_SLICE), o);
       // After close() nothing leaves: like the commands in flight then, these stay unsettled and
       // recover() closes them at the next start.
@@ -224,6 +235,7 @@ export class CommandDispatcher {
   /** Sends a journaled slice: its commands are tracked until final, with one deadline timer for all. */
   private send(records: readonly CommandRecord[], o: DispatchOptions): Array<Promise<CommandRecord>> {
     const { bulk, onWrite } = o;
+    const stopped = o.stopped?.() ?? false;
     const t = records[0]?.requestedAt ?? this.now();
     // The ids the slice's deadline timer looks up (not the Pending objects: those of commands already
     // final would stay in memory until the deadline).
@@ -234,6 +246,10 @@ export class CommandDispatcher {
       return new Promise<CommandRecord>((resolve, reject) => {
         const p: Pending = { record, bulk, onWrite, resolve, reject };
         this.track(p);
+        if (stopped) {
+          this.finish(p, 'cancelled', 'OP_EVENT_ENDED', 'its operation was cancelled or ended before this command was sent; it was never sent');
+          return;
+        }
         if (!this.o.send(record.gatewayId, toMessage(record))) {
           this.finish(p, 'failed', 'OP_GATEWAY_OFFLINE', `gateway ${record.gatewayId} is not connected; the command was not sent`);
           return;

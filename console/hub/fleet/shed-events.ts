@@ -253,18 +253,42 @@ export class ShedEvents {
       finals = await this.o.dispatcher.dispatchMany(
         ctx,
         plan.gateways.map((g) => ({ gatewayId: g.gatewayId, op: 'shed' as const, channels: g.channels, durationSeconds: request.durationSeconds, eventId: header.id })),
-        { bulk: true, onWrite: (c) => this.writeOutcome(live, c) },
+        // Cancelled (or ended) while its commands are going out: the rest never leave, so the cancel's
+        // restores, made from the outcomes sent so far, cover every gateway this event shed.
+        { bulk: true, onWrite: (c) => this.writeOutcome(live, c), stopped: () => live.header.state !== 'active' },
       );
+      await this.cancelUnsent(live);
     } finally {
       this.dispatching.delete(header.id);
     }
     const confirmed = finals.filter((c) => c.state === 'confirmed').length;
     if (confirmed === 0 && this.active.has(header.id)) this.setState(live, { ...live.header, state: 'failed' });
-    this.auditOutcome(ctx.operator, 'shed-event', header.id, confirmed === finals.length ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
+    const unsent = plan.gateways.length - finals.length;
+    this.auditOutcome(ctx.operator, 'shed-event', header.id, confirmed === plan.gateways.length ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
       confirmed,
       commands: finals.length,
+      ...(unsent > 0 ? { notSent: unsent } : {}),
     });
     return this.recordOf(live);
+  }
+
+  /**
+   * The gateways of an event stopped before their commands were journaled: their outcomes end
+   * `cancelled` (OP_EVENT_ENDED, no command), in memory and in the store, PLAN_SLICE per turn.
+   */
+  private async cancelUnsent(live: LiveEvent): Promise<void> {
+    const unsent = [...live.outcomes.values()].filter((x) => x.commandId === '');
+    for (let i = 0; i < unsent.length; i += PLAN_SLICE) {
+      if (i > 0) await nextTurn();
+      const slice = unsent.slice(i, i + PLAN_SLICE).map(
+        (x): ShedOutcome => ({ ...x, state: 'cancelled', code: 'OP_EVENT_ENDED', message: `shed event ${live.header.id} was ${live.header.state} before this gateway's command was sent; it was never sent` }),
+      );
+      this.o.store.transaction(() => {
+        for (const x of slice) this.o.store.saveShedOutcome(live.header.id, x);
+      });
+      for (const x of slice) this.applyOutcome(live, x);
+      this.summaryChanged(live);
+    }
   }
 
   async cancel(ctx: OperatorContext, eventId: string): Promise<ShedEventRecord> {

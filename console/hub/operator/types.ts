@@ -132,10 +132,11 @@ export interface FleetSnapshot {
  * requested (audited, not yet on the wire) → sent → one final state:
  * confirmed (result ok) · rejected (the agent refused: a CMD_ code) · failed (the agent or LM
  * failed, the gateway was offline, or the hub restarted) · expired (the agent got it after its
- * deadline, CMD_STALE) · timed-out (no answer by the deadline).
+ * deadline, CMD_STALE) · timed-out (no answer by the deadline) · cancelled (never sent: its operation, a
+ * shed event, was cancelled or ended before the command left; OP_EVENT_ENDED).
  */
-export type CommandState = 'requested' | 'sent' | 'confirmed' | 'rejected' | 'failed' | 'expired' | 'timed-out';
-export const FINAL_COMMAND_STATES: readonly CommandState[] = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out'];
+export type CommandState = 'requested' | 'sent' | 'confirmed' | 'rejected' | 'failed' | 'expired' | 'timed-out' | 'cancelled';
+export const FINAL_COMMAND_STATES: readonly CommandState[] = ['confirmed', 'rejected', 'failed', 'expired', 'timed-out', 'cancelled'];
 
 export interface CommandRecord {
   id: string;
@@ -155,7 +156,7 @@ export interface CommandRecord {
   sentAt?: number;
   finishedAt?: number;
   deadline: number;
-  /** Why it is not confirmed: a CMD_ code from the agent, or OP_GATEWAY_OFFLINE / OP_TIMED_OUT / OP_HUB_RESTARTED. */
+  /** Why it is not confirmed: a CMD_ code from the agent, or OP_GATEWAY_OFFLINE / OP_TIMED_OUT / OP_HUB_RESTARTED / OP_EVENT_ENDED. */
   code?: ErrorCode;
   message?: string;
   /** Relay states the agent read back from the LM after acting. */

@@ -20,7 +20,7 @@ const ERROR_CODE_SHAPE = /^[A-Z][A-Z0-9_]*$/;
 const errorCode = z.custom<ErrorCode>((v) => typeof v === 'string' && ERROR_CODE_SHAPE.test(v), 'not an error code');
 const relayState = z.object({ channel: z.number().int(), on: z.boolean() });
 
-const COMMAND_STATES = ['requested', 'sent', 'confirmed', 'rejected', 'failed', 'expired', 'timed-out'] as const;
+const COMMAND_STATES = ['requested', 'sent', 'confirmed', 'rejected', 'failed', 'expired', 'timed-out', 'cancelled'] as const;
 
 export const commandRecord: z.ZodType<CommandRecord> = z.object({
   id: z.string().min(1),

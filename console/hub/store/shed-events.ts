@@ -29,7 +29,7 @@ interface OutcomeRow {
   message: string | null;
 }
 
-const COMMAND_STATES = new Set(['requested', 'sent', 'confirmed', 'rejected', 'failed', 'expired', 'timed-out']);
+const COMMAND_STATES = new Set(['requested', 'sent', 'confirmed', 'rejected', 'failed', 'expired', 'timed-out', 'cancelled']);
 
 export class ShedEventTable {
   private readonly insert: Database.Statement;

@@ -19,6 +19,7 @@ const COMMAND_TONE: Record<CommandState, string> = {
   failed: 'bad',
   expired: 'warn',
   'timed-out': 'bad',
+  cancelled: 'info',
 };
 
 export function CommandStateBadge({ state }: { state: CommandState }): ReactNode {

@@ -37,7 +37,7 @@ const COLUMNS: readonly Column<ShedOutcome>[] = [
 ];
 
 /** Failures first, then in flight, then confirmed; by gateway within each. */
-const STATE_RANK: Record<ShedOutcome['state'], number> = { 'timed-out': 0, failed: 1, rejected: 2, expired: 3, requested: 4, sent: 5, confirmed: 6 };
+const STATE_RANK: Record<ShedOutcome['state'], number> = { 'timed-out': 0, failed: 1, rejected: 2, expired: 3, requested: 4, sent: 5, cancelled: 6, confirmed: 7 };
 
 /** Skipped rows shown per reason; the count says how many more. */
 const SKIPPED_EXAMPLES = 5;

@@ -87,7 +87,7 @@ function stateWord(state: CommandState): string {
 }
 
 /** The states an outcome can be in, in the order the counts name them. */
-const COUNT_ORDER: readonly CommandState[] = ['confirmed', 'requested', 'sent', 'rejected', 'failed', 'expired', 'timed-out'];
+const COUNT_ORDER: readonly CommandState[] = ['confirmed', 'requested', 'sent', 'rejected', 'failed', 'expired', 'timed-out', 'cancelled'];
 
 /** How many of the event's outcomes are not (yet) confirmed, by state, in words: "2 failed, 1 timed out". */
 function notConfirmedText(counts: ShedEventSummary['counts']): string {

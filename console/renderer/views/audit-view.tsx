@@ -36,7 +36,7 @@ function parametersText(p: Record<string, unknown>): string {
 
 function outcomeTone(outcome: string): string {
   if (outcome === 'ok' || outcome === 'confirmed') return 'ok';
-  if (outcome === 'requested' || outcome === 'sent') return 'info';
+  if (outcome === 'requested' || outcome === 'sent' || outcome === 'cancelled') return 'info';
   if (outcome === 'rejected' || outcome === 'expired') return 'warn';
   return 'bad';
 }

@@ -169,6 +169,44 @@ describe('ShedEvents', () => {
     await expect(events.cancel(ctx, 'e-nope')).rejects.toMatchObject({ code: 'OP_NOT_FOUND' });
   });
 
+  it('cancel while a large event is still going out: nothing more is shed after it, every gateway shed gets its restore, the rest are cancelled unsent', async () => {
+    const ids = Array.from({ length: 448 }, (_, i) => `gw-${String(i).padStart(3, '0')}`);
+    for (const id of ids) registry.connected(aSession(id, [aChannel(1)]));
+    const all = [...ids, 'gw-a', 'gw-b'];
+    const started = events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 600 });
+    // Cancel as soon as the first slice is on the wire (the other slices are still to go).
+    while (!wire.some((w) => w.message.op === 'shed')) await sleep(1);
+    const [eventId] = events.list().map((e) => e.id);
+    const cancelled = await events.cancel({ operator: 'bob' }, eventId ?? '');
+    const e = await started;
+    await sleep(20); // any slice still to go would have left by now
+
+    const shed = wire.filter((w) => w.message.op === 'shed').map((w) => w.gatewayId);
+    expect(shed.length).toBeGreaterThan(0);
+    expect(shed.length).toBeLessThan(all.length);
+    // Every shed on the wire is followed by a restore of the same gateway; no gateway gets a restore it was not shed for.
+    const restoredAfter = new Set<string>();
+    const shedSoFar = new Set<string>();
+    for (const w of wire) {
+      if (w.message.op === 'shed') shedSoFar.add(w.gatewayId);
+      else if (w.message.op === 'restore' && shedSoFar.has(w.gatewayId)) restoredAfter.add(w.gatewayId);
+    }
+    expect(shed.filter((g) => !restoredAfter.has(g))).toEqual([]);
+    expect(wire.filter((w) => w.message.op === 'restore').length).toBe(shed.length);
+    // The outcomes account for every gateway: shed (and confirmed), or cancelled before it was sent.
+    const record = events.get(e.id);
+    expect(record.state).toBe('cancelled');
+    expect(record.outcomes).toHaveLength(all.length);
+    const unsent = record.outcomes.filter((o) => o.state === 'cancelled');
+    expect(unsent.map((o) => o.gatewayId).sort()).toEqual(all.filter((g) => !shed.includes(g)).sort());
+    expect(unsent.every((o) => o.code === 'OP_EVENT_ENDED')).toBe(true);
+    expect(record.counts).toEqual({ confirmed: shed.length, cancelled: all.length - shed.length });
+    expect(cancelled.state).toBe('cancelled');
+    // The store agrees with memory, and no command is left requested.
+    expect(store.shedOutcomeCounts(e.id).counts).toEqual(record.counts);
+    expect(store.queryCommands({ eventId: e.id, limit: 10_000 }).filter((c) => c.op === 'shed' && c.state !== 'confirmed' && c.state !== 'cancelled')).toEqual([]);
+  });
+
   it('scopes name known gateways and labels only', () => {
     expect(() => events.scopeIds({ kind: 'gateway', gatewayId: 'gw-z' })).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
     expect(() => events.scopeIds({ kind: 'label', label: 'west' })).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
