@@ -24,6 +24,8 @@ export interface WorkerStart {
   concurrency: number;
   /** The level of the share's log (stdout, inherited from the parent); validated by the parent. */
   logLevel: LogLevel;
+  /** SimGatewayOptions.answerDelayMs. */
+  answerDelayMs?: number;
 }
 
 export type FleetRequest = WorkerStart | { type: 'status' } | { type: 'mark' } | { type: 'stop' };
@@ -82,6 +84,7 @@ function main(): void {
               logger,
               ...(m.channels ? { channels: m.channels } : {}),
               ...(m.labels ? { labels: m.labels } : {}),
+              ...(m.answerDelayMs ? { answerDelayMs: m.answerDelayMs } : {}),
             });
             gateways.push(gw);
             await gw.start();

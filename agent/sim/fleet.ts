@@ -41,6 +41,8 @@ export interface SimFleetOptions {
   execArgv?: readonly string[];
   /** The workers' log level (JSON lines on this process's stdout). Default silent: thousands of gateways would flood it. */
   logLevel?: LogLevel;
+  /** Each command answered after a delay drawn from [0, answerDelayMs) (SimGatewayOptions.answerDelayMs). Default 0. */
+  answerDelayMs?: number;
 }
 
 export interface SimFleetStatus {
@@ -158,6 +160,7 @@ export class SimulatedFleet {
               logLevel: o.logLevel ?? 'silent',
               ...(o.channels ? { channels: o.channels } : {}),
               ...(o.labels ? { labels: o.labels } : {}),
+              ...(o.answerDelayMs ? { answerDelayMs: o.answerDelayMs } : {}),
             },
             'started',
           ),

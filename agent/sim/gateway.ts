@@ -93,8 +93,14 @@ export interface SimGatewayOptions {
   telemetry?: TelemetryPlan | null;
   /** One logger for many gateways (a silent one by default in the link client). */
   logger?: Logger;
-  /** [0, 1), for the load curve, the telemetry phase and the back-off. Default Math.random. */
+  /** [0, 1), for the load curve, the telemetry phase, the back-off and the answer delay. Default Math.random. */
   random?: () => number;
+  /**
+   * A slow load manager: each command is executed at once but answered after a delay drawn uniformly
+   * from [0, answerDelayMs) — so a fleet-wide operation is still in flight for a while (fault tests).
+   * Default 0: answered at once.
+   */
+  answerDelayMs?: number;
 }
 
 /** Batches kept for resending at most; older ones are dropped (a real agent keeps them on disk). */
@@ -236,9 +242,13 @@ export class SimulatedGateway {
 
   private onMessage(m: Message): void {
     switch (m.kind) {
-      case 'command':
-        this.link.send(this.execute(m));
+      case 'command': {
+        const result = this.execute(m);
+        const delayMs = (this.options.answerDelayMs ?? 0) * this.random();
+        if (delayMs > 0) setTimeout(() => this.link.send(result), delayMs).unref();
+        else this.link.send(result);
         return;
+      }
       case 'ack': {
         const entry = this.unacked.get(m.seq);
         if (!entry) return;

@@ -340,9 +340,9 @@ export function timeOf(line: Record<string, unknown> | undefined): number {
  * `n` simulated gateways (agent/sim/fleet.ts, certificates issued from the CA in `<dir>/pki`) connected
  * to `hub`; resolves once the hub has registered every one of them.
  */
-export async function startSimFleet(dir: string, hub: FaultConsole, n: number, prefix: string, labels: string[] = []): Promise<SimulatedFleet> {
+export async function startSimFleet(dir: string, hub: FaultConsole, n: number, prefix: string, labels: string[] = [], o: { answerDelayMs?: number } = {}): Promise<SimulatedFleet> {
   const creds = await issueFleetCredentials(join(dir, 'pki'), TEST_PASSPHRASE, join(dir, `fleet-${prefix}`), simGatewayIds(prefix, n));
-  const fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${hub.linkPort}/lmgw/v1`, caPem: creds.caPem, gateways: creds.gateways, labels });
+  const fleet = await SimulatedFleet.start({ url: `wss://127.0.0.1:${hub.linkPort}/lmgw/v1`, caPem: creds.caPem, gateways: creds.gateways, labels, ...o });
   await waitFor(() => hub.query<{ n: number }>("SELECT count(*) AS n FROM gateways WHERE state = 'connected'")[0]?.n === n, 120_000, 'every gateway registered');
   return fleet;
 }

@@ -13,6 +13,12 @@ import { tempDir } from '../helpers/processes.js';
 import { startFaultConsole, startSimFleet, type FaultConsole } from './fault-stack.js';
 
 const N = 2000;
+/**
+ * The simulated load managers answer within this (uniformly spread), so the shed is in flight for a
+ * while whatever the machine's speed: answered at once, a quiet machine finished 2,000 commands
+ * inside one 250 ms coalescing window of the event stream, with no partial summary to kill at.
+ */
+const ANSWER_DELAY_MS = 1_500;
 
 describe('kill -9 of the hub halfway through a 2,000-gateway shed', () => {
   const tmp = tempDir('lmgw-shed-kill-');
@@ -22,7 +28,7 @@ describe('kill -9 of the hub halfway through a 2,000-gateway shed', () => {
   beforeAll(async () => {
     const pki = await aLinkPki(tmp.dir);
     hub = await startFaultConsole(tmp.dir, pki);
-    fleet = await startSimFleet(tmp.dir, hub, N, 'fk-');
+    fleet = await startSimFleet(tmp.dir, hub, N, 'fk-', [], { answerDelayMs: ANSWER_DELAY_MS });
   }, 300_000);
 
   afterAll(async () => {
@@ -36,14 +42,22 @@ describe('kill -9 of the hub halfway through a 2,000-gateway shed', () => {
     const ws = new WebSocket(`ws://127.0.0.1:${hub.apiPort}/api/v1/events`, { headers: { authorization: `Bearer ${hub.apiToken()}` } });
     let halfway: (() => void) | undefined;
     const isHalfway = new Promise<void>((resolve) => (halfway = resolve));
+    const summaries: string[] = [];
     ws.on('message', (data: Buffer) => {
       const e = JSON.parse(data.toString('utf8')) as OperatorEvent;
+      if (e.type !== 'shed-event') return;
+      summaries.push(JSON.stringify(e.event.counts));
       // The first summary with some but not all confirmed: the shed is on its way.
-      if (e.type === 'shed-event' && (e.event.counts.confirmed ?? 0) > 0 && (e.event.counts.confirmed ?? 0) < e.event.gatewayCount) halfway?.();
+      if ((e.event.counts.confirmed ?? 0) > 0 && (e.event.counts.confirmed ?? 0) < e.event.gatewayCount) halfway?.();
     });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const shed = hub.api('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 2 }, durationSeconds: 600 }).catch((err: unknown) => err);
-    await isHalfway;
+    // Bounded, and saying what the stream showed instead (a hang here once cost the whole 300 s).
+    let waited: NodeJS.Timeout | undefined;
+    const tooLong = new Promise<never>((_, reject) => {
+      waited = setTimeout(() => reject(new Error(`no partial shed summary within 60 s; the stream's summaries: ${summaries.join(' ') || 'none'}`)), 60_000);
+    });
+    await Promise.race([isHalfway, tooLong]).finally(() => clearTimeout(waited));
     await hub.kill9();
     ws.terminate();
     expect(await shed).toBeInstanceOf(Error); // the API died with the hub
@@ -51,6 +65,7 @@ describe('kill -9 of the hub halfway through a 2,000-gateway shed', () => {
     const [event] = hub.query<{ id: string }>('SELECT id FROM shed_events');
     if (!event) throw new Error('the event was not recorded before the kill');
     const before = hub.query<{ state: string; n: number }>('SELECT state, count(*) AS n FROM commands WHERE event_id = ? GROUP BY state', event.id);
+    console.log(`the event's commands by state at the kill: ${JSON.stringify(before)}`);
     const inFlight = before.filter((r) => r.state === 'requested' || r.state === 'sent').reduce((n, r) => n + r.n, 0);
     expect(inFlight, `some commands in flight at the kill (${JSON.stringify(before)})`).toBeGreaterThan(0);
 
