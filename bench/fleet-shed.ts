@@ -153,6 +153,19 @@ export interface OperationFigures {
 
 export const OPERATIONS = ['previewShed', 'cancelShed', 'commandMany', 'restoreAll'] as const;
 
+/** A second fleet-wide shed, cancelled as soon as it is listed as active (its commands still going out). */
+export interface MidCancelFigures {
+  /** cancelShed: API call → answer (its restores final). */
+  seconds: number;
+  httpStatus: number;
+  /** The event's outcomes by state, from startShed's answer: confirmed (shed, then restored) and cancelled (never sent). */
+  states: Record<string, number>;
+  /** Sheds and restores the simulated gateways executed meanwhile: every shed must have its restore. */
+  shedsExecuted: number;
+  restoresExecuted: number;
+  loopStallMaxMs: number;
+}
+
 export interface RunFigures {
   run: number;
   gateways: number;
@@ -170,6 +183,8 @@ export interface RunFigures {
   shed: ShedFigures;
   /** The other fleet-wide operations, in this order after the shed: preview, cancel the event, a `read` to the fleet, restore all. */
   operations: Record<(typeof OPERATIONS)[number], OperationFigures>;
+  /** After them: a shed cancelled while going out (absent from the JSON of runs before 2026-12-07 20:00 UTC). */
+  cancelMidShed?: MidCancelFigures;
   floorRatio: number;
   othersCores: number | undefined;
 }
@@ -541,7 +556,8 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     );
     const eventId = ans?.status === 200 ? ((JSON.parse(ans.text) as { result: { id: string } }).result.id) : '';
     const operations = await otherOperations(apiBase, token, probe, eventId, o);
-    return { gateways, telemetry, connectSeconds, rssEmptyBytes, steady, shed, operations, othersCores: others.cores() };
+    const cancelMidShed = await cancelWhileGoingOut(apiBase, token, probe, fleet, o);
+    return { gateways, telemetry, connectSeconds, rssEmptyBytes, steady, shed, operations, cancelMidShed, othersCores: others.cores() };
   } finally {
     events?.ws.terminate();
     await fleet?.stop();
@@ -584,6 +600,49 @@ async function otherOperations(apiBase: string, token: string, probe: LoopProbe,
     await sleep(1000);
   }
   return out;
+}
+
+/**
+ * A fleet-wide shed cancelled while its commands are still going out: cancelShed is sent as soon as
+ * `shedEvents` shows the active event's first commands sent or confirmed, and timed to its answer. What the operator needs to hold: every shed a gateway executed is followed by its restore
+ * (the simulated gateways count both), and the gateways not reached are cancelled, never shed.
+ */
+async function cancelWhileGoingOut(apiBase: string, token: string, probe: LoopProbe, fleet: SimulatedFleet, o: FleetShedOptions): Promise<MidCancelFigures> {
+  const api = async <T>(method: string, body: unknown): Promise<{ status: number; result: T | undefined; text: string }> => {
+    const r = await post(new URL(`api/v1/${method}`, apiBase), token, body);
+    return { status: r.status, result: r.status === 200 ? (JSON.parse(r.text) as { result: T }).result : undefined, text: r.text };
+  };
+  await fleet.mark();
+  await probe.read();
+  const shed = api<Record<string, unknown>>('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600, note: 'bench:fleet-shed cancelled while going out' });
+  let eventId: string | undefined;
+  const until = performance.now() + o.shedTimeoutSeconds * 1000;
+  while (eventId === undefined && performance.now() < until) {
+    const [event] = (await api<Array<{ id: string; counts: Record<string, number> }>>('shedEvents', { activeOnly: true })).result ?? [];
+    if (event && (event.counts.sent ?? 0) + (event.counts.confirmed ?? 0) > 0) eventId = event.id;
+    else await sleep(2);
+  }
+  const start = performance.now();
+  const cancel = await api<unknown>('cancelShed', { eventId: eventId ?? '' });
+  const seconds = (performance.now() - start) / 1000;
+  const started = await shed;
+  const loop = await probe.read();
+  await sleep(1000); // restores to gateways whose shed was answered after the cancel
+  const fs = await fleet.status();
+  const figures: MidCancelFigures = {
+    seconds,
+    httpStatus: cancel.status,
+    states: started.result ? answerStates(started.result) : {},
+    shedsExecuted: fs.commands.shed,
+    restoresExecuted: fs.commands.restore,
+    loopStallMaxMs: loop.maxMs,
+  };
+  log(
+    `  cancel while going out: answered in ${fmt(seconds, 3)} s (HTTP ${cancel.status}); outcomes ${JSON.stringify(figures.states)}; ` +
+      `the gateways executed ${figures.shedsExecuted} sheds and ${figures.restoresExecuted} restores; loop stall max ${fmt(loop.maxMs)} ms`,
+  );
+  if (cancel.status !== 200) log(`    ${cancel.text.slice(0, 300)}`);
+  return figures;
 }
 
 // --- the benchmark -------------------------------------------------------------------------------------
@@ -682,6 +741,14 @@ export function summarise(r: FleetShedReport): { rows: Map<number, Row[]>; misse
       judge(n, out, `${op}: API call → answer${Object.keys(states).length > 0 ? ` (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`, median(ops.map((x) => (x.httpStatus === 200 ? x.seconds : Number.NaN))), 3, ' s', undefined);
       judge(n, out, `${op}: hub event-loop stall max`, median(ops.map((x) => x.loopStallMaxMs)), 1, ' ms', TARGETS.loopStallMaxMs);
       judge(n, out, `${op}: longest GC pause of the hub`, median(ops.map((x) => x.gcMaxMs)), 1, ' ms', undefined);
+    }
+    const mids = runs.map((x) => x.cancelMidShed).filter((x): x is MidCancelFigures => x !== undefined);
+    if (mids.length > 0) {
+      const last = mids[mids.length - 1];
+      const states = last ? ` (last run: ${Object.entries(last.states).map(([k, v]) => `${v} ${k}`).join(', ')})` : '';
+      judge(n, out, `cancel while going out: API call → answer${states}`, median(mids.map((x) => (x.httpStatus === 200 ? x.seconds : Number.NaN))), 3, ' s', undefined);
+      judge(n, out, 'cancel while going out: sheds executed without their restore (max of runs)', Math.max(...mids.map((x) => x.shedsExecuted - x.restoresExecuted)), 0, '', 0);
+      judge(n, out, 'cancel while going out: hub event-loop stall max', median(mids.map((x) => x.loopStallMaxMs)), 1, ' ms', TARGETS.loopStallMaxMs);
     }
     judge(n, out, 'steady: hub CPU per telemetry sample', med(runs, (x) => x.steady.hubCpuUsPerSample), 1, ' µs', n === 2000 ? TARGETS.cpuUsPerSample : undefined);
     judge(n, out, 'steady floor: link server alone, CPU per sample (acked, no store)', med(runs, (x) => x.floor.steadyCpuUsPerSample), 1, ' µs', undefined);
