@@ -164,6 +164,8 @@ export interface MidCancelFigures {
   shedsExecuted: number;
   restoresExecuted: number;
   loopStallMaxMs: number;
+  gcMaxMs: number;
+  gcMaxKind: string;
 }
 
 export interface RunFigures {
@@ -636,10 +638,12 @@ async function cancelWhileGoingOut(apiBase: string, token: string, probe: LoopPr
     shedsExecuted: fs.commands.shed,
     restoresExecuted: fs.commands.restore,
     loopStallMaxMs: loop.maxMs,
+    gcMaxMs: loop.gcMaxMs,
+    gcMaxKind: loop.gcMaxKind,
   };
   log(
     `  cancel while going out: answered in ${fmt(seconds, 3)} s (HTTP ${cancel.status}); outcomes ${JSON.stringify(figures.states)}; ` +
-      `the gateways executed ${figures.shedsExecuted} sheds and ${figures.restoresExecuted} restores; loop stall max ${fmt(loop.maxMs)} ms`,
+      `the gateways executed ${figures.shedsExecuted} sheds and ${figures.restoresExecuted} restores; loop stall max ${fmt(loop.maxMs)} ms${gcNote(loop)}`,
   );
   if (cancel.status !== 200) log(`    ${cancel.text.slice(0, 300)}`);
   return figures;
