@@ -153,7 +153,7 @@ export interface OperationFigures {
 
 export const OPERATIONS = ['previewShed', 'cancelShed', 'commandMany', 'restoreAll'] as const;
 
-/** A second fleet-wide shed, cancelled as soon as it is listed as active (its commands still going out). */
+/** A second fleet-wide shed, cancelled once its first commands are out (the rest still going out). */
 export interface MidCancelFigures {
   /** cancelShed: API call → answer (its restores final). */
   seconds: number;
@@ -606,8 +606,9 @@ async function otherOperations(apiBase: string, token: string, probe: LoopProbe,
 
 /**
  * A fleet-wide shed cancelled while its commands are still going out: cancelShed is sent as soon as
- * `shedEvents` shows the active event's first commands sent or confirmed, and timed to its answer. What the operator needs to hold: every shed a gateway executed is followed by its restore
- * (the simulated gateways count both), and the gateways not reached are cancelled, never shed.
+ * `shedEvents` shows the active event's first commands sent or confirmed, and timed to its answer.
+ * What the operator needs to hold: every shed a gateway executed is followed by its restore (the
+ * simulated gateways count both), and the gateways not reached are cancelled, never shed.
  */
 async function cancelWhileGoingOut(apiBase: string, token: string, probe: LoopProbe, fleet: SimulatedFleet, o: FleetShedOptions): Promise<MidCancelFigures> {
   const api = async <T>(method: string, body: unknown): Promise<{ status: number; result: T | undefined; text: string }> => {
@@ -616,10 +617,14 @@ async function cancelWhileGoingOut(apiBase: string, token: string, probe: LoopPr
   };
   await fleet.mark();
   await probe.read();
-  const shed = api<Record<string, unknown>>('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600, note: 'bench:fleet-shed cancelled while going out' });
+  let answered = false;
+  const shed = api<Record<string, unknown>>('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600, note: 'bench:fleet-shed cancelled while going out' }).finally(
+    () => (answered = true),
+  );
   let eventId: string | undefined;
   const until = performance.now() + o.shedTimeoutSeconds * 1000;
-  while (eventId === undefined && performance.now() < until) {
+  // Until the shed's answer at the latest (an event whose commands all failed shows none sent or confirmed).
+  while (eventId === undefined && !answered && performance.now() < until) {
     const [event] = (await api<Array<{ id: string; counts: Record<string, number> }>>('shedEvents', { activeOnly: true })).result ?? [];
     if (event && (event.counts.sent ?? 0) + (event.counts.confirmed ?? 0) > 0) eventId = event.id;
     else await sleep(2);

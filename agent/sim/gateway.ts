@@ -244,7 +244,8 @@ export class SimulatedGateway {
     switch (m.kind) {
       case 'command': {
         const result = this.execute(m);
-        const delayMs = (this.options.answerDelayMs ?? 0) * this.random();
+        // No draw without a delay: a seeded `random` keeps the sequence it had before this option.
+        const delayMs = this.options.answerDelayMs ? this.options.answerDelayMs * this.random() : 0;
         if (delayMs > 0) setTimeout(() => this.link.send(result), delayMs).unref();
         else this.link.send(result);
         return;

@@ -247,7 +247,7 @@ export class CommandDispatcher {
         const p: Pending = { record, bulk, onWrite, resolve, reject };
         this.track(p);
         if (stopped) {
-          this.finish(p, 'cancelled', 'OP_EVENT_ENDED', 'its operation was cancelled or ended before this command was sent; it was never sent');
+          this.finish(p, 'cancelled', 'OP_EVENT_ENDED', 'its operation was cancelled or ended before this command was sent');
           return;
         }
         if (!this.o.send(record.gatewayId, toMessage(record))) {

@@ -281,7 +281,7 @@ export class ShedEvents {
     for (let i = 0; i < unsent.length; i += PLAN_SLICE) {
       if (i > 0) await nextTurn();
       const slice = unsent.slice(i, i + PLAN_SLICE).map(
-        (x): ShedOutcome => ({ ...x, state: 'cancelled', code: 'OP_EVENT_ENDED', message: `shed event ${live.header.id} was ${live.header.state} before this gateway's command was sent; it was never sent` }),
+        (x): ShedOutcome => ({ ...x, state: 'cancelled', code: 'OP_EVENT_ENDED', message: `shed event ${live.header.id} was ${live.header.state} before a command was sent to this gateway` }),
       );
       this.o.store.transaction(() => {
         for (const x of slice) this.o.store.saveShedOutcome(live.header.id, x);

@@ -117,6 +117,41 @@ describe('CommandDispatcher', () => {
     }
   });
 
+  it('a bulk operation told to stop sends nothing more: a journaled slice not yet sent ends cancelled, the slices after it are never journaled', async () => {
+    // The fsyncs wait for the test, so the three slices' journal checks come before any send check.
+    const held: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    const dir = tempDir('lmgw-dispatch-stop-');
+    const heldStore = HubStore.open(dir.dir, { fdatasync: (_fd, cb) => void held.push(cb) });
+    const sentIds: string[] = [];
+    const d = new CommandDispatcher({ store: heldStore, send: (_g, m) => (sentIds.push(m.id), true), onChange: () => undefined, deadlineMs: 100, graceMs: 50 });
+    // stopped() answers: slice 1 and 2 journaled, stop before slice 3; then slice 1 sent, slice 2 stopped.
+    const answers = [false, false, true, false, true];
+    const stopped = (): boolean => answers.shift() ?? true;
+    const releasing = setInterval(() => {
+      if (answers.length <= 2) for (const cb of held.splice(0)) cb(null);
+    }, 5);
+    try {
+      const reqs = Array.from({ length: 2 * DISPATCH_SLICE + 50 }, (_, i) => ({ gatewayId: `gw-${i}`, op: 'read' as const }));
+      const finals = await d.dispatchMany(ctx, reqs, { bulk: true, stopped });
+      expect(answers).toEqual([]);
+      expect(finals.map((c) => c.gatewayId)).toEqual(reqs.slice(0, 2 * DISPATCH_SLICE).map((r) => r.gatewayId));
+      expect(sentIds).toEqual(finals.slice(0, DISPATCH_SLICE).map((c) => c.id));
+      expect(finals.slice(0, DISPATCH_SLICE).every((c) => c.state === 'timed-out')).toBe(true);
+      expect(finals.slice(DISPATCH_SLICE).every((c) => c.state === 'cancelled' && c.code === 'OP_EVENT_ENDED' && c.sentAt === undefined)).toBe(true);
+      // Stored as the operator will see them: nothing left requested, the cancelled ones audited requested then cancelled.
+      const stored = heldStore.queryCommands({ limit: 1000 });
+      expect(stored).toHaveLength(2 * DISPATCH_SLICE);
+      expect(stored.filter((c) => c.state === 'requested' || c.state === 'sent')).toEqual([]);
+      const last = finals[finals.length - 1];
+      expect(heldStore.queryAudit({ limit: 1000 }).filter((r) => r.ref === last?.id).map((r) => r.outcome).reverse()).toEqual(['requested', 'cancelled']);
+    } finally {
+      clearInterval(releasing);
+      d.close();
+      heldStore.close();
+      dir.cleanup();
+    }
+  });
+
   it('an offline gateway fails at once with OP_GATEWAY_OFFLINE, and nothing is sent', async () => {
     const done = await dispatcher.dispatch(ctx, { gatewayId: 'gw-2', op: 'read' });
     expect(done).toMatchObject({ state: 'failed', code: 'OP_GATEWAY_OFFLINE' });

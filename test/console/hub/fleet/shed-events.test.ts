@@ -178,8 +178,7 @@ describe('ShedEvents', () => {
     while (!wire.some((w) => w.message.op === 'shed')) await sleep(1);
     const [eventId] = events.list().map((e) => e.id);
     const cancelled = await events.cancel({ operator: 'bob' }, eventId ?? '');
-    const e = await started;
-    await sleep(20); // any slice still to go would have left by now
+    const e = await started; // every slice that goes out has gone: start() resolves once all its commands are final
 
     const shed = wire.filter((w) => w.message.op === 'shed').map((w) => w.gatewayId);
     expect(shed.length).toBeGreaterThan(0);
