@@ -82,11 +82,16 @@ describe('kill -9 of the hub halfway through a 2,000-gateway shed', () => {
     const byRef = new Map<string, string[]>();
     for (const a of audit) byRef.set(a.ref, [...(byRef.get(a.ref) ?? []), a.outcome]);
     for (const c of commands) expect(byRef.get(c.id), c.id).toEqual(['requested', c.state]);
-    // The event's outcome rows agree with the commands table, row for row.
-    const outcomes = hub.query<{ command_id: string; gateway_id: string; state: string }>('SELECT command_id, gateway_id, state FROM shed_outcomes WHERE event_id = ?', event.id);
+    // The event's outcome rows agree with the commands table, row for row; a gateway the hub had not
+    // commanded yet has its row too, cancelled by the restart — one row for each gateway of the event.
+    const rows = hub.query<{ command_id: string; gateway_id: string; state: string; code: string | null }>('SELECT command_id, gateway_id, state, code FROM shed_outcomes WHERE event_id = ?', event.id);
+    const outcomes = rows.filter((r) => r.command_id !== '').map(({ command_id, gateway_id, state }) => ({ command_id, gateway_id, state }));
     const expected = commands.map((c) => ({ command_id: c.id, gateway_id: c.gateway_id, state: c.state }));
-    const sort = (rows: typeof outcomes): typeof outcomes => [...rows].sort((a, b) => a.command_id.localeCompare(b.command_id));
+    const sort = (xs: typeof outcomes): typeof outcomes => [...xs].sort((a, b) => a.command_id.localeCompare(b.command_id));
     expect(sort(outcomes)).toEqual(sort(expected));
+    expect(rows.filter((r) => r.command_id === '' && (r.state !== 'cancelled' || r.code !== 'OP_HUB_RESTARTED'))).toEqual([]);
+    const [header] = hub.query<{ record: string }>('SELECT record FROM shed_events WHERE id = ?', event.id);
+    expect(rows.length).toBe((JSON.parse(header?.record ?? '{}') as { gatewayCount?: number }).gatewayCount);
     // No gateway executed a command twice, and none executed more sheds than the hub recorded.
     await new Promise((r) => setTimeout(r, 2000));
     const status = await fleet?.status();

@@ -42,6 +42,13 @@ export interface ShedEventsOptions {
 /** Gateways planned per turn of the event loop. */
 const PLAN_SLICE = 1_000;
 
+/**
+ * How far back recover() looks for an event that is no longer active but whose commands may still have
+ * been going out when the hub stopped (a dispatch lasts seconds: its last answers are due a command
+ * deadline after its last slice).
+ */
+const RECENT_MS = 10 * 60_000;
+
 /** Who the hub's own bookkeeping rows are by. */
 export const SYSTEM_OPERATOR = 'lmgw-hub';
 
@@ -87,21 +94,57 @@ export class ShedEvents {
    * keeps the expected kW it was created with, so only a new row needs it.
    */
   private writeOutcome(live: LiveEvent | undefined, c: CommandRecord): void {
-    if (!c.eventId || c.op !== 'shed') return;
+    // 'requested': the row was written when the event was planned; what a journaled command adds to it
+    // (its id) is written with its next state, or by recover() if the hub stops before that.
+    if (!c.eventId || c.op !== 'shed' || c.state === 'requested') return;
     this.o.store.saveShedOutcome(c.eventId, this.outcomeOf(c, live?.outcomes.get(c.gatewayId)?.expectedKw ?? 0));
   }
 
   /** For the dispatcher's recover(): the outcomes of the commands a previous run left in flight. */
   readonly recoverOutcome = (c: CommandRecord): void => this.writeOutcome(undefined, c);
 
-  /** Loads the events that were active when the hub stopped and re-arms their end timers. */
+  /**
+   * Loads the events that were active when the hub stopped and re-arms their end timers. Run after
+   * the dispatcher's recover(), which has closed the commands that were in flight: a planned outcome
+   * still without a command is a gateway the hub never commanded (it stopped while the event's
+   * commands were going out), closed here as `cancelled` with OP_HUB_RESTARTED — nothing was sent.
+   */
   recover(): void {
-    for (const header of this.o.store.queryShedEventHeaders({ activeOnly: true, limit: 10_000 })) {
+    const active = this.o.store.queryShedEventHeaders({ activeOnly: true, limit: 10_000 });
+    // An event cancelled while its commands were going out is no longer active, and its dispatch may
+    // have been cut short all the same: the events of the last RECENT_MS are looked at too.
+    const since = this.now() - RECENT_MS;
+    const recent = this.o.store.queryShedEventHeaders({ limit: 100 }).filter((h) => h.state !== 'active' && h.createdAt >= since);
+    for (const header of [...active, ...recent]) {
+      const outcomes = this.o.store.shedOutcomes(header.id);
+      const closed = this.closeNeverSent(header, outcomes);
+      if (header.state !== 'active') continue;
       const live: LiveEvent = { header, outcomes: new Map(), counts: {}, confirmedKw: 0 };
-      for (const out of this.o.store.shedOutcomes(header.id)) this.applyOutcome(live, out);
+      for (const out of outcomes) this.applyOutcome(live, closed.get(out.gatewayId) ?? out);
       this.active.set(header.id, live);
       this.arm(header);
     }
+  }
+
+  /** Closes the event's planned outcomes that never got a command (see recover()); returns them by gateway. */
+  private closeNeverSent(header: ShedEventHeader, outcomes: readonly ShedOutcome[]): Map<string, ShedOutcome> {
+    const closed = new Map<string, ShedOutcome>();
+    for (const x of outcomes) {
+      if (x.commandId !== '' || x.state !== 'requested') continue;
+      closed.set(x.gatewayId, { ...x, state: 'cancelled', code: 'OP_HUB_RESTARTED', message: `the hub stopped before a command of shed event ${header.id} was sent to this gateway; nothing was sent` });
+    }
+    if (closed.size === 0) return closed;
+    const confirmed = outcomes.filter((x) => x.state === 'confirmed').length;
+    this.o.store.transaction(() => {
+      for (const x of closed.values()) this.o.store.saveShedOutcome(header.id, x);
+      this.auditOutcome(header.operator, 'shed-event', header.id, confirmed === 0 ? 'failed' : 'partial', {
+        confirmed,
+        commands: outcomes.length - closed.size,
+        notSent: closed.size,
+        code: 'OP_HUB_RESTARTED',
+      });
+    });
+    return closed;
   }
 
   close(): void {
@@ -234,14 +277,19 @@ export class ShedEvents {
       this.o.bus.emit('shed-event', this.summaryOf(live));
       return this.recordOf(live);
     }
-    // The planned outcomes, so each command's first write finds its expected kW (PLAN_SLICE per turn:
-    // at 19,900 gateways this loop was most of a 119 ms task in the hub's CPU profile). The event is
-    // not listed as active before they all are.
+    // The planned outcomes, in memory and as rows, PLAN_SLICE per turn (at 19,900 gateways this loop
+    // was most of a 119 ms task in the hub's CPU profile): each gateway of the event has its row before
+    // any command leaves, so a hub stopped halfway knows whom it never commanded (recover()). The event
+    // is not listed as active before they all are.
     for (let i = 0; i < plan.gateways.length; i += PLAN_SLICE) {
       if (i > 0) await nextTurn();
-      for (const g of plan.gateways.slice(i, i + PLAN_SLICE)) {
-        this.applyOutcome(live, { gatewayId: g.gatewayId, channels: g.channels, expectedKw: g.expectedKw, commandId: '', state: 'requested' });
-      }
+      const planned = plan.gateways
+        .slice(i, i + PLAN_SLICE)
+        .map((g): ShedOutcome => ({ gatewayId: g.gatewayId, channels: g.channels, expectedKw: g.expectedKw, commandId: '', state: 'requested' }));
+      this.o.store.transaction(() => {
+        for (const x of planned) this.o.store.saveShedOutcome(header.id, x);
+      });
+      for (const x of planned) this.applyOutcome(live, x);
     }
     this.active.set(header.id, live);
     this.dispatching.set(header.id, live);

@@ -134,9 +134,9 @@ describe('ShedEvents', () => {
     dispatcher.close();
     await sleep(1100); // the hub is down while `short` ends
     build();
+    expect(dispatcher.recover(events.recoverOutcome)).toEqual([]);
     events.recover();
     await sleep(50);
-    expect(dispatcher.recover(events.recoverOutcome)).toEqual([]);
     expect(store.getShedEventHeader(short.id)?.state).toBe('ended');
     expect(events.list().map((x) => [x.id, x.endsAt])).toEqual([[long.id, long.endsAt]]);
     expect(events.heldChannels('gw-a').get(1)).toEqual({ eventId: long.id, restoreAt: long.endsAt });
@@ -204,6 +204,44 @@ describe('ShedEvents', () => {
     // The store agrees with memory, and no command is left requested.
     expect(store.shedOutcomeCounts(e.id).counts).toEqual(record.counts);
     expect(store.queryCommands({ eventId: e.id, limit: 10_000 }).filter((c) => c.op === 'shed' && c.state !== 'confirmed' && c.state !== 'cancelled')).toEqual([]);
+  });
+
+  it('a hub stopped while a large event is going out: after restart every planned gateway has its outcome, those never commanded cancelled with OP_HUB_RESTARTED', async () => {
+    const ids = Array.from({ length: 448 }, (_, i) => `gw-${String(i).padStart(3, '0')}`);
+    for (const id of ids) registry.connected(aSession(id, [aChannel(1)]));
+    const all = [...ids, 'gw-a', 'gw-b'].sort();
+    // Its answer never comes: the hub stops (a slice journaled, the next ones still to come) before start() resolves.
+    void events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 600 }).catch(() => undefined);
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+    let eventId = '';
+    while (eventId === '' || store.queryCommands({ eventId, limit: 1 }).length === 0) {
+      await turn();
+      eventId = events.list()[0]?.id ?? '';
+    }
+    events.close();
+    dispatcher.close();
+    store.close();
+
+    store = HubStore.open(tmp.dir);
+    build();
+    const lost = dispatcher.recover(events.recoverOutcome);
+    events.recover();
+    const commands = store.queryCommands({ eventId, limit: 10_000 });
+    const record = events.get(eventId);
+    expect(record.outcomes.map((o) => o.gatewayId).sort()).toEqual(all);
+    const never = record.outcomes.filter((o) => o.commandId === '');
+    expect(never.length).toBeGreaterThan(0);
+    expect(never.length + commands.length).toBe(all.length);
+    expect(never.every((o) => o.state === 'cancelled' && o.code === 'OP_HUB_RESTARTED')).toBe(true);
+    // Whoever was commanded is confirmed or closed by the restart, as the commands table says.
+    const byCommand = new Map(commands.map((c) => [c.id, c.state]));
+    for (const o of record.outcomes.filter((x) => x.commandId !== '')) expect(o.state).toBe(byCommand.get(o.commandId));
+    expect(lost.every((c) => c.code === 'OP_HUB_RESTARTED')).toBe(true);
+    expect(store.shedOutcomeCounts(eventId).counts).toEqual(record.counts);
+    expect(store.queryAudit({ operation: 'shed-event' }).find((r) => r.outcome !== 'requested')?.parameters).toMatchObject({ notSent: never.length, code: 'OP_HUB_RESTARTED' });
+    // Nothing went to a gateway without a command on record.
+    const commanded = new Set(commands.map((c) => c.gatewayId));
+    expect(wire.filter((w) => !commanded.has(w.gatewayId))).toEqual([]);
   });
 
   it('scopes name known gateways and labels only', () => {
