@@ -74,6 +74,10 @@ export function openFileLimit(): number | undefined {
   }
 }
 
+/** How long a worker has to answer a request (status, mark, stop); `start` connects its gateways and has START_TIMEOUT_MS. */
+const CALL_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 15 * 60_000;
+
 /** Sockets a worker needs besides its gateways' (stdio, IPC, epoll, files). */
 const FD_RESERVE = 64;
 
@@ -110,10 +114,27 @@ class Worker {
     );
   }
 
-  call<T extends FleetAnswer['type']>(message: FleetRequest, answer: T): Promise<Extract<FleetAnswer, { type: T }>> {
+  /** Sends `message` and waits for the answer of type `answer`, at most `timeoutMs` (a worker that hangs fails the caller instead of holding it for ever). */
+  call<T extends FleetAnswer['type']>(message: FleetRequest, answer: T, timeoutMs = CALL_TIMEOUT_MS): Promise<Extract<FleetAnswer, { type: T }>> {
     return new Promise((resolve, reject) => {
       if (!this.child.connected) return reject(new Error(`simulated fleet worker ${this.index} is gone`));
-      this.waiting.push({ type: answer, resolve: resolve as (m: FleetAnswer) => void, reject });
+      const waiter = {
+        type: answer,
+        resolve: (m: FleetAnswer) => {
+          clearTimeout(timer);
+          resolve(m as Extract<FleetAnswer, { type: T }>);
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new Error(`simulated fleet worker ${this.index} did not answer '${message.type}' within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting.push(waiter);
       this.child.send(message);
     });
   }
@@ -163,6 +184,7 @@ export class SimulatedFleet {
               ...(o.answerDelayMs ? { answerDelayMs: o.answerDelayMs } : {}),
             },
             'started',
+            START_TIMEOUT_MS,
           ),
         ),
       );
