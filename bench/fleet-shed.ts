@@ -38,7 +38,7 @@ import type { TelemetryPlan } from '../agent/sim/gateway.js';
 import { IpcChild } from './ipc-child.js';
 import type { FromHub, ToHub } from './link-hub.js';
 import { makeBenchPki, type BenchPki } from './link-pki.js';
-import { bin, fmt, OtherLoad, processCpuUs, processMemory, Processes, sleep, type Started } from './processes.js';
+import { bin, fmt, machineBusyUs, OtherLoad, processCpuUs, processMemory, Processes, sleep, type Started } from './processes.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const LINK_HUB_SCRIPT = fileURLToPath(new URL('./link-hub.js', import.meta.url));
@@ -118,6 +118,12 @@ export interface ShedFigures {
   states: Record<string, number>;
   timedOut: number;
   hubCpuUsPerGateway: number;
+  /**
+   * Cores of the machine busy from the API call to all final (/proc/stat, every process: the hub, the
+   * simulated gateways, this process; 10 ms ticks), absent from runs before 2026-12-07 22:00 UTC. Near
+   * the machine's core count, the shed is bound by the machine's CPU, not by any one thread.
+   */
+  machineCores?: number;
   rssIdleBytes: number;
   rssPeakBytes: number;
   rssPeakOverIdle: number;
@@ -178,6 +184,8 @@ export interface RunFigures {
     serverCpuUsPerGateway: number;
     /** The link server's CPU per telemetry sample over the steady window, acking each batch at once (no store). */
     steadyCpuUsPerSample: number;
+    /** Cores of the machine busy during the burst, as ShedFigures.machineCores (timed here, around the burst request). */
+    machineCores?: number;
   };
   connectSeconds: number;
   rssEmptyBytes: number;
@@ -378,9 +386,11 @@ async function floor(pki: BenchPki, pkiDir: string, gateways: number, o: FleetSh
     const steadyCpuUsPerSample = (report.cpuUserUs + report.cpuSystemUs) / Math.max(1, report.telemetrySamples ?? 0);
     // The burst as before (no acks): its floor stays comparable with the earlier runs.
     await server.call({ type: 'ack-telemetry', on: false }, 'ack-telemetry');
+    const m0 = { at: performance.now(), busy: machineBusyUs() ?? Number.NaN };
     const done = await server.call({ type: 'burst', timeoutMs: o.shedTimeoutSeconds * 1000 }, 'burst-done');
-    log(`  floor: ${done.answered} of ${done.peers} answered in ${(done.ms / 1000).toFixed(3)} s (link server alone); steady ${fmt(steadyCpuUsPerSample)} µs CPU per sample (${report.telemetrySamples ?? 0} samples)`);
-    return { seconds: done.answered === done.peers ? done.ms / 1000 : Number.NaN, answered: done.answered, serverCpuUsPerGateway: done.cpuUs / Math.max(1, done.peers), steadyCpuUsPerSample };
+    const machineCores = ((machineBusyUs() ?? Number.NaN) - m0.busy) / 1000 / (performance.now() - m0.at);
+    log(`  floor: ${done.answered} of ${done.peers} answered in ${(done.ms / 1000).toFixed(3)} s (link server alone, machine ${fmt(machineCores, 2)} cores busy); steady ${fmt(steadyCpuUsPerSample)} µs CPU per sample (${report.telemetrySamples ?? 0} samples)`);
+    return { seconds: done.answered === done.peers ? done.ms / 1000 : Number.NaN, answered: done.answered, serverCpuUsPerGateway: done.cpuUs / Math.max(1, done.peers), steadyCpuUsPerSample, machineCores };
   } finally {
     await fleet?.stop();
     await server.stop();
@@ -480,6 +490,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     const cpu0 = processCpuUs(hub.pid) ?? Number.NaN;
     const io0 = writeBytesOf(hub.pid);
     let finalAt: number | undefined;
+    let finalBusyUs = Number.NaN;
     let finalSeenOn = 'timeout';
     let lastCounts = { total: 0, final: 0, states: {} as Record<string, number> };
     let resolveFinal: () => void = () => undefined;
@@ -490,11 +501,13 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
       lastCounts = c;
       if (finalAt === undefined && c.final === c.total) {
         finalAt = at;
+        finalBusyUs = machineBusyUs() ?? Number.NaN;
         finalSeenOn = on;
         resolveFinal();
       }
     };
     events.onShedEvent = (event, at) => seen(event, at, 'stream');
+    const busy0 = machineBusyUs() ?? Number.NaN;
     const start = performance.now();
     const answer = post(new URL('api/v1/startShed', apiBase), token, {
       scope: { kind: 'fleet' },
@@ -530,6 +543,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
       states: lastCounts.states,
       timedOut: lastCounts.states['timed-out'] ?? 0,
       hubCpuUsPerGateway: (cpu1 - cpu0) / gateways,
+      machineCores: finalAt === undefined ? Number.NaN : (finalBusyUs - busy0) / 1000 / (finalAt - start),
       rssIdleBytes,
       rssPeakBytes,
       rssPeakOverIdle: rssPeakBytes / rssIdleBytes,
@@ -552,7 +566,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     void endAt;
     log(
       `  shed: all final ${fmt(shed.allFinalSeconds, 3)} s (${finalSeenOn}), API answer ${fmt(shed.apiAnswerSeconds, 3)} s; ${JSON.stringify(shed.states)}; ` +
-        `hub ${fmt(shed.hubCpuUsPerGateway / 1000, 2)} ms CPU/gateway, RSS ${fmt(rssIdleBytes / 1048576)} → ${fmt(rssPeakBytes / 1048576)} MiB, ` +
+        `hub ${fmt(shed.hubCpuUsPerGateway / 1000, 2)} ms CPU/gateway, machine ${fmt(shed.machineCores ?? Number.NaN, 2)} cores busy, RSS ${fmt(rssIdleBytes / 1048576)} → ${fmt(rssPeakBytes / 1048576)} MiB, ` +
         `stream ${fmt(shed.eventBytesPerGateway)} B/gateway, loop stall max ${fmt(shed.loopStallMaxMs)} p99 ${fmt(shed.loopStallP99Ms)} ms${gcNote(loop)}, ` +
         `ack p99 ${fmt(shed.ackP99Ms)} ms, disconnects ${shed.disconnects}${events.closed ? `, stream closed ${events.closed}` : ''}`,
     );
@@ -733,6 +747,7 @@ export function summarise(r: FleetShedReport): { rows: Map<number, Row[]>; misse
     judge(n, out, 'all final / floor', med(runs, (x) => x.floorRatio), 2, '×', TARGETS.floorRatio);
     judge(n, out, 'shed: API call → API answer', med(runs, (x) => x.shed.apiAnswerSeconds), 3, ' s', undefined);
     judge(n, out, 'shed: hub CPU per gateway', med(runs, (x) => x.shed.hubCpuUsPerGateway / 1000), 3, ' ms', undefined);
+    judge(n, out, `shed / floor: cores of the machine busy (of ${cpus().length})`, med(runs, (x) => x.shed.machineCores ?? Number.NaN), 2, '', undefined, ` / ${fmt(med(runs, (x) => x.floor.machineCores ?? Number.NaN), 2)}`);
     judge(n, out, 'shed: hub peak RSS / RSS before', med(runs, (x) => x.shed.rssPeakOverIdle), 2, '×', TARGETS.rssPeakOverIdle, ` (${fmt(med(runs, (x) => x.shed.rssIdleBytes / 1048576))} → ${fmt(med(runs, (x) => x.shed.rssPeakBytes / 1048576))} MiB)`);
     judge(n, out, 'shed: bytes written by the hub', med(runs, (x) => x.shed.writeBytes / 1048576), 2, ' MiB', undefined);
     judge(n, out, 'shed: event-stream bytes per gateway', med(runs, (x) => x.shed.eventBytesPerGateway), 0, ' B', TARGETS.eventBytesPerGateway);
