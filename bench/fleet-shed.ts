@@ -124,6 +124,9 @@ export interface ShedFigures {
    * the machine's core count, the shed is bound by the machine's CPU, not by any one thread.
    */
   machineCores?: number;
+  /** Of those: the hub's and the simulated gateways' worker processes' (absent before 2026-12-07 22:00 UTC). */
+  hubCores?: number;
+  fleetCores?: number;
   rssIdleBytes: number;
   rssPeakBytes: number;
   rssPeakOverIdle: number;
@@ -186,6 +189,9 @@ export interface RunFigures {
     steadyCpuUsPerSample: number;
     /** Cores of the machine busy during the burst, as ShedFigures.machineCores (timed here, around the burst request). */
     machineCores?: number;
+    /** Of those: the link server's and the simulated gateways' (absent before 2026-12-07 22:00 UTC). */
+    serverCores?: number;
+    fleetCores?: number;
   };
   connectSeconds: number;
   rssEmptyBytes: number;
@@ -364,6 +370,11 @@ function telemetryPlan(gateways: number, o: FleetShedOptions): TelemetryPlan {
   return { sampleSeconds: 1, batchSeconds: gateways >= o.batchFrom ? 10 : 1 };
 }
 
+/** CPU time (µs) of these processes together (those gone count 0). */
+function cpuOf(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + (processCpuUs(pid) ?? 0), 0);
+}
+
 // --- the floor ---------------------------------------------------------------------------------------
 
 async function floor(pki: BenchPki, pkiDir: string, gateways: number, o: FleetShedOptions): Promise<RunFigures['floor']> {
@@ -386,11 +397,13 @@ async function floor(pki: BenchPki, pkiDir: string, gateways: number, o: FleetSh
     const steadyCpuUsPerSample = (report.cpuUserUs + report.cpuSystemUs) / Math.max(1, report.telemetrySamples ?? 0);
     // The burst as before (no acks): its floor stays comparable with the earlier runs.
     await server.call({ type: 'ack-telemetry', on: false }, 'ack-telemetry');
-    const m0 = { at: performance.now(), busy: machineBusyUs() ?? Number.NaN };
+    const m0 = { at: performance.now(), busy: machineBusyUs() ?? Number.NaN, fleet: cpuOf(fleet.pids) };
     const done = await server.call({ type: 'burst', timeoutMs: o.shedTimeoutSeconds * 1000 }, 'burst-done');
-    const machineCores = ((machineBusyUs() ?? Number.NaN) - m0.busy) / 1000 / (performance.now() - m0.at);
-    log(`  floor: ${done.answered} of ${done.peers} answered in ${(done.ms / 1000).toFixed(3)} s (link server alone, machine ${fmt(machineCores, 2)} cores busy); steady ${fmt(steadyCpuUsPerSample)} µs CPU per sample (${report.telemetrySamples ?? 0} samples)`);
-    return { seconds: done.answered === done.peers ? done.ms / 1000 : Number.NaN, answered: done.answered, serverCpuUsPerGateway: done.cpuUs / Math.max(1, done.peers), steadyCpuUsPerSample, machineCores };
+    const burstMs = performance.now() - m0.at;
+    const machineCores = ((machineBusyUs() ?? Number.NaN) - m0.busy) / 1000 / burstMs;
+    const fleetCores = (cpuOf(fleet.pids) - m0.fleet) / 1000 / burstMs;
+    log(`  floor: ${done.answered} of ${done.peers} answered in ${(done.ms / 1000).toFixed(3)} s (link server alone, machine ${fmt(machineCores, 2)} cores busy: server ${fmt(done.cpuUs / 1000 / done.ms, 2)}, gateways ${fmt(fleetCores, 2)}); steady ${fmt(steadyCpuUsPerSample)} µs CPU per sample (${report.telemetrySamples ?? 0} samples)`);
+    return { seconds: done.answered === done.peers ? done.ms / 1000 : Number.NaN, answered: done.answered, serverCpuUsPerGateway: done.cpuUs / Math.max(1, done.peers), steadyCpuUsPerSample, machineCores, serverCores: done.cpuUs / 1000 / done.ms, fleetCores };
   } finally {
     await fleet?.stop();
     await server.stop();
@@ -491,6 +504,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     const io0 = writeBytesOf(hub.pid);
     let finalAt: number | undefined;
     let finalBusyUs = Number.NaN;
+    let finalCpu = { hub: Number.NaN, fleet: Number.NaN };
     let finalSeenOn = 'timeout';
     let lastCounts = { total: 0, final: 0, states: {} as Record<string, number> };
     let resolveFinal: () => void = () => undefined;
@@ -502,11 +516,14 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
       if (finalAt === undefined && c.final === c.total) {
         finalAt = at;
         finalBusyUs = machineBusyUs() ?? Number.NaN;
+        finalCpu = { hub: processCpuUs(hub.pid) ?? Number.NaN, fleet: cpuOf(fleetPids) };
         finalSeenOn = on;
         resolveFinal();
       }
     };
     events.onShedEvent = (event, at) => seen(event, at, 'stream');
+    const fleetPids = fleet.pids;
+    const fleetCpu0 = cpuOf(fleetPids);
     const busy0 = machineBusyUs() ?? Number.NaN;
     const start = performance.now();
     const answer = post(new URL('api/v1/startShed', apiBase), token, {
@@ -544,6 +561,8 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
       timedOut: lastCounts.states['timed-out'] ?? 0,
       hubCpuUsPerGateway: (cpu1 - cpu0) / gateways,
       machineCores: finalAt === undefined ? Number.NaN : (finalBusyUs - busy0) / 1000 / (finalAt - start),
+      hubCores: finalAt === undefined ? Number.NaN : (finalCpu.hub - cpu0) / 1000 / (finalAt - start),
+      fleetCores: finalAt === undefined ? Number.NaN : (finalCpu.fleet - fleetCpu0) / 1000 / (finalAt - start),
       rssIdleBytes,
       rssPeakBytes,
       rssPeakOverIdle: rssPeakBytes / rssIdleBytes,
@@ -566,7 +585,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     void endAt;
     log(
       `  shed: all final ${fmt(shed.allFinalSeconds, 3)} s (${finalSeenOn}), API answer ${fmt(shed.apiAnswerSeconds, 3)} s; ${JSON.stringify(shed.states)}; ` +
-        `hub ${fmt(shed.hubCpuUsPerGateway / 1000, 2)} ms CPU/gateway, machine ${fmt(shed.machineCores ?? Number.NaN, 2)} cores busy, RSS ${fmt(rssIdleBytes / 1048576)} → ${fmt(rssPeakBytes / 1048576)} MiB, ` +
+        `hub ${fmt(shed.hubCpuUsPerGateway / 1000, 2)} ms CPU/gateway, machine ${fmt(shed.machineCores ?? Number.NaN, 2)} cores busy (hub ${fmt(shed.hubCores ?? Number.NaN, 2)}, gateways ${fmt(shed.fleetCores ?? Number.NaN, 2)}), RSS ${fmt(rssIdleBytes / 1048576)} → ${fmt(rssPeakBytes / 1048576)} MiB, ` +
         `stream ${fmt(shed.eventBytesPerGateway)} B/gateway, loop stall max ${fmt(shed.loopStallMaxMs)} p99 ${fmt(shed.loopStallP99Ms)} ms${gcNote(loop)}, ` +
         `ack p99 ${fmt(shed.ackP99Ms)} ms, disconnects ${shed.disconnects}${events.closed ? `, stream closed ${events.closed}` : ''}`,
     );
@@ -748,6 +767,8 @@ export function summarise(r: FleetShedReport): { rows: Map<number, Row[]>; misse
     judge(n, out, 'shed: API call → API answer', med(runs, (x) => x.shed.apiAnswerSeconds), 3, ' s', undefined);
     judge(n, out, 'shed: hub CPU per gateway', med(runs, (x) => x.shed.hubCpuUsPerGateway / 1000), 3, ' ms', undefined);
     judge(n, out, `shed / floor: cores of the machine busy (of ${cpus().length})`, med(runs, (x) => x.shed.machineCores ?? Number.NaN), 2, '', undefined, ` / ${fmt(med(runs, (x) => x.floor.machineCores ?? Number.NaN), 2)}`);
+    judge(n, out, 'shed / floor: cores of the hub / of the link server', med(runs, (x) => x.shed.hubCores ?? Number.NaN), 2, '', undefined, ` / ${fmt(med(runs, (x) => x.floor.serverCores ?? Number.NaN), 2)}`);
+    judge(n, out, 'shed / floor: cores of the simulated gateways', med(runs, (x) => x.shed.fleetCores ?? Number.NaN), 2, '', undefined, ` / ${fmt(med(runs, (x) => x.floor.fleetCores ?? Number.NaN), 2)}`);
     judge(n, out, 'shed: hub peak RSS / RSS before', med(runs, (x) => x.shed.rssPeakOverIdle), 2, '×', TARGETS.rssPeakOverIdle, ` (${fmt(med(runs, (x) => x.shed.rssIdleBytes / 1048576))} → ${fmt(med(runs, (x) => x.shed.rssPeakBytes / 1048576))} MiB)`);
     judge(n, out, 'shed: bytes written by the hub', med(runs, (x) => x.shed.writeBytes / 1048576), 2, ' MiB', undefined);
     judge(n, out, 'shed: event-stream bytes per gateway', med(runs, (x) => x.shed.eventBytesPerGateway), 0, ' B', TARGETS.eventBytesPerGateway);
