@@ -108,6 +108,7 @@ export class ShedEvents {
    * the dispatcher's recover(), which has closed the commands that were in flight: a planned outcome
    * still without a command is a gateway the hub never commanded (it stopped while the event's
    * commands were going out), closed here as `cancelled` with OP_HUB_RESTARTED — nothing was sent.
+   * An event whose dispatch the stop cut short (its audit has no outcome) gets its outcome then.
    */
   recover(): void {
     const active = this.o.store.queryShedEventHeaders({ activeOnly: true, limit: 10_000 });
@@ -117,7 +118,7 @@ export class ShedEvents {
     const recent = this.o.store.queryShedEventHeaders({ limit: 100 }).filter((h) => h.state !== 'active' && h.createdAt >= since);
     for (const header of [...active, ...recent]) {
       const outcomes = this.o.store.shedOutcomes(header.id);
-      const closed = this.closeNeverSent(header, outcomes);
+      const closed = this.closeInterrupted(header, outcomes);
       if (header.state !== 'active') continue;
       const live: LiveEvent = { header, outcomes: new Map(), counts: {}, confirmedKw: 0 };
       for (const out of outcomes) this.applyOutcome(live, closed.get(out.gatewayId) ?? out);
@@ -126,21 +127,27 @@ export class ShedEvents {
     }
   }
 
-  /** Closes the event's planned outcomes that never got a command (see recover()); returns them by gateway. */
-  private closeNeverSent(header: ShedEventHeader, outcomes: readonly ShedOutcome[]): Map<string, ShedOutcome> {
+  /**
+   * An event whose dispatch a stop of the hub cut short (see recover()): its planned outcomes that
+   * never got a command are closed, and its audit gets the outcome start() did not live to write.
+   * Returns the outcomes closed, by gateway.
+   */
+  private closeInterrupted(header: ShedEventHeader, outcomes: readonly ShedOutcome[]): Map<string, ShedOutcome> {
     const closed = new Map<string, ShedOutcome>();
     for (const x of outcomes) {
       if (x.commandId !== '' || x.state !== 'requested') continue;
       closed.set(x.gatewayId, { ...x, state: 'cancelled', code: 'OP_HUB_RESTARTED', message: `the hub stopped before a command of shed event ${header.id} was sent to this gateway; nothing was sent` });
     }
-    if (closed.size === 0) return closed;
+    const audited = this.o.store.auditOutcome('shed-event', header.id) !== undefined;
+    if (closed.size === 0 && audited) return closed;
     const confirmed = outcomes.filter((x) => x.state === 'confirmed').length;
     this.o.store.transaction(() => {
       for (const x of closed.values()) this.o.store.saveShedOutcome(header.id, x);
-      this.auditOutcome(header.operator, 'shed-event', header.id, confirmed === 0 ? 'failed' : 'partial', {
+      if (audited) return;
+      this.auditOutcome(header.operator, 'shed-event', header.id, confirmed === outcomes.length ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
         confirmed,
         commands: outcomes.length - closed.size,
-        notSent: closed.size,
+        ...(closed.size > 0 ? { notSent: closed.size } : {}),
         code: 'OP_HUB_RESTARTED',
       });
     });

@@ -22,6 +22,7 @@ interface AuditRow {
 
 export class AuditLog {
   private readonly insert: Database.Statement;
+  private readonly outcomeOf: Database.Statement;
   private readonly queries: StatementCache;
 
   constructor(
@@ -29,6 +30,8 @@ export class AuditLog {
     private readonly path: string,
   ) {
     this.insert = db.prepare('INSERT INTO audit (time, operator, operation, parameters, outcome, ref) VALUES (?, ?, ?, ?, ?, ?)');
+    // By the (operation, time) index: an operation's rows, then their ref (an operation like 'shed-event' has a few rows per event).
+    this.outcomeOf = db.prepare("SELECT outcome FROM audit WHERE operation = ? AND ref = ? AND outcome <> 'requested' ORDER BY id LIMIT 1").pluck();
     this.queries = new StatementCache(db);
   }
 
@@ -36,6 +39,11 @@ export class AuditLog {
   append(r: Omit<AuditRecord, 'id'>): number {
     const info = this.insert.run(r.time, r.operator, r.operation, JSON.stringify(r.parameters), r.outcome, r.ref ?? null);
     return Number(info.lastInsertRowid);
+  }
+
+  /** The first outcome (any row but 'requested') of `operation` with this ref, or undefined when it has none yet. */
+  outcome(operation: string, ref: string): string | undefined {
+    return this.outcomeOf.get(operation, ref) as string | undefined;
   }
 
   /** Newest first; `from` inclusive, `to` exclusive. */

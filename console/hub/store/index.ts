@@ -187,6 +187,11 @@ export class HubStore {
     return this.run('appending to the audit log', () => this.audit.append(r));
   }
 
+  /** The first outcome row's outcome of an operation with this ref (a shed event's 'ok', 'partial', …), or undefined before it has one. */
+  auditOutcome(operation: string, ref: string): string | undefined {
+    return this.run('reading the audit log', () => this.audit.outcome(operation, ref));
+  }
+
   /** Newest first; from inclusive, to exclusive; limit default 200, at most 10,000. */
   queryAudit(q: AuditQuery): AuditRecord[] {
     return this.run('reading the audit log', () => this.audit.query(q));

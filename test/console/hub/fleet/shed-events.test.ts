@@ -30,6 +30,8 @@ describe('ShedEvents', () => {
   let wire: Array<{ gatewayId: string; message: CommandMessage }>;
   let changes: ShedEventSummary[];
   let bus: DomainBus;
+  /** The scripted gateways take the commands and never answer. */
+  let silent: boolean;
 
   const build = (): void => {
     bus = createDomainBus(pino({ level: 'silent' }));
@@ -40,6 +42,7 @@ describe('ShedEvents', () => {
       send: (gatewayId, message) => {
         if (!registry.get(gatewayId)?.session) return false;
         wire.push({ gatewayId, message });
+        if (silent) return true;
         queueMicrotask(() => dispatcher.handleResult(gatewayId, { kind: 'result', commandId: message.id, time: Date.now(), ...answer(gatewayId, message) } as ResultMessage));
         return true;
       },
@@ -54,6 +57,7 @@ describe('ShedEvents', () => {
     store = HubStore.open(tmp.dir);
     wire = [];
     changes = [];
+    silent = false;
     answer = () => ({ status: 'ok' });
     build();
     registry.connected(aSession('gw-a', [aChannel(1), aChannel(2, { priority: 2, ratedKw: 8 }), aChannel(3, { sheddable: false })], ['north']));
@@ -140,6 +144,35 @@ describe('ShedEvents', () => {
     expect(store.getShedEventHeader(short.id)?.state).toBe('ended');
     expect(events.list().map((x) => [x.id, x.endsAt])).toEqual([[long.id, long.endsAt]]);
     expect(events.heldChannels('gw-a').get(1)).toEqual({ eventId: long.id, restoreAt: long.endsAt });
+    // Both dispatches had finished: their audit outcomes are the ones start() wrote, none added.
+    expect(store.queryAudit({ operation: 'shed-event' }).filter((r) => r.outcome !== 'requested')).toHaveLength(2);
+  });
+
+  it('a hub stopped with every command of an event sent and unanswered: the commands end OP_HUB_RESTARTED and the event\'s audit gets its outcome at restart', async () => {
+    silent = true;
+    void events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 600 }).catch(() => undefined);
+    while (wire.length < 2) await sleep(1);
+    const [eventId = ''] = events.list().map((e) => e.id);
+    events.close();
+    dispatcher.close();
+    store.close();
+
+    store = HubStore.open(tmp.dir);
+    build();
+    expect(dispatcher.recover(events.recoverOutcome).map((c) => [c.gatewayId, c.state, c.code])).toEqual([
+      ['gw-a', 'failed', 'OP_HUB_RESTARTED'],
+      ['gw-b', 'failed', 'OP_HUB_RESTARTED'],
+    ]);
+    events.recover();
+    expect(events.get(eventId).counts).toEqual({ failed: 2 });
+    const outcomes = store.queryAudit({ operation: 'shed-event' }).filter((r) => r.outcome !== 'requested');
+    expect(outcomes).toEqual([expect.objectContaining({ ref: eventId, operator: 'alice', outcome: 'failed', parameters: { confirmed: 0, commands: 2, code: 'OP_HUB_RESTARTED' } })]);
+    // A second restart adds nothing.
+    events.close();
+    dispatcher.close();
+    build();
+    events.recover();
+    expect(store.queryAudit({ operation: 'shed-event' }).filter((r) => r.outcome !== 'requested')).toHaveLength(1);
   });
 
   it('counts the channels held on a gateway once, however many active events hold them', async () => {
