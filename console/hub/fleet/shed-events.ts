@@ -108,7 +108,9 @@ export class ShedEvents {
    * the dispatcher's recover(), which has closed the commands that were in flight: a planned outcome
    * still without a command is a gateway the hub never commanded (it stopped while the event's
    * commands were going out), closed here as `cancelled` with OP_HUB_RESTARTED — nothing was sent.
-   * An event whose dispatch the stop cut short (its audit has no outcome) gets its outcome then.
+   * Whether a dispatch was cut short is told by the event's audit: start() writes the event's outcome
+   * once every command is final and every unsent one closed, so an event without one was interrupted
+   * (and gets it here); one with it has nothing to close.
    */
   recover(): void {
     const active = this.o.store.queryShedEventHeaders({ activeOnly: true, limit: 10_000 });
@@ -117,8 +119,10 @@ export class ShedEvents {
     const since = this.now() - RECENT_MS;
     const recent = this.o.store.queryShedEventHeaders({ limit: 100 }).filter((h) => h.state !== 'active' && h.createdAt >= since);
     for (const header of [...active, ...recent]) {
+      const interrupted = this.o.store.auditOutcome('shed-event', header.id) === undefined;
+      if (!interrupted && header.state !== 'active') continue; // finished and no longer active: nothing to load
       const outcomes = this.o.store.shedOutcomes(header.id);
-      const closed = this.closeInterrupted(header, outcomes);
+      const closed = interrupted ? this.closeInterrupted(header, outcomes) : new Map<string, ShedOutcome>();
       if (header.state !== 'active') continue;
       const live: LiveEvent = { header, outcomes: new Map(), counts: {}, confirmedKw: 0 };
       for (const out of outcomes) this.applyOutcome(live, closed.get(out.gatewayId) ?? out);
@@ -138,12 +142,9 @@ export class ShedEvents {
       if (x.commandId !== '' || x.state !== 'requested') continue;
       closed.set(x.gatewayId, { ...x, state: 'cancelled', code: 'OP_HUB_RESTARTED', message: `the hub stopped before a command of shed event ${header.id} was sent to this gateway; nothing was sent` });
     }
-    const audited = this.o.store.auditOutcome('shed-event', header.id) !== undefined;
-    if (closed.size === 0 && audited) return closed;
     const confirmed = outcomes.filter((x) => x.state === 'confirmed').length;
     this.o.store.transaction(() => {
       for (const x of closed.values()) this.o.store.saveShedOutcome(header.id, x);
-      if (audited) return;
       this.auditOutcome(header.operator, 'shed-event', header.id, confirmed === outcomes.length ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
         confirmed,
         commands: outcomes.length - closed.size,
