@@ -145,6 +145,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     send: (id, m) => liveLink.send(id, m),
     changed: (id) => bus.emit('gateway-changed', id),
     stored: (group) => bus.emit('telemetry-stored', group),
+    yieldTo: () => dispatcher.bulkInFlight,
     log,
   });
   const metrics = new HubMetrics({

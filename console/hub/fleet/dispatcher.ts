@@ -142,6 +142,8 @@ export class CommandDispatcher {
   private sentTimer: NodeJS.Timeout | undefined;
   /** One deadline timer per slice (its commands share the deadline), not one per command. */
   private readonly deadlineTimers = new Set<NodeJS.Timeout>();
+  /** Bulk operations (dispatchMany with bulk) not yet resolved: see `bulkInFlight`. */
+  private bulkOps = 0;
   private closed = false;
 
   constructor(private readonly o: DispatcherOptions) {
@@ -182,6 +184,25 @@ export class CommandDispatcher {
    * did; rejects when the store fails.
    */
   async dispatchMany(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions = { bulk: true }): Promise<CommandRecord[]> {
+    if (!o.bulk) return this.dispatchSlices(ctx, reqs, o);
+    this.bulkOps += 1;
+    try {
+      return await this.dispatchSlices(ctx, reqs, o);
+    } finally {
+      this.bulkOps -= 1;
+    }
+  }
+
+  /**
+   * True while a fleet operation's commands are going out or awaited (from the call to its last final
+   * state): the hub's lower-priority writes (telemetry) may wait meanwhile, so the operation's
+   * journal, frames and answers have the loop first.
+   */
+  get bulkInFlight(): boolean {
+    return this.bulkOps > 0;
+  }
+
+  private async dispatchSlices(ctx: OperatorContext, reqs: readonly DispatchRequest[], o: DispatchOptions): Promise<CommandRecord[]> {
     const slices: Array<Promise<CommandRecord[]>> = [];
     let failure: unknown;
     for (let from = 0; from < reqs.length && failure === undefined; from += DISPATCH_SLICE) {

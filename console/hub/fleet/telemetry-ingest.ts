@@ -37,6 +37,14 @@ export const TELEMETRY_GROUP_MS = 75;
  */
 export const TELEMETRY_GROUP_MAX_SAMPLES = 1_000;
 /**
+ * How long a group may wait past its window while a fleet operation's commands are going out or
+ * awaited (`yieldTo`): the operator's commands go first, telemetry is still read and fed to the rate
+ * limit as it arrives, only its commit and acks wait. A group that fills up (TELEMETRY_GROUP_MAX_SAMPLES)
+ * is committed all the same, so what waits stays small. Issue 13's bound on the ack p99 during a fleet
+ * shed is 500 ms; a 2,000-gateway shed lasts ~0.25 s (docs/benchmarks.md).
+ */
+export const TELEMETRY_YIELD_MAX_MS = 250;
+/**
  * Samples stamped further ahead of the console's clock than this are stored but left out of the live
  * figures (GATEWAY_CLOCK_AHEAD): a gateway with a wrong clock would otherwise move its meter into the
  * future, where every correct sample after it counts as late; and a time at the protocol's limit lies
@@ -58,6 +66,8 @@ export interface TelemetryIngestDeps {
   /** A group was committed and its acks sent (the domain bus's `telemetry-stored`); `samples` counts new samples only, not replays already stored. */
   stored?: (group: { batches: number; samples: number; lagMs: number }) => void;
   log: Logger;
+  /** True while higher-priority work is in flight (a fleet operation's commands): groups wait up to TELEMETRY_YIELD_MAX_MS. */
+  yieldTo?: () => boolean;
   groupMs?: number;
   /** Samples per group at most (default TELEMETRY_GROUP_MAX_SAMPLES). */
   groupMaxSamples?: number;
@@ -87,7 +97,12 @@ export class TelemetryIngest {
     // One GroupCommit write per group of batches, not per batch: the store takes the group in one
     // call (each call is a savepoint and a validation pass; per batch they would cost more than the
     // insert).
-    this.writes = new GroupCommit(d.store, { maxDelayMs: d.groupMs ?? TELEMETRY_GROUP_MS, maxItems: 16 });
+    this.writes = new GroupCommit(d.store, {
+      maxDelayMs: d.groupMs ?? TELEMETRY_GROUP_MS,
+      maxItems: 16,
+      ...(d.yieldTo ? { holdWhile: d.yieldTo, maxHoldMs: TELEMETRY_YIELD_MAX_MS } : {}),
+      ...(d.now ? { now: d.now } : {}),
+    });
     this.flushTimer = setInterval(() => this.flushRollups(), ROLLUP_FLUSH_EVERY_MS);
     this.flushTimer.unref();
   }

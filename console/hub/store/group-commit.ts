@@ -17,11 +17,21 @@ export interface GroupCommitOptions {
   maxDelayMs: number;
   /** Writes per transaction; a full group is committed at the next turn of the loop. */
   maxItems: number;
+  /**
+   * Lower priority: while this says true, a group whose window has passed waits on (checked again
+   * every `maxDelayMs`), up to `maxHoldMs` after its first write — telemetry yields the loop to a
+   * fleet operation's commands. A full group (`maxItems`, or `commitNow`) is committed all the same.
+   */
+  holdWhile?: () => boolean;
+  maxHoldMs?: number;
+  now?: () => number;
 }
 
 interface Pending {
   write: () => void;
   done: (err: Error | undefined) => void;
+  /** When it was added (only kept when the group may be held). */
+  at: number;
 }
 
 export class GroupCommit {
@@ -36,9 +46,9 @@ export class GroupCommit {
 
   /** Queues `write` for the next group; `done` runs once it is committed (err undefined) or failed. */
   add(write: () => void, done: (err: Error | undefined) => void): void {
-    this.queue.push({ write, done });
+    this.queue.push({ write, done, at: this.o.holdWhile ? (this.o.now ?? Date.now)() : 0 });
     if (this.queue.length >= this.o.maxItems) this.immediate ??= setImmediate(() => this.flushGroup());
-    else this.timer ??= setTimeout(() => this.flushGroup(), this.o.maxDelayMs);
+    else this.timer ??= setTimeout(() => this.windowEnded(), this.o.maxDelayMs);
   }
 
   get pending(): number {
@@ -68,11 +78,25 @@ export class GroupCommit {
     this.immediate = undefined;
   }
 
+  /** The first write's window has passed: the group is committed, unless it yields to higher priority work (holdWhile). */
+  private windowEnded(): void {
+    this.timer = undefined;
+    const first = this.queue[0];
+    if (first && this.o.holdWhile?.()) {
+      const left = first.at + (this.o.maxHoldMs ?? 0) - (this.o.now ?? Date.now)();
+      if (left > 0) {
+        this.timer = setTimeout(() => this.windowEnded(), Math.min(left, this.o.maxDelayMs));
+        return;
+      }
+    }
+    this.flushGroup();
+  }
+
   private flushGroup(): void {
     this.stop();
     this.commit();
     if (this.queue.length >= this.o.maxItems) this.immediate = setImmediate(() => this.flushGroup());
-    else if (this.queue.length > 0) this.timer = setTimeout(() => this.flushGroup(), this.o.maxDelayMs);
+    else if (this.queue.length > 0) this.timer = setTimeout(() => this.windowEnded(), this.o.maxDelayMs);
   }
 
   private commit(now = false): void {

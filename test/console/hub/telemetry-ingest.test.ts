@@ -6,7 +6,7 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { TelemetryIngest, type TelemetryIngestDeps } from '../../../console/hub/fleet/telemetry-ingest.js';
+import { TELEMETRY_YIELD_MAX_MS, TelemetryIngest, type TelemetryIngestDeps } from '../../../console/hub/fleet/telemetry-ingest.js';
 import type { HubStore } from '../../../console/hub/store/index.js';
 import type { AckMessage, TelemetryMessage, TelemetrySample } from '../../../shared/protocol/messages.js';
 import { aSample, aStore, rawDb } from './store/builders.js';
@@ -158,5 +158,33 @@ describe('TelemetryIngest', () => {
     expect(rig.acks).toHaveLength(2);
     rig.ingest.close();
     expect(rig.acks.map((a) => `${a.gatewayId}:${a.seq}`)).toEqual(['gw-1:1', 'gw-2:1', 'gw-1:2']);
+  });
+
+  it('yields to a fleet operation in flight: a group waits past its window, up to TELEMETRY_YIELD_MAX_MS, and a full group goes all the same', async () => {
+    let clock = NOW;
+    let busy = true;
+    const rig = aRig({ groupMs: 5, groupMaxSamples: 3, now: () => clock, yieldTo: () => busy });
+    rig.ingest.accept('gw-1', batch(1, [aSample(NOW - 1_000, 5)]));
+    await tick(60); // many windows later, the operation still in flight and the hold not over
+    expect(rig.acks).toEqual([]);
+    expect(rig.ingest.queued).toBe(1);
+    // A group that fills up is not held: what waits stays small.
+    rig.ingest.accept('gw-2', batch(1, [aSample(NOW - 900, 6), aSample(NOW - 800, 7)]));
+    await vi.waitFor(() => expect(rig.acks.map((a) => a.gatewayId)).toEqual(['gw-1', 'gw-2']), { timeout: 2_000 });
+    expect(rig.acks.every((a) => a.storedAtAck)).toBe(true);
+
+    // The hold ends with the operation…
+    rig.ingest.accept('gw-1', batch(2, [aSample(NOW - 700, 5)]));
+    await tick(60);
+    expect(rig.acks).toHaveLength(2);
+    busy = false;
+    await vi.waitFor(() => expect(rig.acks).toHaveLength(3), { timeout: 2_000 });
+    // …or at TELEMETRY_YIELD_MAX_MS after the group's first batch, whatever is in flight.
+    busy = true;
+    rig.ingest.accept('gw-1', batch(3, [aSample(NOW - 600, 5)]));
+    await tick(60);
+    expect(rig.acks).toHaveLength(3);
+    clock += TELEMETRY_YIELD_MAX_MS;
+    await vi.waitFor(() => expect(rig.acks.map((a) => `${a.gatewayId}:${a.seq}`)).toEqual(['gw-1:1', 'gw-2:1', 'gw-1:2', 'gw-1:3']), { timeout: 2_000 });
   });
 });

@@ -234,7 +234,10 @@ describe('CommandDispatcher', () => {
     const n = DISPATCH_SLICE + 5;
     for (let i = 0; i < n; i++) online.add(`b${String(i).padStart(3, '0')}`);
     const reqs = Array.from({ length: n }, (_, i) => ({ gatewayId: `b${String(i).padStart(3, '0')}`, op: 'read' as const }));
+    expect(dispatcher.bulkInFlight).toBe(false);
     const finals = dispatcher.dispatchMany(ctx, reqs, { bulk: true });
+    // Telemetry yields to it (TelemetryIngest's yieldTo) from the call to its last final state.
+    expect(dispatcher.bulkInFlight).toBe(true);
     while (wire.length < n) await sleep(10); // the second slice goes out on a later turn
     // One answer, in the second slice; the others wait out the deadline (300 ms + 100 ms grace).
     const answered = wire.find((w) => w.gatewayId === reqs[n - 1]?.gatewayId)?.message.id ?? '';
@@ -246,6 +249,7 @@ describe('CommandDispatcher', () => {
     expect(changes.some((c) => c.state === 'requested')).toBe(false);
     expect(changes.filter((c) => c.state === 'sent')).toHaveLength(n);
     expect(dispatcher.inFlight).toBe(0);
+    expect(dispatcher.bulkInFlight).toBe(false);
   });
 });
 
