@@ -12,7 +12,8 @@
  * 2. The hub, fresh (its own data directory): the fleet connects, then a steady phase (telemetry only):
  *    hub CPU per sample, disk writes (/proc/PID/io write_bytes) against the database's growth, bytes
  *    stored per sample, telemetry ack p50/p99, event-stream bytes per second.
- * 3. The shed: `POST /api/v1/startShed` {scope fleet, priority ≤ 2, 600 s} with the token. Timed from
+ * 3. The shed, as the console's shed dialog makes it: `POST /api/v1/previewShed` (the review), a second
+ *    later `POST /api/v1/startShed` {scope fleet, priority ≤ 2, 600 s} with the token. Timed from
  *    just before the request to every command final (the first `shed-event` on the stream — or the
  *    API's answer — whose outcomes are all final) and to the API's answer. Over that time: hub CPU
  *    per gateway, peak RSS (/proc, every 100 ms) against the RSS just before, bytes written, bytes on
@@ -491,6 +492,11 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     );
 
     // --- the shed ---
+    // The operator's flow, as the console's shed dialog has it: the review (previewShed), read for a
+    // moment, then the confirmation (startShed) — which is what is timed.
+    const review = await post(new URL('api/v1/previewShed', apiBase), token, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600 });
+    if (review.status !== 200) log(`  previewShed before the shed: HTTP ${review.status} ${review.text.slice(0, 300)}`);
+    await sleep(1000);
     await fleet.mark();
     await probe.read();
     const rssIdleBytes = processMemory(hub.pid)?.rss ?? Number.NaN;
