@@ -6,7 +6,7 @@
  * stay off (the LM holds what it was told) until it is back, which then restores at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FleetSnapshot, GatewayDetail, ShedEventRecord } from '../../console/hub/operator/types.js';
+import type { FleetSnapshot, GatewayDetail, ShedEventAnswer, ShedEventRecord } from '../../console/hub/operator/types.js';
 import { aLinkPki } from '../agent/fixtures/link.js';
 import { tempDir, waitFor } from '../helpers/processes.js';
 import { eventually, startFaultConsole, startFaultSite, type FaultConsole, type FaultSite } from './fault-stack.js';
@@ -53,8 +53,8 @@ describe('fault: kill -9 of an agent mid-event', () => {
   }
 
   it('restarted before the end, the agent restores at endsAt (mbpoll), and the hub closes the event', async () => {
-    const event = await hub.api<ShedEventRecord>('startShed', { scope: { kind: 'gateway', gatewayId: 'ak-site' }, selector: { kind: 'channels', channels: [1, 2] }, durationSeconds: 10, note: 'agent kill' });
-    expect(event.outcomes.map((o) => o.state)).toEqual(['confirmed']);
+    const event = await hub.api<ShedEventAnswer>('startShed', { scope: { kind: 'gateway', gatewayId: 'ak-site' }, selector: { kind: 'channels', channels: [1, 2] }, durationSeconds: 10, note: 'agent kill' });
+    expect(event).toMatchObject({ gatewayCount: 1, counts: { confirmed: 1 }, notConfirmed: [] });
     expect(await site.relays()).toEqual(['0', '0', '1', '1']);
 
     await sleep(2_000);
@@ -87,8 +87,8 @@ describe('fault: kill -9 of an agent mid-event', () => {
       5_000,
       'the hub to see channels 1 and 2 on',
     );
-    const event = await hub.api<ShedEventRecord>('startShed', { scope: { kind: 'gateway', gatewayId: 'ak-site' }, selector: { kind: 'channels', channels: [1, 2] }, durationSeconds: 3 });
-    expect(event.outcomes.map((o) => o.state)).toEqual(['confirmed']);
+    const event = await hub.api<ShedEventAnswer>('startShed', { scope: { kind: 'gateway', gatewayId: 'ak-site' }, selector: { kind: 'channels', channels: [1, 2] }, durationSeconds: 3 });
+    expect(event).toMatchObject({ gatewayCount: 1, counts: { confirmed: 1 }, notConfirmed: [] });
     await site.killAgent();
     await sleep(Math.max(0, event.endsAt - Date.now()) + 1_500);
     expect(await site.relays()).toEqual(['0', '0', '1', '1']); // nobody to restore them

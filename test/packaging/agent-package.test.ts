@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FleetSnapshot, GatewayDetail, ShedEventRecord } from '../../console/hub/operator/types.js';
+import type { FleetSnapshot, GatewayDetail, ShedEventAnswer } from '../../console/hub/operator/types.js';
 import { aFastProfile } from '../agent/fixtures/lm.js';
 import { aLinkPki } from '../agent/fixtures/link.js';
 import { stopOrKill, type Proc } from '../fault/fault-stack.js';
@@ -302,8 +302,8 @@ describe('the agent packages', () => {
         }
         expect(connected, `agent output:\n${agent.output()}`).toBe(true);
 
-        const event = await api<ShedEventRecord>('startShed', { scope: { kind: 'gateway', gatewayId: 'offline-site' }, selector: { kind: 'channels', channels: [1] }, durationSeconds: 60, note: 'offline package' });
-        expect(event.outcomes.map((o) => o.state)).toEqual(['confirmed']);
+        const event = await api<ShedEventAnswer>('startShed', { scope: { kind: 'gateway', gatewayId: 'offline-site' }, selector: { kind: 'channels', channels: [1] }, durationSeconds: 60, note: 'offline package' });
+        expect(event).toMatchObject({ gatewayCount: 1, counts: { confirmed: 1 }, notConfirmed: [] });
         const detail = await api<GatewayDetail>('gateway', { gatewayId: 'offline-site' });
         expect(detail.devices[0]?.channels[0]?.on).toBe(false);
 

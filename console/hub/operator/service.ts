@@ -38,13 +38,15 @@ import type {
   OperatorService,
   RevocationReasonChoice,
   SecurityEventRecord,
+  ShedEventAnswer,
   ShedEventRecord,
   ShedEventSummary,
+  ShedOutcome,
   ShedPreview,
   ShedRequest,
   StateCounts,
 } from './types.js';
-import { EVENT_COALESCE_MS } from './types.js';
+import { EVENT_COALESCE_MS, NOT_CONFIRMED_MAX } from './types.js';
 
 export interface HubDomain {
   info: HubInfo;
@@ -340,12 +342,12 @@ export class HubOperatorService implements OperatorService {
     return this.d.shedEvents.preview(request);
   }
 
-  startShed(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord> {
-    return this.d.shedEvents.start(ctx, request);
+  async startShed(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventAnswer> {
+    return shedEventAnswer(await this.d.shedEvents.start(ctx, request));
   }
 
-  cancelShed(ctx: OperatorContext, eventId: string): Promise<ShedEventRecord> {
-    return this.d.shedEvents.cancel(ctx, eventId);
+  async cancelShed(ctx: OperatorContext, eventId: string): Promise<ShedEventAnswer> {
+    return shedEventAnswer(await this.d.shedEvents.cancel(ctx, eventId));
   }
 
   async restoreAll(ctx: OperatorContext): Promise<CommandRecord[]> {
@@ -476,4 +478,16 @@ export class HubOperatorService implements OperatorService {
       openAlarmCount: this.d.alarms.countFor(id),
     };
   }
+}
+
+/** The answer of startShed and cancelShed: the summary and the first NOT_CONFIRMED_MAX outcomes that did not confirm. */
+export function shedEventAnswer(record: ShedEventRecord): ShedEventAnswer {
+  const { outcomes, skipped: _skipped, ...summary } = record;
+  const notConfirmed: ShedOutcome[] = [];
+  for (const o of outcomes) {
+    if (o.state === 'confirmed') continue;
+    notConfirmed.push(o);
+    if (notConfirmed.length === NOT_CONFIRMED_MAX) break;
+  }
+  return { ...summary, notConfirmed };
 }

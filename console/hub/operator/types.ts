@@ -272,6 +272,19 @@ export interface ShedEventRecord extends ShedEventSummary {
   skipped: Array<{ gatewayId: string; channel?: number; reason: SkipReason; detail: string }>;
 }
 
+/** Gateways named in an answer of startShed or cancelShed at most (the rest are counted). */
+export const NOT_CONFIRMED_MAX = 100;
+
+/**
+ * What startShed and cancelShed answer: the event's summary and the outcomes that did not confirm —
+ * the first NOT_CONFIRMED_MAX of them by gateway id; `counts` has them all. Every outcome and skipped
+ * load is in shedEvent(id): a fleet-wide event over 20,000 gateways answered with all its outcomes
+ * was megabytes for the console to read, where the operator needs the few that went wrong.
+ */
+export interface ShedEventAnswer extends ShedEventSummary {
+  notConfirmed: ShedOutcome[];
+}
+
 // --- audit, security, alarms, connections -------------------------------------------------------
 
 export interface AuditRecord {
@@ -423,9 +436,9 @@ export interface OperatorService {
 
   previewShed(request: ShedRequest): Promise<ShedPreview>;
   /** Resolves when every command of the event has its final state (bounded by the command deadline). */
-  startShed(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord>;
+  startShed(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventAnswer>;
   /** Restores the event's channels now; resolves with the event once the restores have their outcome. */
-  cancelShed(ctx: OperatorContext, eventId: string): Promise<ShedEventRecord>;
+  cancelShed(ctx: OperatorContext, eventId: string): Promise<ShedEventAnswer>;
   /** Restores every channel the hub shed on every connected gateway and ends every active event. */
   restoreAll(ctx: OperatorContext): Promise<CommandRecord[]>;
   /** Resolves with the command's final record. */

@@ -19,6 +19,7 @@ import type {
   OperatorEvent,
   RevocationReasonChoice,
   SecurityEventRecord,
+  ShedEventAnswer,
   ShedEventRecord,
   ShedEventSummary,
   ShedPreview,
@@ -117,10 +118,10 @@ export class OperatorClient {
   }
 
   // --- operations ------------------------------------------------------------------------------
-  startShed(request: ShedRequest): Promise<ShedEventRecord> {
+  startShed(request: ShedRequest): Promise<ShedEventAnswer> {
     return this.call('startShed', request);
   }
-  cancelShed(eventId: string): Promise<ShedEventRecord> {
+  cancelShed(eventId: string): Promise<ShedEventAnswer> {
     return this.call('cancelShed', { eventId });
   }
   restoreAll(): Promise<CommandRecord[]> {

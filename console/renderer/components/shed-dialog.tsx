@@ -6,7 +6,7 @@
  * Any change to the form after the review discards it.
  */
 import { useId, useMemo, useState, type FormEvent, type ReactNode } from 'react';
-import type { GatewaySummary, ShedEventRecord, ShedPreview, ShedRequest } from '../../hub/operator/types.js';
+import type { GatewaySummary, ShedEventAnswer, ShedPreview, ShedRequest } from '../../hub/operator/types.js';
 import { toOperatorError, type OperatorError } from '../api/operator-error.js';
 import { formatKw, plural } from '../logic/format.js';
 import { labelCounts } from '../logic/gateway-table.js';
@@ -22,7 +22,7 @@ export interface ShedPreset {
   gatewayId?: string;
 }
 
-type Step = { kind: 'edit' } | { kind: 'reviewing' } | { kind: 'review'; request: ShedRequest; preview: ShedPreview } | { kind: 'sending'; request: ShedRequest; preview: ShedPreview } | { kind: 'done'; event: ShedEventRecord };
+type Step = { kind: 'edit' } | { kind: 'reviewing' } | { kind: 'review'; request: ShedRequest; preview: ShedPreview } | { kind: 'sending'; request: ShedRequest; preview: ShedPreview } | { kind: 'done'; event: ShedEventAnswer };
 
 const SCOPES: ReadonlyArray<{ value: ScopeKind; label: string }> = [
   { value: 'gateway', label: 'One gateway' },
@@ -104,7 +104,7 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
     try {
       const event = await client.startShed(step.request);
       store.upsertEvent(event);
-      const allOk = event.outcomes.length > 0 && event.outcomes.every((o) => o.state === 'confirmed');
+      const allOk = event.gatewayCount > 0 && (event.counts.confirmed ?? 0) === event.gatewayCount;
       announce(shedEventOutcome(event, zone, Date.now()), allOk ? 'ok' : 'warning');
       // All confirmed: the event is in the active list with its countdown, the outcome announced.
       // Anything less stays on screen, gateway by gateway, until the operator has read it.
@@ -118,7 +118,9 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
     }
   };
 
-  const notConfirmed = useMemo(() => (step.kind === 'done' ? step.event.outcomes.filter((o) => o.state !== 'confirmed').slice(0, FIRST_ROWS) : []), [step]);
+  // The answer names the first of them (NOT_CONFIRMED_MAX); the others are counted, all of them in "All outcomes".
+  const notConfirmed = step.kind === 'done' ? step.event.notConfirmed : [];
+  const notConfirmedMore = step.kind === 'done' ? Math.max(0, step.event.gatewayCount - (step.event.counts.confirmed ?? 0) - notConfirmed.length) : 0;
   const locked = step.kind === 'sending' || step.kind === 'done' || step.kind === 'reviewing';
   const visible = useMemo(() => (form.scope === 'gateways' ? findGateways(gateways, find, form.gatewayIds) : { shown: [], more: 0 }), [gateways, find, form.gatewayIds, form.scope]);
   const digest = useMemo(() => (step.kind === 'review' || step.kind === 'sending' ? digestPlan(step.preview.plan, (id) => fleet.get(id)?.labels) : null), [step, fleet]);
@@ -326,6 +328,7 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
                     <strong>{o.gatewayId}</strong>: {o.channels.join(', ')} <CommandStateBadge state={o.state} /> {o.code && <code className="code">{o.code}</code>} {o.message}
                   </li>
                 ))}
+                {notConfirmedMore > 0 && <li className="muted">and {notConfirmedMore} more not confirmed</li>}
               </ul>
             )}
             <button type="button" className="btn btn-small btn-quiet" onClick={() => setDetails(true)}>
@@ -361,7 +364,7 @@ export function ShedDialog({ preset, onClose }: { preset: ShedPreset | null; onC
           )}
         </div>
       </form>
-      {details && step.kind === 'done' && <EventDetailDialog eventId={step.event.id} initial={step.event} onClose={() => setDetails(false)} />}
+      {details && step.kind === 'done' && <EventDetailDialog eventId={step.event.id} onClose={() => setDetails(false)} />}
     </Modal>
   );
 }

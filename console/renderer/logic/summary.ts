@@ -115,14 +115,15 @@ export function eventSettled(event: Pick<ShedEventSummary, 'counts'>): boolean {
 const NAMED_OUTCOMES = 5;
 
 /**
- * "Shed event e1 confirmed on 3 of 3 gateways, about 36 kW, restored at 14:45". With the outcome rows
- * (startShed's answer) and few failures, they are named; otherwise counted.
+ * "Shed event e1 confirmed on 3 of 3 gateways, about 36 kW, restored at 14:45". With the outcomes not
+ * confirmed (startShed's answer names them) and few of them, they are named; otherwise counted.
  */
-export function shedEventOutcome(event: ShedEventSummary & { outcomes?: readonly ShedOutcome[] }, zone: ZonedTime, nowMs: number): string {
+export function shedEventOutcome(event: ShedEventSummary & { notConfirmed?: readonly ShedOutcome[] }, zone: ZonedTime, nowMs: number): string {
   const total = event.gatewayCount;
   if (total === 0) return `Shed event ${event.id} ${event.state}: nothing was shed`;
   const ok = event.counts.confirmed ?? 0;
-  const failed = event.outcomes?.filter((o) => o.state !== 'confirmed');
+  // Named only when the answer lists every one of them.
+  const failed = event.notConfirmed?.length === total - ok ? event.notConfirmed : undefined;
   let tail = '';
   if (ok < total) {
     tail =

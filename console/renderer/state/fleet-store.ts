@@ -15,6 +15,7 @@ import type {
   HubInfo,
   LoadFigures,
   OperatorEvent,
+  ShedEventAnswer,
   ShedEventRecord,
   ShedEventSummary,
 } from '../../hub/operator/types.js';
@@ -78,11 +79,17 @@ function withAlarms(alarms: readonly AlarmRecord[], later: Iterable<AlarmRecord>
   return sortAlarms([...byId.values()].filter((a) => a.acknowledgedAt === undefined));
 }
 
-/** An event's summary without its per-gateway rows (an answer of startShed/cancelShed carries them). */
-export function summaryOf(event: ShedEventSummary | ShedEventRecord): ShedEventSummary {
-  if (!('outcomes' in event)) return event;
-  const { outcomes: _o, skipped: _s, ...summary } = event;
-  return summary;
+/** An event's summary without its per-gateway rows (a record has them all, an answer of startShed/cancelShed those not confirmed). */
+export function summaryOf(event: ShedEventSummary | ShedEventRecord | ShedEventAnswer): ShedEventSummary {
+  if ('outcomes' in event) {
+    const { outcomes: _o, skipped: _s, ...summary } = event;
+    return summary;
+  }
+  if ('notConfirmed' in event) {
+    const { notConfirmed: _n, ...summary } = event;
+    return summary;
+  }
+  return event;
 }
 
 /**
@@ -318,7 +325,7 @@ export class FleetStore {
   }
 
   /** For operations that answer with the new record before its event arrives. */
-  upsertEvent(event: ShedEventSummary | ShedEventRecord): void {
+  upsertEvent(event: ShedEventSummary | ShedEventRecord | ShedEventAnswer): void {
     this.apply({ type: 'shed-event', event: summaryOf(event) });
   }
 

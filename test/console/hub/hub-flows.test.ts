@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startHub, type Hub } from '../../../console/hub/hub.js';
-import type { AlarmRecord, AuditRecord, CertificateRecord, CommandRecord, FleetSnapshot, LoadPoint, OperatorEvent, SecurityEventRecord, ShedEventRecord } from '../../../console/hub/operator/types.js';
+import type { AlarmRecord, AuditRecord, CertificateRecord, CommandRecord, FleetSnapshot, LoadPoint, OperatorEvent, SecurityEventRecord, ShedEventAnswer, ShedEventRecord } from '../../../console/hub/operator/types.js';
 import { TEST_PASSPHRASE } from '../../helpers/pki.js';
 import { ROOT, run, start, tempDir, waitFor } from '../../helpers/processes.js';
 import { aFastProfile } from '../../agent/fixtures/lm.js';
@@ -119,8 +119,9 @@ describe('the hub domain with real agents and lm-sim (issue 5 flows)', () => {
     const preview = await api<{ loadCount: number; gatewayCount: number }>('previewShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 6 });
     expect(preview).toMatchObject({ loadCount: 6, gatewayCount: 3 });
 
-    const event = await api<ShedEventRecord>('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 6, note: 'flow test' });
-    expect(event.state).toBe('active');
+    const answer = await api<ShedEventAnswer>('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 6, note: 'flow test' });
+    expect(answer).toMatchObject({ state: 'active', gatewayCount: 3, counts: { confirmed: 3 }, notConfirmed: [] });
+    const event = await api<ShedEventRecord>('shedEvent', { eventId: answer.id });
     expect(event.outcomes.map((o) => [o.gatewayId, o.channels, o.state]).sort()).toEqual(SITES.map((id) => [id, [1, 2], 'confirmed']));
     for (const port of simPorts.values()) expect(await relayCoils(port)).toEqual(['0', '0', '1', '1']);
 
@@ -147,7 +148,8 @@ describe('the hub domain with real agents and lm-sim (issue 5 flows)', () => {
   it('restore all brings back channels shed by single commands and ends the active events', async () => {
     const one = await api<CommandRecord>('command', { gatewayId: 'site-a', op: 'shed', channels: [3] });
     expect(one).toMatchObject({ state: 'confirmed', readBack: expect.arrayContaining([{ channel: 3, on: false }]) });
-    const event = await api<ShedEventRecord>('startShed', { scope: { kind: 'label', label: 'test' }, selector: { kind: 'channels', channels: [2] }, durationSeconds: 600 });
+    const answer = await api<ShedEventAnswer>('startShed', { scope: { kind: 'label', label: 'test' }, selector: { kind: 'channels', channels: [2] }, durationSeconds: 600 });
+    const event = await api<ShedEventRecord>('shedEvent', { eventId: answer.id });
     // site-a's labels come from config (bakeries), so label 'test' is site-b and site-c only.
     expect(event.outcomes.map((o) => o.gatewayId).sort()).toEqual(['site-b', 'site-c']);
     expect(await relayCoils(simPorts.get('site-a') ?? 0)).toEqual(['1', '1', '0', '1']);
@@ -160,9 +162,8 @@ describe('the hub domain with real agents and lm-sim (issue 5 flows)', () => {
   }, 60_000);
 
   it('a hub restarted mid-event keeps the audit, the connection history and the event; cancel then restores', async () => {
-    const event = await api<ShedEventRecord>('startShed', { scope: { kind: 'gateway', gatewayId: 'site-c' }, selector: { kind: 'targetKw', kw: 5 }, durationSeconds: 120 });
-    expect(event.outcomes).toHaveLength(1);
-    expect(event.outcomes[0]?.state).toBe('confirmed');
+    const event = await api<ShedEventAnswer>('startShed', { scope: { kind: 'gateway', gatewayId: 'site-c' }, selector: { kind: 'targetKw', kw: 5 }, durationSeconds: 120 });
+    expect(event).toMatchObject({ gatewayCount: 1, counts: { confirmed: 1 }, notConfirmed: [] });
     const auditBefore = await api<AuditRecord[]>('audit', { limit: 10_000 });
     const connectionsBefore = hub.service.connections({ limit: 1000 });
 

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StreamState, Transport } from '../../../console/renderer/api/carrier.js';
 import { MAX_WATCHED_GATEWAYS, OperatorClient } from '../../../console/renderer/api/operator-client.js';
 import { OperatorError } from '../../../console/renderer/api/operator-error.js';
-import { FleetStore } from '../../../console/renderer/state/fleet-store.js';
-import type { FleetSnapshot, OperatorEvent, ShedEventRecord, ShedEventSummary } from '../../../console/hub/operator/types.js';
+import { FleetStore, summaryOf } from '../../../console/renderer/state/fleet-store.js';
+import type { FleetSnapshot, OperatorEvent, ShedEventAnswer, ShedEventRecord, ShedEventSummary } from '../../../console/hub/operator/types.js';
 import { aGateway, someLoad } from './builders.js';
 
 /** A transport that records calls, answers from a table and lets the test push events and stream states. */
@@ -233,6 +233,13 @@ describe('FleetStore', () => {
     settle();
     expect(store.getState().activeEvents.map((e) => e.id)).toEqual(['e1']);
     expect(store.getState().activeEvents[0]).not.toHaveProperty('outcomes');
+    // startShed's answer: its outcomes not confirmed are not kept either.
+    const answer = { id: 'e2', state: 'active', createdAt: 2, gatewayCount: 1, counts: { failed: 1 }, notConfirmed: [{ gatewayId: 'a', state: 'failed' }] } as unknown as ShedEventAnswer;
+    store.upsertEvent(answer);
+    settle();
+    expect(store.getState().activeEvents.find((e) => e.id === 'e2')).not.toHaveProperty('notConfirmed');
+    expect(store.getState().activeEvents.find((e) => e.id === 'e2')?.counts).toEqual({ failed: 1 });
+    t.emit({ type: 'shed-event', event: { ...summaryOf(answer), state: 'cancelled' } });
     t.emit({ type: 'shed-event', event: { ...event, state: 'cancelled' } });
     settle();
     expect(store.getState().activeEvents).toEqual([]);

@@ -12,7 +12,7 @@ import {
   shedSummary,
   skipReasonText,
 } from '../../../console/renderer/logic/summary.js';
-import type { ShedEventRecord, ShedEventSummary } from '../../../console/hub/operator/types.js';
+import type { ShedEventAnswer, ShedEventSummary } from '../../../console/hub/operator/types.js';
 import { aCommand, aPreview } from './builders.js';
 
 const utc = new ZonedTime('UTC');
@@ -83,8 +83,8 @@ describe('outcomes announced to the operator', () => {
     expect(commandOutcome(aCommand({ state: 'timed-out', code: 'OP_TIMED_OUT' }))).toBe('Shed of channel 3 on site-a timed out (OP_TIMED_OUT)');
   });
 
-  it('sums up a shed event and lists what was not confirmed', () => {
-    const event: ShedEventRecord = {
+  it('sums up a shed event and names what was not confirmed (startShed answers with them)', () => {
+    const event: ShedEventAnswer = {
       id: 'e1',
       operator: 'alice',
       createdAt: now,
@@ -99,13 +99,12 @@ describe('outcomes announced to the operator', () => {
       confirmedKw: 20,
       skippedCount: 0,
       skippedByReason: {},
-      outcomes: [
-        { gatewayId: 'site-a', channels: [1], expectedKw: 20, commandId: 'c1', state: 'confirmed' },
-        { gatewayId: 'site-b', channels: [1], expectedKw: 15.6, commandId: 'c2', state: 'rejected', code: 'CMD_MIN_ON_TIME' },
-      ],
-      skipped: [],
+      notConfirmed: [{ gatewayId: 'site-b', channels: [1], expectedKw: 15.6, commandId: 'c2', state: 'rejected', code: 'CMD_MIN_ON_TIME' }],
     };
     expect(shedEventOutcome(event, utc, now)).toBe('Shed event e1 confirmed on 1 of 2 gateways, about 36 kW, restored at 14:45; not confirmed: site-b rejected (CMD_MIN_ON_TIME)');
+    // An answer that names only the first of them (NOT_CONFIRMED_MAX) counts them instead.
+    const partial: ShedEventAnswer = { ...event, gatewayCount: 3, counts: { confirmed: 1, rejected: 2 } };
+    expect(shedEventOutcome(partial, utc, now)).toBe('Shed event e1 confirmed on 1 of 3 gateways, about 36 kW, restored at 14:45; not confirmed: 2 rejected');
   });
 
   it('counts instead of naming when it has only the summary or many failures', () => {
