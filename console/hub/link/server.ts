@@ -343,6 +343,9 @@ export class LinkServer {
     this.admitHandshakes();
     this.server.on('tlsClientError', (err, socket) => {
       this.log.debug({ remote: remoteOf(socket), err: err.message }, 'TLS handshake failed');
+      // Node leaves the socket open after some of these (ERR_TLS_HANDSHAKE_TIMEOUT among them): a
+      // connection that failed its handshake is closed here, not when the idle timeout finds it.
+      socket.destroy();
     });
     if (this.o.ocspStaplePath) {
       const path = this.o.ocspStaplePath;
