@@ -252,7 +252,9 @@ async function scenario() {
   log('SHED: every priority-1 load at every site, for 20 s (operator API startShed)');
   let ok = false;
   try {
-    const event = await call('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 20, note: 'demo' });
+    const answer = await call('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 20, note: 'demo' });
+    // The answer is the event's summary (and the gateways that did not confirm); every outcome is in shedEvent.
+    const event = await call('shedEvent', { eventId: answer.id });
     const commands = await call('commands', { eventId: event.id });
     for (const o of event.outcomes) {
       const cmd = commands.find((c) => c.id === o.commandId);
