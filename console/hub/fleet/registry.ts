@@ -29,9 +29,18 @@ export interface GatewayState {
   onSince: Map<number, number>;
   rttMs: number | null;
   lastTelemetryAt: number | null;
+  /** The gateway's time of the newest relay states applied (a read-back or a sample): older ones are not. */
+  relaysAt: number | null;
 }
 
 const HEALTH_ORDER: readonly Health[] = ['ok', 'degraded', 'offline'];
+
+/**
+ * Relay states up to this much older than the newest applied are stale (not applied): a sample taken
+ * before a command's read-back, sampled up to a second before it was sent and fed ~100–350 ms after
+ * it arrived (the telemetry group commit, longer while a fleet operation is in flight).
+ */
+export const STALE_RELAYS_MS = 5_000;
 
 function devicesOf(devices: readonly DeviceProfile[]): DeviceView[] {
   return devices.map((d) => ({
@@ -73,6 +82,7 @@ export class FleetRegistry {
         onSince: new Map(),
         rttMs: null,
         lastTelemetryAt: null,
+        relaysAt: null,
       });
     }
   }
@@ -132,6 +142,7 @@ export class FleetRegistry {
       onSince: old?.onSince ?? new Map<number, number>(),
       rttMs: old?.rttMs ?? null,
       lastTelemetryAt: old?.lastTelemetryAt ?? null,
+      relaysAt: old?.relaysAt ?? null,
     };
     this.gateways.set(info.gatewayId, state);
     return state;
@@ -158,7 +169,14 @@ export class FleetRegistry {
     if (!g) return false;
     let changed = false;
     const byId = this.channelsById(g.devices);
-    for (const r of relays) {
+    // The newest state wins: a sample taken before a command's read-back can arrive here after it
+    // (telemetry feeds the live figures once its group is committed, ~100 ms after it arrived), and
+    // would show a channel just restored as off again until the next sample. Only within
+    // STALE_RELAYS_MS: further back it is the gateway's clock that was stepped back, and its states
+    // count again (else they would be ignored until its clock caught up).
+    const stale = g.relaysAt !== null && at < g.relaysAt && g.relaysAt - at < STALE_RELAYS_MS;
+    if (!stale) g.relaysAt = at;
+    for (const r of stale ? [] : relays) {
       const ch = byId.get(r.channel);
       if (!ch || ch.on === r.on) continue;
       // Only a switch-on the hub saw happen dates the channel; one seen on at connect is of unknown age
