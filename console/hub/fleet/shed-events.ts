@@ -110,7 +110,8 @@ export class ShedEvents {
    * commands were going out), closed here as `cancelled` with OP_HUB_RESTARTED — nothing was sent.
    * Whether a dispatch was cut short is told by the event's audit: start() writes the event's outcome
    * once every command is final and every unsent one closed, so an event without one was interrupted
-   * (and gets it here); one with it has nothing to close.
+   * (and gets it here); one with it has nothing to close. An interrupted event none of whose commands
+   * was journaled (stopped while its planned rows were being written) ends failed: nothing was sent.
    */
   recover(): void {
     const active = this.o.store.queryShedEventHeaders({ activeOnly: true, limit: 10_000 });
@@ -124,6 +125,12 @@ export class ShedEvents {
       const outcomes = this.o.store.shedOutcomes(header.id);
       const closed = interrupted ? this.closeInterrupted(header, outcomes) : new Map<string, ShedOutcome>();
       if (header.state !== 'active') continue;
+      // Stopped before any of its commands was journaled (while it was being planned): nothing was
+      // sent, so nothing is held off by it — it ends failed rather than showing active until endsAt.
+      if (interrupted && outcomes.every((x) => x.commandId === '')) {
+        this.o.store.saveShedEventHeader({ ...header, state: 'failed' });
+        continue;
+      }
       const live: LiveEvent = { header, outcomes: new Map(), counts: {}, confirmedKw: 0 };
       for (const out of outcomes) this.applyOutcome(live, closed.get(out.gatewayId) ?? out);
       this.active.set(header.id, live);
@@ -143,12 +150,15 @@ export class ShedEvents {
       closed.set(x.gatewayId, { ...x, state: 'cancelled', code: 'OP_HUB_RESTARTED', message: `the hub stopped before a command of shed event ${header.id} was sent to this gateway; nothing was sent` });
     }
     const confirmed = outcomes.filter((x) => x.state === 'confirmed').length;
+    const commands = outcomes.filter((x) => x.commandId !== '').length;
+    // Against the plan's count: a hub stopped while the planned rows were still being written left some gateways without one.
+    const notSent = Math.max(header.gatewayCount, outcomes.length) - commands;
     this.o.store.transaction(() => {
       for (const x of closed.values()) this.o.store.saveShedOutcome(header.id, x);
-      this.auditOutcome(header.operator, 'shed-event', header.id, confirmed === outcomes.length ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
+      this.auditOutcome(header.operator, 'shed-event', header.id, confirmed > 0 && confirmed === header.gatewayCount ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
         confirmed,
-        commands: outcomes.length - closed.size,
-        ...(closed.size > 0 ? { notSent: closed.size } : {}),
+        commands,
+        ...(notSent > 0 ? { notSent } : {}),
         code: 'OP_HUB_RESTARTED',
       });
     });

@@ -277,6 +277,39 @@ describe('ShedEvents', () => {
     expect(wire.filter((w) => !commanded.has(w.gatewayId))).toEqual([]);
   });
 
+  it('a hub stopped while an event is still being planned (some planned rows written, no command): after restart it is failed, nothing sent, its audit counting every planned gateway as not sent', async () => {
+    const ids = Array.from({ length: 1_500 }, (_, i) => `gw-${String(i).padStart(4, '0')}`);
+    for (const id of ids) registry.connected(aSession(id, [aChannel(1)]));
+    const total = ids.length + 2;
+    void events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 600 }).catch(() => undefined);
+    // The planned rows go in slices of 1,000, a turn each: stop after the first.
+    let eventId = '';
+    let rows = 0;
+    while (rows === 0) {
+      await new Promise((r) => setImmediate(r));
+      eventId = store.queryShedEventHeaders({ limit: 1 })[0]?.id ?? '';
+      rows = eventId === '' ? 0 : store.shedOutcomes(eventId).length;
+    }
+    expect(rows).toBeLessThan(total);
+    expect(store.queryCommands({ eventId, limit: 1 })).toEqual([]);
+    events.close();
+    dispatcher.close();
+    store.close();
+
+    store = HubStore.open(tmp.dir);
+    build();
+    dispatcher.recover(events.recoverOutcome);
+    events.recover();
+    expect(events.list()).toEqual([]); // not active: nothing of it is held off
+    expect(store.queryShedEventHeaders({ limit: 1 })[0]).toMatchObject({ id: eventId, state: 'failed', gatewayCount: total });
+    expect(store.shedOutcomes(eventId).every((o) => o.state === 'cancelled' && o.code === 'OP_HUB_RESTARTED')).toBe(true);
+    expect(store.queryAudit({ operation: 'shed-event' }).find((r) => r.outcome !== 'requested')).toMatchObject({
+      outcome: 'failed',
+      parameters: { confirmed: 0, commands: 0, notSent: total, code: 'OP_HUB_RESTARTED' },
+    });
+    expect(wire).toEqual([]);
+  });
+
   it('scopes name known gateways and labels only', () => {
     expect(() => events.scopeIds({ kind: 'gateway', gatewayId: 'gw-z' })).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
     expect(() => events.scopeIds({ kind: 'label', label: 'west' })).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
