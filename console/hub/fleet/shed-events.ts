@@ -17,6 +17,7 @@ import { ShedPlanner, type ShedPlan } from '../../../shared/load/shed-plan.js';
 import type {
   CommandRecord,
   OperatorContext,
+  ShedEventAnswer,
   ShedEventRecord,
   ShedEventSummary,
   ShedOutcome,
@@ -25,6 +26,7 @@ import type {
   ShedScope,
   StateCounts,
 } from '../operator/types.js';
+import { NOT_CONFIRMED_MAX } from '../operator/types.js';
 import { countReasons, type HubStore, type ShedEventHeader } from '../store/index.js';
 import { nextTurn } from '../slices.js';
 import type { CommandDispatcher } from './dispatcher.js';
@@ -63,6 +65,20 @@ interface LiveEvent {
 interface Hold {
   channels: readonly number[];
   restoreAt: number;
+}
+
+/**
+ * What startShed and cancelShed answer: the summary and the first NOT_CONFIRMED_MAX outcomes (in the
+ * order given: by gateway id) that did not confirm — not the event's N outcomes and skipped loads.
+ */
+export function shedEventAnswer(summary: ShedEventSummary, outcomes: Iterable<ShedOutcome>): ShedEventAnswer {
+  const notConfirmed: ShedOutcome[] = [];
+  for (const o of outcomes) {
+    if (o.state === 'confirmed') continue;
+    notConfirmed.push(o);
+    if (notConfirmed.length === NOT_CONFIRMED_MAX) break;
+  }
+  return { ...summary, notConfirmed };
 }
 
 function bump(counts: StateCounts, state: ShedOutcome['state'], by: number): void {
@@ -119,18 +135,12 @@ export class ShedEvents {
     // have been cut short all the same: the events of the last RECENT_MS are looked at too.
     const since = this.now() - RECENT_MS;
     const recent = this.o.store.queryShedEventHeaders({ limit: 100 }).filter((h) => h.state !== 'active' && h.createdAt >= since);
-    for (const header of [...active, ...recent]) {
-      const interrupted = this.o.store.auditOutcome('shed-event', header.id) === undefined;
-      if (!interrupted && header.state !== 'active') continue; // finished and no longer active: nothing to load
-      const outcomes = this.o.store.shedOutcomes(header.id);
-      const closed = interrupted ? this.closeInterrupted(header, outcomes) : new Map<string, ShedOutcome>();
+    for (const stored of [...active, ...recent]) {
+      const interrupted = this.o.store.auditOutcome('shed-event', stored.id) === undefined;
+      if (!interrupted && stored.state !== 'active') continue; // finished and no longer active: nothing to load
+      const outcomes = this.o.store.shedOutcomes(stored.id);
+      const { header, closed } = interrupted ? this.closeInterrupted(stored, outcomes) : { header: stored, closed: new Map<string, ShedOutcome>() };
       if (header.state !== 'active') continue;
-      // Stopped before any of its commands was journaled (while it was being planned): nothing was
-      // sent, so nothing is held off by it — it ends failed rather than showing active until endsAt.
-      if (interrupted && outcomes.every((x) => x.commandId === '')) {
-        this.o.store.saveShedEventHeader({ ...header, state: 'failed' });
-        continue;
-      }
       const live: LiveEvent = { header, outcomes: new Map(), counts: {}, confirmedKw: 0 };
       for (const out of outcomes) this.applyOutcome(live, closed.get(out.gatewayId) ?? out);
       this.active.set(header.id, live);
@@ -140,29 +150,33 @@ export class ShedEvents {
 
   /**
    * An event whose dispatch a stop of the hub cut short (see recover()): its planned outcomes that
-   * never got a command are closed, and its audit gets the outcome start() did not live to write.
-   * Returns the outcomes closed, by gateway.
+   * never got a command are closed, and its audit gets the outcome start() did not live to write; an
+   * active one none of whose commands was journaled (stopped while it was being planned) ends failed,
+   * nothing of it being held off — all in one transaction. Returns its header as it now is and the
+   * outcomes closed, by gateway.
    */
-  private closeInterrupted(header: ShedEventHeader, outcomes: readonly ShedOutcome[]): Map<string, ShedOutcome> {
+  private closeInterrupted(stored: ShedEventHeader, outcomes: readonly ShedOutcome[]): { header: ShedEventHeader; closed: Map<string, ShedOutcome> } {
+    const confirmed = outcomes.filter((x) => x.state === 'confirmed').length;
+    const commands = outcomes.filter((x) => x.commandId !== '').length;
+    // Against the plan's count: a hub stopped while the planned rows were still being written left some gateways without one.
+    const notSent = stored.gatewayCount - commands;
+    const header: ShedEventHeader = stored.state === 'active' && commands === 0 ? { ...stored, state: 'failed' } : stored;
     const closed = new Map<string, ShedOutcome>();
     for (const x of outcomes) {
       if (x.commandId !== '' || x.state !== 'requested') continue;
       closed.set(x.gatewayId, { ...x, state: 'cancelled', code: 'OP_HUB_RESTARTED', message: `the hub stopped before a command of shed event ${header.id} was sent to this gateway; nothing was sent` });
     }
-    const confirmed = outcomes.filter((x) => x.state === 'confirmed').length;
-    const commands = outcomes.filter((x) => x.commandId !== '').length;
-    // Against the plan's count: a hub stopped while the planned rows were still being written left some gateways without one.
-    const notSent = Math.max(header.gatewayCount, outcomes.length) - commands;
     this.o.store.transaction(() => {
       for (const x of closed.values()) this.o.store.saveShedOutcome(header.id, x);
-      this.auditOutcome(header.operator, 'shed-event', header.id, confirmed > 0 && confirmed === header.gatewayCount ? 'ok' : confirmed === 0 ? 'failed' : 'partial', {
+      if (header !== stored) this.o.store.saveShedEventHeader(header);
+      this.auditOutcome(header.operator, 'shed-event', header.id, confirmed === 0 ? 'failed' : confirmed === header.gatewayCount ? 'ok' : 'partial', {
         confirmed,
         commands,
         ...(notSent > 0 ? { notSent } : {}),
         code: 'OP_HUB_RESTARTED',
       });
     });
-    return closed;
+    return { header, closed };
   }
 
   close(): void {
@@ -255,8 +269,11 @@ export class ShedEvents {
     };
   }
 
-  /** Resolves when every command of the event has its final state (bounded by the command deadline). */
-  async start(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventRecord> {
+  /**
+   * Resolves when every command of the event has its final state (bounded by the command deadline),
+   * with the event's summary and its outcomes not confirmed (shedEventAnswer; get() has them all).
+   */
+  async start(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventAnswer> {
     const plan = await this.plan(request);
     // The plan's last slice, and the event's records and planned outcomes, on turns of their own.
     await nextTurn();
@@ -293,7 +310,7 @@ export class ShedEvents {
     if (header.state === 'failed') {
       this.auditOutcome(ctx.operator, 'shed-event', header.id, 'failed', { reason: 'nothing in scope can be shed' });
       this.o.bus.emit('shed-event', this.summaryOf(live));
-      return this.recordOf(live);
+      return this.answerOf(live);
     }
     // The planned outcomes, in memory and as rows, PLAN_SLICE per turn (at 19,900 gateways this loop
     // was most of a 119 ms task in the hub's CPU profile): each gateway of the event has its row before
@@ -335,7 +352,7 @@ export class ShedEvents {
       commands: finals.length,
       ...(unsent > 0 ? { notSent: unsent } : {}),
     });
-    return this.recordOf(live);
+    return this.answerOf(live);
   }
 
   /**
@@ -357,7 +374,7 @@ export class ShedEvents {
     }
   }
 
-  async cancel(ctx: OperatorContext, eventId: string): Promise<ShedEventRecord> {
+  async cancel(ctx: OperatorContext, eventId: string): Promise<ShedEventAnswer> {
     const live = this.active.get(eventId);
     if (!live) {
       const stored = this.get(eventId);
@@ -376,7 +393,7 @@ export class ShedEvents {
     this.auditOutcome(ctx.operator, 'cancel-event', eventId, ok === restores.length ? 'ok' : 'partial', { restored: ok, commands: restores.length });
     // From memory, as the store has it (the restores do not change a shed event's outcomes): reading
     // 20,000 outcome rows back would hold the loop.
-    return this.recordOf(live);
+    return this.answerOf(live);
   }
 
   /** Ends every active event as cancelled by this operator (restore all did the restoring). */
@@ -446,6 +463,10 @@ export class ShedEvents {
       this.summaryDue.clear();
       for (const e of due) this.o.bus.emit('shed-event', this.summaryOf(e));
     });
+  }
+
+  private answerOf(live: LiveEvent): ShedEventAnswer {
+    return shedEventAnswer(this.summaryOf(live), live.outcomes.values());
   }
 
   private recordOf(live: LiveEvent): ShedEventRecord {

@@ -41,12 +41,11 @@ import type {
   ShedEventAnswer,
   ShedEventRecord,
   ShedEventSummary,
-  ShedOutcome,
   ShedPreview,
   ShedRequest,
   StateCounts,
 } from './types.js';
-import { EVENT_COALESCE_MS, NOT_CONFIRMED_MAX } from './types.js';
+import { EVENT_COALESCE_MS } from './types.js';
 
 export interface HubDomain {
   info: HubInfo;
@@ -342,12 +341,12 @@ export class HubOperatorService implements OperatorService {
     return this.d.shedEvents.preview(request);
   }
 
-  async startShed(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventAnswer> {
-    return shedEventAnswer(await this.d.shedEvents.start(ctx, request));
+  startShed(ctx: OperatorContext, request: ShedRequest): Promise<ShedEventAnswer> {
+    return this.d.shedEvents.start(ctx, request);
   }
 
-  async cancelShed(ctx: OperatorContext, eventId: string): Promise<ShedEventAnswer> {
-    return shedEventAnswer(await this.d.shedEvents.cancel(ctx, eventId));
+  cancelShed(ctx: OperatorContext, eventId: string): Promise<ShedEventAnswer> {
+    return this.d.shedEvents.cancel(ctx, eventId);
   }
 
   async restoreAll(ctx: OperatorContext): Promise<CommandRecord[]> {
@@ -480,14 +479,3 @@ export class HubOperatorService implements OperatorService {
   }
 }
 
-/** The answer of startShed and cancelShed: the summary and the first NOT_CONFIRMED_MAX outcomes that did not confirm. */
-export function shedEventAnswer(record: ShedEventRecord): ShedEventAnswer {
-  const { outcomes, skipped: _skipped, ...summary } = record;
-  const notConfirmed: ShedOutcome[] = [];
-  for (const o of outcomes) {
-    if (o.state === 'confirmed') continue;
-    notConfirmed.push(o);
-    if (notConfirmed.length === NOT_CONFIRMED_MAX) break;
-  }
-  return { ...summary, notConfirmed };
-}

@@ -77,12 +77,15 @@ describe('ShedEvents', () => {
       ['gw-a', expect.objectContaining({ op: 'shed', selector: { channels: [1, 2] }, durationSeconds: 60 })],
       ['gw-b', expect.objectContaining({ op: 'shed', selector: { channels: [1] }, durationSeconds: 60 })],
     ]);
-    expect(e.outcomes.map((o) => [o.gatewayId, o.state, o.expectedKw])).toEqual([
+    // The answer: the summary, nothing left unconfirmed to name; the record has every row.
+    expect(e.notConfirmed).toEqual([]);
+    const record = events.get(e.id);
+    expect(record.outcomes.map((o) => [o.gatewayId, o.state, o.expectedKw])).toEqual([
       ['gw-a', 'confirmed', 13],
       ['gw-b', 'confirmed', 3],
     ]);
     expect(e.plannedKw).toBe(16);
-    expect(e.skipped.map((s) => [s.gatewayId, s.channel, s.reason]).sort()).toEqual([
+    expect(record.skipped.map((s) => [s.gatewayId, s.channel, s.reason]).sort()).toEqual([
       ['gw-a', 3, 'not-sheddable'],
       ['gw-b', 2, 'already-off'],
     ]);
@@ -92,7 +95,7 @@ describe('ShedEvents', () => {
     events.close();
     dispatcher.close();
     build();
-    expect(events.get(e.id)).toEqual(e);
+    expect(events.get(e.id)).toEqual(record);
   });
 
   it('a target in kW takes the lowest priority first, then the largest load, and reports a shortfall', async () => {
@@ -100,23 +103,24 @@ describe('ShedEvents', () => {
     expect(e.targetKw).toBe(100);
     expect(e.shortfallKw).toBe(84);
     const small = await events.start(ctx, { scope: { kind: 'label', label: 'north' }, selector: { kind: 'targetKw', kw: 4 }, durationSeconds: 60 });
-    expect(small.outcomes.map((o) => [o.gatewayId, o.channels])).toEqual([['gw-a', [1]]]);
+    expect(events.get(small.id).outcomes.map((o) => [o.gatewayId, o.channels])).toEqual([['gw-a', [1]]]);
   });
 
   it('an event where nothing can be shed is failed, sends nothing and says why', async () => {
     const e = await events.start(ctx, { scope: { kind: 'gateway', gatewayId: 'gw-b' }, selector: { kind: 'channels', channels: [2, 9] }, durationSeconds: 60 });
     expect(e.state).toBe('failed');
     expect(wire).toHaveLength(0);
-    expect(e.skipped.map((s) => s.reason).sort()).toEqual(['already-off', 'unknown-channel']);
+    expect(events.get(e.id).skipped.map((s) => s.reason).sort()).toEqual(['already-off', 'unknown-channel']);
   });
 
   it('an event whose every command is refused by the agents is failed, with the agents\' reasons', async () => {
     answer = () => ({ status: 'rejected', code: 'CMD_MIN_ON_TIME', message: 'on for 10 s of 300' });
     const e = await events.start(ctx, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: 1 }, durationSeconds: 60 });
     expect(e.state).toBe('failed');
-    expect(e.outcomes.map((o) => [o.state, o.code])).toEqual([
-      ['rejected', 'CMD_MIN_ON_TIME'],
-      ['rejected', 'CMD_MIN_ON_TIME'],
+    // The answer names what did not confirm, with the agents' reasons.
+    expect(e.notConfirmed.map((o) => [o.gatewayId, o.state, o.code])).toEqual([
+      ['gw-a', 'rejected', 'CMD_MIN_ON_TIME'],
+      ['gw-b', 'rejected', 'CMD_MIN_ON_TIME'],
     ]);
     expect(store.queryAudit({ operation: 'shed-event' }).map((r) => r.outcome)).toEqual(['failed', 'requested']);
   });
