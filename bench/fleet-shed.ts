@@ -376,6 +376,11 @@ function cpuOf(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + (processCpuUs(pid) ?? 0), 0);
 }
 
+/** The shed every phase makes (and previews): the whole fleet, priority ≤ --max-priority, 600 s. */
+function fleetShed(o: FleetShedOptions): { scope: { kind: 'fleet' }; selector: { kind: 'priority'; maxPriority: number }; durationSeconds: number } {
+  return { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600 };
+}
+
 // --- the floor ---------------------------------------------------------------------------------------
 
 async function floor(pki: BenchPki, pkiDir: string, gateways: number, o: FleetShedOptions): Promise<RunFigures['floor']> {
@@ -494,7 +499,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     // --- the shed ---
     // The operator's flow, as the console's shed dialog has it: the review (previewShed), read for a
     // moment, then the confirmation (startShed) — which is what is timed.
-    const review = await post(new URL('api/v1/previewShed', apiBase), token, { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600 });
+    const review = await post(new URL('api/v1/previewShed', apiBase), token, fleetShed(o));
     if (review.status !== 200) log(`  previewShed before the shed: HTTP ${review.status} ${review.text.slice(0, 300)}`);
     await sleep(1000);
     await fleet.mark();
@@ -532,12 +537,7 @@ async function hubRun(pki: BenchPki, pkiDir: string, gateways: number, o: FleetS
     const fleetCpu0 = cpuOf(fleetPids);
     const busy0 = machineBusyUs() ?? Number.NaN;
     const start = performance.now();
-    const answer = post(new URL('api/v1/startShed', apiBase), token, {
-      scope: { kind: 'fleet' },
-      selector: { kind: 'priority', maxPriority: o.maxPriority },
-      durationSeconds: 600,
-      note: `bench:fleet-shed ${gateways}`,
-    }).then((r) => {
+    const answer = post(new URL('api/v1/startShed', apiBase), token, { ...fleetShed(o), note: `bench:fleet-shed ${gateways}` }).then((r) => {
       const at = performance.now();
       if (r.status === 200) seen((JSON.parse(r.text) as { result: Record<string, unknown> }).result, at, 'answer');
       else log(`  startShed: HTTP ${r.status} ${r.text.slice(0, 300)}`);
@@ -622,7 +622,7 @@ function answerStates(result: unknown): Record<string, number> {
 /** Preview, cancel, a fleet-wide `read` (commandMany) and restore all, one after the other, each timed to its answer. */
 async function otherOperations(apiBase: string, token: string, probe: LoopProbe, eventId: string, o: FleetShedOptions): Promise<RunFigures['operations']> {
   const bodies: Record<(typeof OPERATIONS)[number], unknown> = {
-    previewShed: { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600 },
+    previewShed: fleetShed(o),
     cancelShed: { eventId },
     commandMany: { scope: { kind: 'fleet' }, op: 'read' },
     restoreAll: {},
@@ -657,7 +657,7 @@ async function cancelWhileGoingOut(apiBase: string, token: string, probe: LoopPr
   await fleet.mark();
   await probe.read();
   let answered = false;
-  const shed = api<Record<string, unknown>>('startShed', { scope: { kind: 'fleet' }, selector: { kind: 'priority', maxPriority: o.maxPriority }, durationSeconds: 600, note: 'bench:fleet-shed cancelled while going out' }).finally(
+  const shed = api<Record<string, unknown>>('startShed', { ...fleetShed(o), note: 'bench:fleet-shed cancelled while going out' }).finally(
     () => (answered = true),
   );
   let eventId: string | undefined;
